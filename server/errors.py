@@ -1,0 +1,32 @@
+"""Typed errors that cross module boundaries. Each carries a stable `code` for clients."""
+
+
+class TutorError(Exception):
+    """Base class: `code` is what a client sees in `error {code, message}`."""
+
+    code = "internal"
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class ConfigError(TutorError):
+    """A setting is wrong. The message names the setting and says what to do."""
+
+    code = "config"
+
+
+class IngestError(TutorError):
+    """A document could not be turned into an article (empty, unreadable, wrong type)."""
+
+    code = "bad_document"
+
+
+class NotFound(TutorError):
+    code = "not_found"

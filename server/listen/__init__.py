@@ -1,0 +1,1 @@
+"""Listen stage: PCM frames in, speech events and transcripts out."""

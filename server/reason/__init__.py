@@ -1,0 +1,1 @@
+"""Reason stage: articles in, grounded answers with sources out."""

@@ -1,0 +1,87 @@
+"""Text helpers shared by retrieval, grounding and lessons: sentence splitting and the one
+tokenizer (fold, split, drop stopwords, Snowball-stem) used for the index and the checks,
+so that "covered", "supported" and "retrieved" all mean the same words."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import Stemmer
+from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+# Words that shape a question but carry no topic: "what happened to X" is about X.
+QUESTION_WORDS = {
+    "happen", "happened", "happens", "tell", "explain", "describe", "know", "mean", "means",
+    "meant", "say", "says", "said", "think", "thinks", "please", "like", "also", "would",
+    "could", "might", "may", "must", "shall", "get", "got", "one", "thing", "things",
+    "anything", "something", "someone", "article", "articles", "text", "author", "according",
+    "us", "actually", "really", "well", "much", "many", "way", "ok", "okay", "hey", "hi",
+    "hello", "now", "new", "kind", "sort", "lot",
+}
+STOPWORDS = frozenset(STOPWORDS_EN_PLUS) | QUESTION_WORDS
+_STEMMER = Stemmer.Stemmer("english")
+WORD = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
+SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”’')\]]*\s+(?=[\"“‘(\[]?[A-Z0-9])")
+
+
+def fold(text: str) -> str:
+    return (
+        text.lower().replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
+    )
+
+
+def words(text: str) -> list[str]:
+    """Lower-case words, possessive 's dropped ("meta's" -> "meta"); keeps "3.1", "q1"."""
+    out = []
+    for w in WORD.findall(fold(text)):
+        if w.endswith("'s"):
+            w = w[:-2]
+        out.extend(w.split("'"))
+    return [w for w in out if w]
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    return _STEMMER.stemWord(word)
+
+
+# Common irregular past forms: like "-ed" words, they say what happened, not to what.
+IRREGULAR_PAST = {
+    "began", "became", "brought", "built", "bought", "came", "chose", "did", "drew", "fell",
+    "felt", "found", "gave", "went", "grew", "had", "held", "kept", "knew", "led", "left",
+    "lost", "made", "meant", "met", "paid", "put", "ran", "rose", "saw", "sold", "sent",
+    "set", "shut", "spent", "spoke", "stood", "struck", "took", "taught", "told", "thought",
+    "understood", "won", "wrote", "written", "begun", "chosen", "given", "gone", "grown",
+    "known", "shown", "spoken", "taken", "seen", "done", "drawn", "fallen", "risen",
+}
+
+
+def is_inflected_verb(word: str) -> bool:
+    """-ed/-ing forms and irregular pasts: verbs that describe the question's event
+    ("received", "suggested") rather than its topic ("tire", "CEO")."""
+    return word in IRREGULAR_PAST or (len(word) > 4 and word.endswith(("ed", "ing")))
+
+
+def query_terms(text: str) -> dict[str, bool]:
+    """Query terms (stems) -> whether the word is an inflected verb."""
+    out: dict[str, bool] = {}
+    for w in words(text):
+        if w not in STOPWORDS:
+            out[stem(w)] = out.get(stem(w), True) and is_inflected_verb(w)
+    return out
+
+
+def terms(text: str) -> list[str]:
+    """Index/query terms: content words, stemmed, in order (duplicates kept)."""
+    return [stem(w) for w in words(text) if w not in STOPWORDS]
+
+
+def sentences(paragraph: str) -> list[str]:
+    return [s.strip() for s in SENTENCE_END.split(paragraph.strip()) if s.strip()]
+
+
+def is_heading(paragraph: str) -> bool:
+    """Scraped headings: short, no sentence punctuation at the end."""
+    return len(paragraph.split()) <= 12 and not paragraph.rstrip().endswith((".", "!", ":", ";",
+                                                                             "”", '"'))

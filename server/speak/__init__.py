@@ -1,0 +1,1 @@
+"""Speak stage: answer text in, PCM frames out."""

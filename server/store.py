@@ -1,0 +1,202 @@
+"""SQLite storage (one file in the data folder, WAL mode).
+
+Articles (with their paragraphs), sessions and turns. Every write is one short
+transaction, committed before the caller moves on: a turn acknowledged to a client is on
+disk. One connection guarded by a lock: SQLite serialises writers anyway, and the writes
+are milliseconds."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from server.errors import NotFound
+from server.reason.ingest import Document
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    title        TEXT NOT NULL,
+    site         TEXT,
+    author       TEXT,
+    published    TEXT,
+    source       TEXT NOT NULL,
+    content_hash TEXT NOT NULL UNIQUE,
+    body         TEXT NOT NULL,          -- paragraphs joined by blank lines
+    word_count   INTEGER NOT NULL,
+    added_at     REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    id         TEXT PRIMARY KEY,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS turns (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id  TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    turn_id     TEXT NOT NULL,
+    question    TEXT NOT NULL,
+    answer      TEXT NOT NULL,
+    grounded    INTEGER NOT NULL,
+    sources     TEXT NOT NULL,           -- JSON list
+    timings     TEXT NOT NULL,           -- JSON object, seconds per stage
+    heard       TEXT,                    -- the part of the answer the learner heard
+    created_at  REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS turns_by_session ON turns(session_id, id);
+"""
+
+
+@dataclass(frozen=True)
+class Article:
+    id: int
+    title: str
+    site: str | None
+    author: str | None
+    published: str | None
+    source: str
+    content_hash: str
+    body: str
+    word_count: int
+
+    @property
+    def paragraphs(self) -> list[str]:
+        return self.body.split("\n\n")
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "title": self.title, "site": self.site, "author": self.author,
+            "date": self.published, "word_count": self.word_count, "source": self.source,
+        }
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._lock = threading.RLock()
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.executescript(SCHEMA)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _rows(self, sql: str, *args: Any) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # --- articles ---------------------------------------------------------------------
+
+    def add_article(self, doc: Document) -> tuple[Article, bool]:
+        """Insert a document; returns (article, created). The same text twice is one article."""
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT * FROM articles WHERE content_hash = ?", (doc.content_hash,)
+            ).fetchone()
+            if row:
+                return _article(row), False
+            cur = db.execute(
+                "INSERT INTO articles (title, site, author, published, source, content_hash,"
+                " body, word_count, added_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                (doc.title, doc.site, doc.author, doc.published, doc.source, doc.content_hash,
+                 doc.text, doc.word_count, time.time()),
+            )
+            row = db.execute("SELECT * FROM articles WHERE id = ?", (cur.lastrowid,)).fetchone()
+            return _article(row), True
+
+    def articles(self) -> list[Article]:
+        return [_article(r) for r in self._rows("SELECT * FROM articles ORDER BY id")]
+
+    def article(self, article_id: int) -> Article:
+        rows = self._rows("SELECT * FROM articles WHERE id = ?", article_id)
+        if not rows:
+            raise NotFound(f"no article with id {article_id}")
+        return _article(rows[0])
+
+    def delete_article(self, article_id: int) -> None:
+        with self.transaction() as db:
+            if db.execute("DELETE FROM articles WHERE id = ?", (article_id,)).rowcount == 0:
+                raise NotFound(f"no article with id {article_id}")
+
+    def article_count(self) -> int:
+        return int(self._rows("SELECT count(*) FROM articles")[0][0])
+
+    # --- sessions and turns -----------------------------------------------------------
+
+    def ensure_session(self, session_id: str | None) -> str:
+        """Reuse a known session id, or start a new session (unknown ids start fresh too)."""
+        sid = session_id or uuid.uuid4().hex
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO sessions (id, created_at) VALUES (?, ?)", (sid, time.time())
+            )
+        return sid
+
+    def add_turn(
+        self, session_id: str, turn_id: str, question: str, answer: str, grounded: bool,
+        sources: list[dict[str, Any]], timings: dict[str, float],
+    ) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO turns (session_id, turn_id, question, answer, grounded, sources,"
+                " timings, created_at) VALUES (?,?,?,?,?,?,?,?)",
+                (session_id, turn_id, question, answer, int(grounded), json.dumps(sources),
+                 json.dumps(timings), time.time()),
+            )
+
+    def set_heard(self, session_id: str, turn_id: str, heard: str) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE turns SET heard = ? WHERE session_id = ? AND turn_id = ?",
+                (heard, session_id, turn_id),
+            )
+
+    def turns(self, session_id: str, limit: int | None = None) -> list[dict[str, Any]]:
+        if not self._rows("SELECT 1 FROM sessions WHERE id = ?", session_id):
+            raise NotFound(f"no session {session_id}")
+        rows = self._rows(
+            "SELECT * FROM (SELECT * FROM turns WHERE session_id = ? ORDER BY id DESC LIMIT ?)"
+            " ORDER BY id",
+            session_id, -1 if limit is None else limit,
+        )
+        return [
+            {
+                "turn_id": r["turn_id"], "question": r["question"], "answer": r["answer"],
+                "heard": r["heard"], "grounded": bool(r["grounded"]),
+                "sources": json.loads(r["sources"]), "timings": json.loads(r["timings"]),
+                "created_at": r["created_at"],
+            }
+            for r in rows
+        ]
+
+
+def _article(row: sqlite3.Row) -> Article:
+    return Article(
+        id=row["id"], title=row["title"], site=row["site"], author=row["author"],
+        published=row["published"], source=row["source"], content_hash=row["content_hash"],
+        body=row["body"], word_count=row["word_count"],
+    )

@@ -1,0 +1,54 @@
+"""Shared fixtures: real models loaded once per test run, a fresh data folder per test."""
+
+from __future__ import annotations
+
+import json
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from server.config import Settings
+from server.engines import Engines, load_engines
+
+DATA = Path(__file__).resolve().parent / "data"
+OUTPUT = Path(__file__).resolve().parent.parent / "test-output"
+
+
+def read_wav(name: str) -> tuple[np.ndarray, int]:
+    """A fixture as int16 samples and its rate."""
+    with wave.open(str(DATA / name), "rb") as w:
+        return np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16), w.getframerate()
+
+
+def fixtures_manifest() -> list[dict[str, str]]:
+    return json.loads((DATA / "fixtures.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("model-cache")
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", threads=2)
+
+
+@pytest.fixture(scope="session")
+def engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engines]:
+    """The real default models, loaded once for the whole run."""
+    s = Settings(data_dir=tmp_path_factory.mktemp("engines"), threads=2)
+    paths = s.check()
+    loaded = load_engines(paths.stt, s.stt_model, paths.llm, s.llm_model, paths.tts,
+                          s.tts_voice, s.threads, s.llm_context)
+    yield loaded
+    loaded.close()
+
+
+@pytest.fixture(scope="session")
+def output_dir() -> Path:
+    OUTPUT.mkdir(exist_ok=True)
+    return OUTPUT

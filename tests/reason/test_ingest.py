@@ -1,0 +1,131 @@
+from pathlib import Path
+
+import pytest
+
+from server.config import BUNDLED_CORPUS
+from server.errors import IngestError
+from server.reason.ingest import load_file, parse
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "articles"
+CHROME_LINES = [
+    "Back to Blog", "Loading comments", "Scroll to Top", "min read", "883 words",
+    "Leave a Comment", "Learn more", "Browse Topics", "Written by", "\\n", "Explore AI Companions",
+    "Enjoyed this article", "Last updated", "AgntBox Meta", "| stayupdatedwith.ai",
+]
+
+
+def avocado():
+    return load_file(BUNDLED_CORPUS / "meta-ai-strategy-avocado.raw.txt")
+
+
+def secret():
+    return load_file(BUNDLED_CORPUS / "meta-secret-ai-models.raw.txt")
+
+
+def test_bundled_corpus_is_the_shared_articles() -> None:
+    if not SHARED.exists():
+        pytest.skip("../shared is not beside this checkout")
+    for path in SHARED.glob("*.raw.txt"):
+        assert (BUNDLED_CORPUS / path.name).read_bytes() == path.read_bytes()
+
+
+@pytest.mark.parametrize("load", [avocado, secret])
+def test_no_chrome_line_survives(load) -> None:
+    doc = load()
+    for paragraph in doc.paragraphs:
+        for chrome in CHROME_LINES:
+            assert chrome not in paragraph, (chrome, paragraph)
+    titles = [p for p in doc.paragraphs if p.replace("’", "'") == doc.title.replace("’", "'")]
+    assert not titles, "the duplicated title is gone from the body"
+
+
+def test_metadata_avocado() -> None:
+    doc = avocado()
+    assert doc.title == (
+        "Meta’s AI Strategy Just Got Weird: Open Source, Closed Source, and the Avocado Problem"
+    )
+    assert (doc.site, doc.author, doc.published) == ("AgntBox", "Jake Chen", "2026-03-12")
+
+
+def test_metadata_secret_models() -> None:
+    doc = secret()
+    assert doc.title == "Meta’s Secret AI Models: Why the Open-Source Giant Is Going Closed"
+    assert doc.site == "stayupdatedwith.ai"
+    assert doc.author == "stayupdatedwith.ai Team"
+    assert doc.published == "2026-04-08"
+
+
+def test_every_body_paragraph_is_kept() -> None:
+    doc = avocado()
+    assert doc.paragraphs[0].startswith("Meta has been the loudest champion")
+    assert doc.paragraphs[-1].startswith("My bet: Meta will keep Llama competitive")
+    assert "Llama 4’s reception was lukewarm." in doc.text
+    assert "Have a fallback plan with Mistral, Qwen, or other open models." in doc.text
+    # Every line of the raw page from the first body paragraph to the last is kept.
+    raw = [line.strip() for line in
+           (BUNDLED_CORPUS / "meta-ai-strategy-avocado.raw.txt").read_text().split("\n")]
+    first = next(i for i, line in enumerate(raw) if line.startswith("Meta has been the loudest"))
+    last = next(i for i, line in enumerate(raw) if line.startswith("My bet: Meta"))
+    body_lines = [line for line in raw[first : last + 1] if line]
+    assert len(body_lines) > 25
+    assert body_lines == list(doc.paragraphs)
+
+    doc2 = secret()
+    assert len([p for p in doc2.paragraphs if p.startswith(("Safety concerns.", "Competitive "
+                "intelligence.", "Revenue pressure.", "The security breach factor."))]) == 4
+    assert doc2.paragraphs[-1].startswith("Whether Meta’s hybrid approach")
+    assert not any(p.startswith(("AI education researchers", "SA")) for p in doc2.paragraphs)
+
+
+def test_html_goes_through_trafilatura_and_the_same_cleaning() -> None:
+    body = " ".join(["Llamas are domesticated South American camelids."] * 3)
+    html = f"""<html><head><title>All about llamas | Camelid Weekly</title>
+    <meta name="author" content="Ana Ruiz"><meta property="og:site_name" content="Camelid Weekly">
+    <meta name="date" content="2025-06-01"></head><body>
+    <nav><a href="/">Home</a> <a href="/blog">Back to Blog</a></nav>
+    <article><h1>All about llamas</h1><p>{body}</p>
+    <p>They were used as pack animals by the Inca for centuries across the Andes.</p></article>
+    <footer><p>Scroll to Top</p><p>Loading comments...</p></footer></body></html>"""
+    doc = parse(html.encode(), "llamas.html")
+    assert doc.title == "All about llamas"
+    assert doc.author == "Ana Ruiz" and doc.published == "2025-06-01"
+    assert "pack animals by the Inca" in doc.text
+    assert "Scroll to Top" not in doc.text and "Back to Blog" not in doc.text
+
+
+def test_markdown() -> None:
+    md = ("# Alpacas\n\nAlpacas are *smaller* than llamas and are bred for their fiber, "
+          "which is soft and warm.\n\n## Care\n\n- They live in herds of several animals.\n"
+          "- See [the guide](http://example.invalid) for feeding times and hay.\n")
+    doc = parse(md.encode(), "alpacas.md")
+    assert doc.title == "Alpacas"
+    assert "Alpacas are smaller than llamas" in doc.text
+    assert "See the guide for feeding times and hay." in doc.paragraphs
+    assert "http" not in doc.text
+
+
+def test_hard_wrapped_text_is_rejoined() -> None:
+    txt = ("Notes on camels\n\nThe dromedary has one hump and lives in\nthe deserts of the "
+           "Middle East and\nnorth Africa, where it carries loads.\n\nThe Bactrian camel has "
+           "two humps and lives in the cold steppes of Central Asia.\n")
+    doc = parse(txt.encode(), "camels.txt")
+    assert doc.title == "Notes on camels"
+    assert doc.paragraphs[0] == ("The dromedary has one hump and lives in the deserts of the "
+                                 "Middle East and north Africa, where it carries loads.")
+
+
+@pytest.mark.parametrize(
+    "data,name,code",
+    [
+        (b"", "empty.txt", "empty_document"),
+        (b"   \n\n  ", "blank.md", "empty_document"),
+        (b"Too short.", "short.txt", "empty_document"),
+        (b"\x00\x01binary", "x.txt", "bad_document"),
+        (b"hello", "slides.pdf", "unsupported_type"),
+        (b"<html><body><nav>Home</nav></body></html>", "nav.html", "empty_document"),
+    ],
+)
+def test_bad_documents_get_typed_errors(data: bytes, name: str, code: str) -> None:
+    with pytest.raises(IngestError) as info:
+        parse(data, name)
+    assert info.value.code == code

@@ -1,0 +1,72 @@
+"""The real default models: each loads and does its job."""
+
+import asyncio
+import threading
+
+import numpy as np
+
+from server.engines import Engines
+from tests.conftest import read_wav
+
+
+def test_transcribes_a_spoken_question(engines: Engines) -> None:
+    samples, rate = read_wav("chief_officer.piper.wav")
+    assert rate == 16_000
+    audio = samples.astype(np.float32) / 32768
+    text = engines.transcriber.transcribe(audio).lower()
+    assert "chief" in text and "officer" in text, text
+    # With the articles' names as a prompt, "Meta's" is no longer heard as "met as".
+    prompted = engines.transcriber.transcribe(audio, prompt="Meta, Llama, Avocado, Alexandr Wang")
+    assert "meta" in prompted.lower() and "officer" in prompted.lower(), prompted
+
+
+def test_llm_generates_tokens(engines: Engines) -> None:
+    pieces = list(engines.responder.stream(
+        [{"role": "user", "content": "Say hello."}], max_tokens=8, cancel=threading.Event()
+    ))
+    assert pieces and "".join(pieces).strip()
+
+
+def test_llm_stops_when_cancelled(engines: Engines) -> None:
+    cancel = threading.Event()
+    pieces = []
+    for piece in engines.responder.stream(
+        [{"role": "user", "content": "Count from one to one hundred."}], 200, cancel
+    ):
+        pieces.append(piece)
+        if len(pieces) == 3:
+            cancel.set()
+    assert len(pieces) <= 4
+
+
+def test_synthesizes_plausible_speech(engines: Engines) -> None:
+    text = "Avocado is a frontier language model that Meta is building."
+    pcm = b"".join(engines.synthesizer.synthesize(text))
+    audio = np.frombuffer(pcm, dtype=np.int16)
+    seconds = len(audio) / engines.synthesizer.sample_rate
+    # ~10 words: a human says that in 2-6 s; a broken voice gives 0 s or a minute.
+    assert 1.5 < seconds < 8, seconds
+    rms = float(np.sqrt(np.mean(audio.astype(np.float64) ** 2)))
+    assert rms > 500, "not silent"
+
+
+def test_worker_runs_blocking_calls_off_the_loop(engines: Engines) -> None:
+    async def main() -> list[str]:
+        tick = asyncio.Event()
+
+        async def ticker() -> None:
+            await asyncio.sleep(0)
+            tick.set()
+
+        pieces = []
+        task = asyncio.create_task(ticker())
+        async for piece in engines.llm.stream(
+            lambda cancel: engines.responder.stream(
+                [{"role": "user", "content": "Say hello."}], 6, cancel)
+        ):
+            pieces.append(piece)
+        await task
+        assert tick.is_set()
+        return pieces
+
+    assert asyncio.run(main())
