@@ -105,6 +105,97 @@ def articles(data_dir: DataDir = None) -> None:
     console.print(table)
 
 
+def _answerer(settings: Settings, use_llm: bool = True):  # type: ignore[no-untyped-def]
+    """The answer path without the speech models (for ask/eval)."""
+    from server import catalog
+    from server.engines import LlamaResponder, ModelWorker
+    from server.library import Library
+    from server.reason.lookup import Index
+    from server.reason.respond import Answerer
+    from server.store import Store
+
+    store = Store(settings.db_path)
+    library = Library(store)
+    library.seed(settings.corpus_dir)
+    index = Index(settings.data_dir / "index")
+    index.rebuild(store.articles())
+    worker = None
+    if use_llm:
+        path = catalog.resolve("llm", settings.llm_model, settings.cache_dir)
+        worker = ModelWorker(LlamaResponder(path, settings.llm_model, settings.threads,
+                                            settings.llm_context), "llm")
+    return Answerer(index, worker, k=settings.retrieval_k, min_coverage=settings.min_coverage,
+                    max_tokens=settings.max_answer_tokens)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in quotes.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Answer one question from the articles and show the sources."""
+    import asyncio
+
+    from server.reason.respond import answer
+
+    result = asyncio.run(answer(_answerer(settings_from(data_dir=data_dir)), question))
+    console.print(result.text, highlight=False)
+    if not result.grounded:
+        console.print("[dim](not covered by the articles)[/dim]")
+    for i, source in enumerate(result.sources, 1):
+        console.print(f"[bold][{i}][/bold] {source.title}", highlight=False)
+        console.print(f"    “{source.quote}”", highlight=False)
+
+
+@app.command("eval")
+def evaluate(
+    file: Annotated[Path, typer.Argument(help="Questions, as ../shared/eval/qa_public.json.")],
+    data_dir: DataDir = None,
+    no_llm: Annotated[bool, typer.Option(help="Extractive answers only (baseline).")] = False,
+) -> None:
+    """Score the answer path on a question file."""
+    import asyncio
+    import statistics
+
+    from rich.progress import Progress
+
+    from server.bench import evaluate as ev
+
+    if not file.exists():
+        raise TutorError(f"{file}: no such file", code="usage")
+    answerer = _answerer(settings_from(data_dir=data_dir), use_llm=not no_llm)
+    total = len(__import__("json").loads(file.read_text()))
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("Answering", total=total)
+        results = asyncio.run(ev.run(answerer, file, lambda: progress.advance(task)))
+    for r in results:
+        mark = "[green]PASS[/green]" if r.passed else "[red]FAIL[/red]"
+        via = "extractive" if r.answer.fallback else ("llm" if r.answer.grounded else "declined")
+        console.print(f"{mark} {r.question}  [dim]({r.expected}; {via}; {r.seconds:.2f}s)[/dim]",
+                      highlight=False)
+        console.print(f"     {r.answer.text}", highlight=False)
+        if r.unsupported:
+            console.print(f"     [red]unsupported: {r.unsupported}[/red]")
+    answerable = [r for r in results if r.expected != "abstain"]
+    abstain = [r for r in results if r.expected == "abstain"]
+    unsupported = sum(1 for r in results if r.unsupported)
+    kept = sum(1 for r in answerable if r.answer.grounded and not r.answer.fallback)
+    firsts = [r.answer.timings["first_token"] for r in results if "first_token" in r.answer.timings]
+    console.print(
+        f"\nfacts found {sum(r.passed for r in answerable)}/{len(answerable)}, "
+        f"abstentions right {sum(r.passed for r in abstain)}/{len(abstain)}, "
+        f"answers with unsupported names/numbers {unsupported}, "
+        f"LLM answers kept {kept}/{len(answerable)}"
+    )
+    retrieval = [r.answer.timings["retrieval"] * 1000 for r in results]
+    full = [r.answer.timings.get("answer", 0) for r in results]
+    console.print(
+        f"retrieval median {statistics.median(retrieval):.1f} ms; first token median "
+        f"{statistics.median(firsts) if firsts else 0:.2f} s; full answer median "
+        f"{statistics.median(full):.2f} s"
+    )
+
+
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: print figures, assert nothing.")
 app.add_typer(bench_app, name="bench")
 
@@ -116,8 +207,8 @@ def bench_stt(
 ) -> None:
     """Word error rate and speed of each Whisper model on the spoken fixtures."""
     from server.bench import stt
-    from server.listen.vocabulary import whisper_prompt
     from server.library import Library
+    from server.listen.vocabulary import whisper_prompt
     from server.reason.lookup import Index
     from server.store import Store
 

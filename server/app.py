@@ -1,6 +1,5 @@
-"""FastAPI app: the lifespan loads every model once; routes stay thin and call the stages.
-
-Serves the browser client from client/ at `/`."""
+"""FastAPI app: the lifespan loads every model once and builds the services; routes stay
+thin and live in api.py (HTTP) and conversation.py (websockets). Serves client/ at `/`."""
 
 from __future__ import annotations
 
@@ -9,45 +8,27 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi import FastAPI, Request, WebSocket
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from server import api, conversation
 from server.config import Settings
 from server.engines import Engines, load_engines
 from server.errors import IngestError, NotFound, TutorError
-from server.library import Library
-from server.store import Store
+from server.services import build_services
 
 log = logging.getLogger(__name__)
 CLIENT_DIR = Path(__file__).resolve().parent.parent / "client"
-
-
-@dataclass
-class Services:
-    """Everything a request may need; one per process, built in the lifespan."""
-
-    settings: Settings
-    store: Store
-    library: Library
-    engines: Engines
-    started_at: float = field(default_factory=time.time)
-    ready_seconds: float = 0.0
-
-
-def get_services(request: Request) -> Services:
-    return request.app.state.services
-
-
-ServicesDep = Annotated[Services, Depends(get_services)]
+STATUS = {"not_found": 404, "too_large": 413, "unsupported_type": 415}
 
 
 def create_app(settings: Settings | None = None, engines: Engines | None = None) -> FastAPI:
-    """Build the app. Tests may pass engines (real or fakes of our own interfaces)."""
+    """Build the app. Tests may pass engines (real ones, or fakes of our interfaces)."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -60,59 +41,63 @@ def create_app(settings: Settings | None = None, engines: Engines | None = None)
                 load_engines, paths.stt, settings.stt_model, paths.llm, settings.llm_model,
                 paths.tts, settings.tts_voice, settings.threads, settings.llm_context,
             )
-        store = Store(settings.db_path)
-        library = Library(store)
-        added = await asyncio.to_thread(library.seed, settings.corpus_dir)
-        if added:
-            log.info("ingested %d bundled article(s) from %s", added, settings.corpus_dir)
-        services = Services(settings=settings, store=store, library=library, engines=loaded)
+        services = await asyncio.to_thread(build_services, settings, loaded)
         services.ready_seconds = time.perf_counter() - start
         app.state.services = services
-        log.info("tutor ready in %.2f s on http://%s:%d", services.ready_seconds,
-                 settings.host, settings.port)
+        app.state.active_sessions = {}
+        log.info("tutor ready in %.2f s: %d articles, %d passages, http://%s:%d",
+                 services.ready_seconds, services.store.article_count(),
+                 len(services.index.passages), settings.host, settings.port)
         try:
             yield
         finally:
             if engines is None:
                 loaded.close()
-            store.close()
+            services.store.close()
 
     app = FastAPI(title="Voice tutor", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
-    add_routes(app)
-    if (CLIENT_DIR / "index.html").exists():
-        app.mount("/static", StaticFiles(directory=CLIENT_DIR), name="client")
-    return app
+    app.include_router(api.router)
 
+    @app.websocket("/ws/voice")
+    async def ws_voice(ws: WebSocket) -> None:
+        await conversation.serve(ws, ws.app.state.services, listen=True)
 
-def install_error_handlers(app: FastAPI) -> None:
-    status_for = {NotFound: 404, IngestError: 400}
+    @app.websocket("/ws/chat")
+    async def ws_chat(ws: WebSocket) -> None:
+        await conversation.serve(ws, ws.app.state.services, listen=False)
 
-    @app.exception_handler(TutorError)
-    async def tutor_error(_: Request, exc: TutorError) -> JSONResponse:
-        status = next((s for cls, s in status_for.items() if isinstance(exc, cls)), 500)
-        if exc.code == "too_large":
-            status = 413
-        elif exc.code == "unsupported_type":
-            status = 415
-        return JSONResponse({"error": {"code": exc.code, "message": exc.message}}, status)
-
-
-def add_routes(app: FastAPI) -> None:
-    @app.get("/healthz")
-    async def healthz(services: ServicesDep) -> dict[str, Any]:
-        return {
-            "status": "ok",
-            "models": services.engines.describe(),
-            "articles": services.store.article_count(),
-            "ready_seconds": round(services.ready_seconds, 3),
-            "uptime_seconds": round(time.time() - services.started_at, 1),
-        }
-
-    @app.get("/api/articles")
-    async def list_articles(services: ServicesDep) -> list[dict[str, Any]]:
-        return [a.summary() for a in services.store.articles()]
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
         return FileResponse(CLIENT_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+    app.mount("/static", StaticFiles(directory=CLIENT_DIR), name="client")
+    return app
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error a client can cause is JSON: {"error": {"code", "message"}}."""
+
+    @app.exception_handler(TutorError)
+    async def tutor_error(_: Request, exc: TutorError) -> JSONResponse:
+        if exc.code in STATUS:
+            status = STATUS[exc.code]
+        elif isinstance(exc, NotFound):
+            status = 404
+        elif isinstance(exc, IngestError) or exc.code in ("empty_question", "bad_message"):
+            status = 400
+        else:
+            status = 500
+        return JSONResponse({"error": {"code": exc.code, "message": exc.message}}, status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"][1:]) or "body"
+        return JSONResponse(
+            {"error": {"code": "bad_request", "message": f"{where}: {first['msg']}"}}, 422
+        )

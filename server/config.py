@@ -43,9 +43,24 @@ class Settings(BaseSettings):
 
     # Reasoning
     retrieval_k: int = Field(4, ge=1, le=20)
+    min_coverage: float = Field(0.6, gt=0, le=1)
+    """Share of a question's (IDF-weighted) words a passage must hold to count as covering it."""
     history_turns: int = Field(3, ge=0, le=20)
     max_answer_tokens: int = Field(96, ge=8, le=1024)
     max_upload_bytes: int = Field(2_000_000, ge=1024)
+    """Largest article upload (HTTP 413 above it)."""
+
+    # Voice and sessions
+    max_sessions: int = Field(8, ge=1)
+    """Open websocket sessions at once; past it a new socket gets error busy, close 1013."""
+    max_message_bytes: int = Field(256_000, ge=1024)
+    """Largest websocket message (an audio frame or a JSON message)."""
+    vad_silence_ms: int = Field(500, ge=100, le=3000)
+    """Silence that ends the learner's turn."""
+    max_utterance_ms: int = Field(15_000, ge=1000, le=120_000)
+    """Longest question; the turn is forced to end there."""
+    partial_interval_ms: int = Field(700, ge=200)
+    idle_timeout_s: float = Field(300, gt=0)
 
     @property
     def db_path(self) -> Path:

@@ -79,7 +79,13 @@ class WhisperTranscriber:
             vad_filter=False,  # our own VAD already cut the utterance
             without_timestamps=True,
         )
-        return " ".join(s.text.strip() for s in segments).strip()
+        # Whisper's own test for a segment with no speech in it (noise, breath): high
+        # no-speech probability and low confidence. Such segments are hallucinations.
+        kept = [
+            s.text.strip() for s in segments
+            if not (s.no_speech_prob > 0.6 and s.avg_logprob < -1.0)
+        ]
+        return " ".join(t for t in kept if t).strip()
 
 
 class LlamaResponder:

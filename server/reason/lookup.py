@@ -132,7 +132,8 @@ class Index:
             if score <= 0:
                 continue
             passage = passages[int(pid)]
-            boost = 1.3 if prefer_article is not None and passage.article_id == prefer_article else 1
+            preferred = prefer_article is not None and passage.article_id == prefer_article
+            boost = 1.3 if preferred else 1.0
             hits.append(Hit(passage, float(score) * boost,
                             self.coverage(weights, p_terms[int(pid)]),
                             frozenset(qset & p_terms[int(pid)])))

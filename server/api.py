@@ -1,0 +1,83 @@
+"""HTTP routes: thin wrappers over the library, the store and the turn runner."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, UploadFile
+from pydantic import BaseModel, Field
+
+from server.errors import IngestError, TutorError
+from server.reason.respond import Answer
+from server.services import ServicesDep
+
+router = APIRouter()
+
+
+@router.get("/healthz")
+async def healthz(services: ServicesDep) -> dict[str, Any]:
+    return {
+        "status": "ok",
+        "models": services.engines.describe(),
+        "articles": services.store.article_count(),
+        "passages": len(services.index.passages),
+        "ready_seconds": round(services.ready_seconds, 3),
+        "uptime_seconds": round(time.time() - services.started_at, 1),
+    }
+
+
+@router.get("/api/articles")
+async def list_articles(services: ServicesDep) -> list[dict[str, Any]]:
+    return [a.summary() for a in services.store.articles()]
+
+
+@router.get("/api/articles/{article_id}")
+async def get_article(article_id: int, services: ServicesDep) -> dict[str, Any]:
+    article = services.store.article(article_id)
+    return {**article.summary(), "paragraphs": article.paragraphs}
+
+
+@router.post("/api/articles", status_code=201)
+async def upload_article(
+    services: ServicesDep, file: Annotated[UploadFile, File()]
+) -> dict[str, Any]:
+    """Add a .txt/.md/.html article. 413 past the size limit, 415 for other types, 400 for
+    an empty or unreadable file; the library is unchanged on any error."""
+    limit = services.settings.max_upload_bytes
+    data = await file.read(limit + 1)
+    if len(data) > limit:
+        raise IngestError(f"the file is larger than the {limit}-byte limit", code="too_large")
+    article, created = services.library.add_bytes(data, file.filename or "upload.txt")
+    return {**article.summary(), "created": created}
+
+
+@router.delete("/api/articles/{article_id}", status_code=204)
+async def delete_article(article_id: int, services: ServicesDep) -> None:
+    services.library.remove(article_id)
+
+
+class AskRequest(BaseModel):
+    question: str = Field(min_length=1, max_length=2000)
+    session_id: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+
+
+@router.post("/api/ask")
+async def ask(body: AskRequest, services: ServicesDep) -> dict[str, Any]:
+    session_id = services.store.ensure_session(body.session_id)
+    result: Answer | None = None
+    async for item in services.turns.run(session_id, body.question, channel="http"):
+        if isinstance(item, Answer):
+            result = item
+    if result is None:  # pragma: no cover - the runner always ends with an Answer
+        raise TutorError("no answer was produced")
+    return {
+        "answer": result.text, "grounded": result.grounded,
+        "sources": [s.to_dict() for s in result.sources], "session_id": session_id,
+        "timings": result.timings,
+    }
+
+
+@router.get("/api/sessions/{session_id}")
+async def session_transcript(session_id: str, services: ServicesDep) -> dict[str, Any]:
+    return {"session_id": session_id, "turns": services.store.turns(session_id)}

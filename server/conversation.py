@@ -1,0 +1,350 @@
+"""One websocket session, for both /ws/voice (listens and speaks) and /ws/chat (typed
+questions; speaks on request). All per-connection state lives here.
+
+    hello ─▶ ready
+    PCM frames ─▶ Listener ─▶ speech.started / transcript.partial / speech.stopped
+                           ─▶ transcript.final ─▶ turn
+    text ─▶ turn
+    turn: answer.delta ... (verified sentences) ─▶ Speaker (Piper) ─▶ audio frames
+          answer.done (after the turn is committed) ─▶ audio.end ─▶ turn.metrics
+
+Barge-in: speech from the learner (or `interrupt`) while a turn runs or its audio may
+still be playing cancels the LLM and the TTS at once, sends `interrupted`, and keeps in
+the history only what the learner heard. A failed turn sends `error` and the session
+goes on; nothing a client sends ends it except closing the socket."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from server import protocol as p
+from server.errors import TutorError
+from server.listen.capture import AudioInput
+from server.listen.segment import VadSettings
+from server.listen.transcribe import Heard, Listener
+from server.listen.vocabulary import whisper_prompt
+from server.metrics import ERRORS
+from server.reason.respond import Answer, AnswerDelta
+from server.services import Services
+from server.speak.transmit import Speaker
+
+log = logging.getLogger(__name__)
+
+
+class Turn:
+    """A running answer: its task, its speaker, and what was said so far."""
+
+    def __init__(self, turn_id: str, question: str) -> None:
+        self.turn_id = turn_id
+        self.question = question
+        self.task: asyncio.Task | None = None
+        self.speaker: Speaker | None = None
+        self.said: list[str] = []
+        self.committed = False
+        self.audio_started_at: float | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+    def audio_may_be_playing(self) -> bool:
+        if self.speaker is None or self.speaker.first_audio_at is None:
+            return False
+        elapsed = 1000 * (time.perf_counter() - self.speaker.first_audio_at)
+        return elapsed < self.speaker.sent_ms + 300
+
+
+class Conversation:
+    def __init__(self, ws: WebSocket, services: Services, *, listen: bool) -> None:
+        self.ws = ws
+        self.services = services
+        self.settings = services.settings
+        self.listen = listen
+        self.speak_default = listen
+        self.session_id = ""
+        self.listener: Listener | None = None
+        self.turn: Turn | None = None
+        self.recent: dict[str, Turn] = {}
+        self.lesson: p.LessonContext | None = None
+        self._send_lock = asyncio.Lock()
+        self._closed = False
+
+    # --- sending ----------------------------------------------------------------------
+
+    async def send(self, event: p.ServerEvent | dict[str, Any]) -> None:
+        text = event.json_text() if isinstance(event, p.ServerEvent) else json.dumps(event)
+        async with self._send_lock:
+            if not self._closed:
+                await self.ws.send_text(text)
+
+    async def send_bytes(self, data: bytes) -> None:
+        async with self._send_lock:
+            if not self._closed:
+                await self.ws.send_bytes(data)
+
+    async def error(self, code: str, message: str) -> None:
+        ERRORS.labels(code=code).inc()
+        await self.send(p.Error(code=code, message=message))
+
+    # --- the session loop -------------------------------------------------------------
+
+    async def run(self) -> None:
+        try:
+            hello = await self._hello()
+            if hello is None:
+                return
+            self.session_id = self.services.store.ensure_session(hello.session_id)
+            self.speak_default = self.listen if hello.speak is None else hello.speak
+            if self.listen:
+                self.listener = Listener(
+                    self.services.engines.stt,
+                    AudioInput(hello.sample_rate, self.settings.max_message_bytes),
+                    VadSettings(silence_ms=self.settings.vad_silence_ms,
+                                max_ms=self.settings.max_utterance_ms),
+                    lambda: whisper_prompt(self.services.index.vocabulary()),
+                    self._on_listen_event,
+                    partial_ms=self.settings.partial_interval_ms,
+                )
+            await self.send(p.Ready(
+                session_id=self.session_id, input_rate=hello.sample_rate,
+                output_rate=self.services.engines.synthesizer.sample_rate,
+            ))
+            while True:
+                message = await asyncio.wait_for(self.ws.receive(),
+                                                 timeout=self.settings.idle_timeout_s)
+                if message["type"] == "websocket.disconnect":
+                    break
+                await self._dispatch(message)
+        except TimeoutError:
+            await self.error("idle_timeout", "closing an idle session")
+            await self.ws.close(code=1000)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            self._closed = True
+            await self._cancel_turn()
+            if self.listener:
+                self.listener.close()
+
+    async def _hello(self) -> p.Hello | None:
+        """The first message should be `hello`; anything else gets an error and the
+        defaults, so a sloppy client still works."""
+        message = await self.ws.receive()
+        if message["type"] == "websocket.disconnect":
+            return None
+        if message.get("text") is not None:
+            try:
+                first = p.parse_client(message["text"])
+            except TutorError as exc:
+                await self.error(exc.code, exc.message)
+                return p.Hello(type="hello")
+            if isinstance(first, p.Hello):
+                return first
+        await self.error("bad_message", "the first message must be hello; using defaults")
+        return p.Hello(type="hello")
+
+    async def _dispatch(self, message: dict[str, Any]) -> None:
+        try:
+            data, text = message.get("bytes"), message.get("text")
+            size = len(data) if data is not None else len(text or "")
+            if size > self.settings.max_message_bytes:
+                raise TutorError(f"message of {size} bytes is over the "
+                                 f"{self.settings.max_message_bytes}-byte limit", "too_large")
+            if data is not None:
+                if self.listener is None:
+                    raise TutorError("this socket takes text questions, not audio; use "
+                                     "/ws/voice for speech", "audio_not_accepted")
+                await self.listener.feed(data)
+            elif text is not None:
+                await self._on_message(p.parse_client(text))
+        except TutorError as exc:
+            await self.error(exc.code, exc.message)
+        except Exception:  # noqa: BLE001 - a bug must not end the session
+            log.exception("error handling a message")
+            await self.error("internal", "something went wrong handling that message")
+
+    async def _on_message(self, msg: p.ClientMessage) -> None:
+        if isinstance(msg, p.Text):
+            speak = self.speak_default if msg.speak is None else msg.speak
+            await self.start_turn(msg.text, speak=speak)
+        elif isinstance(msg, p.Interrupt):
+            await self.interrupt()
+        elif isinstance(msg, p.Playback):
+            self._on_playback(msg)
+        elif isinstance(msg, p.LessonContext):
+            self.lesson = msg if msg.lesson_id is not None else None
+        elif isinstance(msg, p.Ping):
+            await self.send(p.Pong())
+        elif isinstance(msg, p.Hello):
+            await self.error("bad_message", "hello was already received")
+
+    # --- listening --------------------------------------------------------------------
+
+    async def _on_listen_event(self, kind: str, data: dict[str, Any]) -> None:
+        if kind == "speech.started":
+            if self.turn and (self.turn.running or self.turn.audio_may_be_playing()):
+                await self.interrupt()
+            await self.send(p.SpeechStarted())
+        elif kind == "speech.stopped":
+            await self.send(p.SpeechStopped())
+        elif kind == "transcript.partial":
+            await self.send(p.TranscriptPartial(text=data["text"]))
+        elif kind == "error":
+            await self.error(data["code"], data["message"])
+        elif kind == "heard":
+            heard: Heard = data["heard"]
+            if not heard.text.strip():
+                await self.error("no_speech", "I didn't catch any words; please say that again")
+                return
+            if heard.forced:
+                await self.error("too_long", "that was long: I stopped listening after "
+                                 f"{self.settings.max_utterance_ms // 1000} s and will answer")
+            await self.start_turn(heard.text, speak=True, heard=heard)
+
+    # --- turns ------------------------------------------------------------------------
+
+    async def start_turn(self, question: str, *, speak: bool, heard: Heard | None = None) -> None:
+        if self.turn and self.turn.running:
+            await self.interrupt()
+        turn = Turn(uuid.uuid4().hex[:12], question)
+        if heard is not None:
+            await self.send(p.TranscriptFinal(text=question, turn_id=turn.turn_id))
+        self.turn = turn
+        self.recent[turn.turn_id] = turn
+        if len(self.recent) > 8:
+            self.recent.pop(next(iter(self.recent)))
+        turn.task = asyncio.create_task(self._run_turn(turn, speak, heard))
+
+    def _prefer_article(self) -> int | None:
+        if self.lesson is None or self.lesson.lesson_id is None:
+            return None
+        return self.services.lesson_article(self.lesson.lesson_id)
+
+    async def _run_turn(self, turn: Turn, speak: bool, heard: Heard | None) -> None:
+        start = time.perf_counter()
+        timings: dict[str, float] = dict(heard.timings) if heard else {}
+        if speak:
+            turn.speaker = Speaker(self.services.engines.tts, turn.turn_id, self.send,
+                                   self.send_bytes)
+            turn.speaker.start()
+        try:
+            async for item in self.services.turns.run(
+                self.session_id, turn.question, channel="voice" if self.listen else "chat",
+                turn_id=turn.turn_id, prefer_article=self._prefer_article(),
+                extra_timings=timings,
+            ):
+                if isinstance(item, AnswerDelta):
+                    turn.said.append(item.text.strip())
+                    timings.setdefault("first_sentence", time.perf_counter() - start)
+                    await self.send(p.AnswerDeltaEvent(text=item.text, turn_id=turn.turn_id))
+                    if turn.speaker:
+                        turn.speaker.say(item.text)
+                elif isinstance(item, Answer):
+                    turn.committed = True
+                    await self.send(p.AnswerDone(
+                        text=item.text, grounded=item.grounded, turn_id=turn.turn_id,
+                        sources=[p.SourceOut(**s.to_dict()) for s in item.sources],
+                        session_id=self.session_id,
+                    ))
+            if turn.speaker:
+                turn.speaker.finish()
+                await turn.speaker.wait()
+                self._audio_timings(turn, start, heard, timings)
+            await self.send(p.metrics_event(turn.turn_id, timings))
+        except asyncio.CancelledError:
+            raise
+        except TutorError as exc:
+            await self.error(exc.code, exc.message)
+        except Exception:  # noqa: BLE001 - a failed turn never ends the session
+            log.exception("turn %s failed", turn.turn_id)
+            await self.error("turn_failed", "sorry, answering that failed; please ask again")
+        finally:
+            if turn.speaker:
+                turn.speaker.cancel()
+
+    def _audio_timings(self, turn: Turn, start: float, heard: Heard | None,
+                       timings: dict[str, float]) -> None:
+        speaker = turn.speaker
+        if speaker is None or speaker.first_audio_at is None:
+            return
+        timings["first_audio"] = speaker.first_audio_at - start
+        if speaker.synth_seconds:
+            timings["tts_first_sentence"] = speaker.synth_seconds[0]
+        timings["reply_audio_seconds"] = speaker.sent_ms / 1000
+        if heard is not None:
+            timings["voice_to_voice"] = speaker.first_audio_at - heard.speech_end
+
+    async def interrupt(self) -> None:
+        """Barge-in: stop generating and speaking now; remember what was heard."""
+        turn = self.turn
+        if turn is None or not (turn.running or turn.audio_may_be_playing()):
+            return
+        await self._cancel_turn()
+        await self.send(p.Interrupted(turn_id=turn.turn_id))
+        self._record_heard(turn, played_ms=None)
+
+    async def _cancel_turn(self) -> None:
+        turn = self.turn
+        if turn is None:
+            return
+        if turn.speaker:
+            turn.speaker.cancel()
+        if turn.task and not turn.task.done():
+            turn.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await turn.task
+
+    def _record_heard(self, turn: Turn, played_ms: float | None) -> None:
+        """History keeps what the learner heard (or, without audio, what was shown)."""
+        if turn.speaker is not None:
+            elapsed = (1000 * (time.perf_counter() - turn.speaker.first_audio_at)
+                       if turn.speaker.first_audio_at else 0.0)
+            heard = turn.speaker.heard_text(played_ms, elapsed)
+        else:
+            heard = " ".join(turn.said)
+        if turn.committed:
+            self.services.store.set_heard(self.session_id, turn.turn_id, heard)
+        else:
+            self.services.store.add_turn(self.session_id, turn.turn_id, turn.question,
+                                         " ".join(turn.said), True, [], {"interrupted": 1.0})
+            self.services.store.set_heard(self.session_id, turn.turn_id, heard)
+            turn.committed = True
+
+    def _on_playback(self, msg: p.Playback) -> None:
+        turn = self.recent.get(msg.turn_id)
+        if turn is None:
+            raise TutorError(f"no recent turn {msg.turn_id}", "unknown_turn")
+        if turn.speaker is not None and turn.committed:
+            self._record_heard(turn, played_ms=float(msg.played_ms))
+
+
+async def serve(ws: WebSocket, services: Services, *, listen: bool) -> None:
+    """Accept a socket, unless the server is at its session limit (then busy, 1013)."""
+    await ws.accept()
+    active: dict[str, int] = ws.app.state.active_sessions
+    if sum(active.values()) >= services.settings.max_sessions:
+        await ws.send_text(p.Error(code="busy", message="the tutor is at its session limit; "
+                                   "try again shortly").json_text())
+        await ws.close(code=1013)
+        return
+    channel = "voice" if listen else "chat"
+    active[channel] = active.get(channel, 0) + 1
+    from server.metrics import SESSIONS
+
+    SESSIONS.labels(channel=channel).inc()
+    try:
+        await Conversation(ws, services, listen=listen).run()
+    finally:
+        active[channel] -= 1
+        SESSIONS.labels(channel=channel).dec()
+        if ws.client_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await ws.close()

@@ -1,0 +1,164 @@
+"""Listening for one session: PCM frames -> speech events and transcripts.
+
+    frames ─▶ AudioInput (validate, resample) ─▶ Segmenter (Silero VAD)
+           ─▶ partial transcripts while the learner speaks
+           ─▶ final transcript at end of turn
+
+The final transcription starts early, after `early_ms` of silence, on the utterance as
+it stands; if the learner stays silent until the turn ends, that result is used as is
+(only silence was added), so the transcript is usually ready the moment the turn ends.
+If the learner speaks again, the early result is dropped. Partials are skipped while the
+speech model is busy, so many talkers degrade partials, not finals."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from server.engines import STT_RATE, ModelWorker
+from server.listen.capture import AudioInput
+from server.listen.segment import WINDOW_MS, Event, Segmenter, VadSettings
+
+log = logging.getLogger(__name__)
+SILENT_RMS = 10 ** (-70 / 20)  # -70 dBFS: a muted or broken microphone
+
+
+@dataclass
+class Heard:
+    """A finished utterance: its transcript and when the learner stopped speaking."""
+
+    text: str
+    speech_end: float  # perf_counter time of the last voiced window
+    timings: dict[str, float]
+    forced: bool
+
+
+Emit = Callable[[str, dict], Awaitable[None]]
+
+
+class Listener:
+    def __init__(
+        self, stt: ModelWorker, audio: AudioInput, vad: VadSettings, prompt: Callable[[], str],
+        emit: Emit, *, partial_ms: int = 700, early_ms: int = 200,
+    ) -> None:
+        self.stt = stt
+        self.audio = audio
+        self.segmenter = Segmenter(vad)
+        self.prompt = prompt
+        self.emit = emit
+        self.partial_ms = partial_ms
+        self.early_ms = early_ms
+        self._last_partial_ms = 0
+        self._partial_task: asyncio.Task | None = None
+        self._early: tuple[int, asyncio.Task[str]] | None = None  # (voiced_ms, task)
+        self._last_voiced_at = time.perf_counter()
+        self._silent_audio_ms = 0
+        self._tasks: set[asyncio.Task] = set()
+
+    @property
+    def speaking(self) -> bool:
+        return self.segmenter.speaking
+
+    def _spawn(self, coro: Awaitable) -> asyncio.Task:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _transcribe(self, audio: np.ndarray) -> str:
+        return await self.stt.call(self.stt.engine.transcribe, audio, self.prompt())
+
+    async def feed(self, frame: bytes) -> None:
+        samples = self.audio.convert(frame)
+        await self._check_digital_silence(samples)
+        for event, utterance in self.segmenter.feed(samples):
+            if event is Event.SPEECH_STARTED:
+                self._last_partial_ms = 0
+                self._early = None
+                await self.emit("speech.started", {})
+            else:
+                assert utterance is not None
+                self._finish(utterance, forced=event is Event.FORCED_END)
+        if self.segmenter.speaking:
+            if self.segmenter.silence_ms == 0:
+                self._last_voiced_at = time.perf_counter()
+            self._maybe_partial()
+            self._maybe_early()
+
+    async def _check_digital_silence(self, samples: np.ndarray) -> None:
+        """Tell the learner once when the microphone sends only zeros for 5 s."""
+        if len(samples) == 0:
+            return
+        if float(np.sqrt(np.mean(samples**2))) < SILENT_RMS:
+            before = self._silent_audio_ms
+            self._silent_audio_ms += int(1000 * len(samples) / STT_RATE)
+            if before < 5000 <= self._silent_audio_ms:
+                await self.emit("error", {"code": "silent_audio", "message":
+                                "the microphone sends only silence; check that it is unmuted"})
+        else:
+            self._silent_audio_ms = 0
+
+    def _maybe_partial(self) -> None:
+        now_ms = self.segmenter.utterance_ms
+        if now_ms - self._last_partial_ms < self.partial_ms or self.segmenter.silence_ms:
+            return
+        if (self._partial_task and not self._partial_task.done()) or self.stt.pending:
+            return  # the model is busy: skip this partial rather than queue behind it
+        self._last_partial_ms = now_ms
+        audio = self.segmenter.utterance(trim_silence=False)
+
+        async def partial() -> None:
+            text = await self._transcribe(audio)
+            if text and self.segmenter.speaking:
+                await self.emit("transcript.partial", {"text": text})
+
+        self._partial_task = self._spawn(partial())
+
+    def _maybe_early(self) -> None:
+        silence = self.segmenter.silence_ms
+        if silence < self.early_ms:
+            if silence == 0:
+                self._early = None  # speech resumed: any early result is stale
+            return
+        if self._early is None:
+            audio = self.segmenter.utterance()
+            self._early = (self.segmenter.voiced_ms, self._spawn(self._transcribe(audio)))
+
+    def _finish(self, utterance: np.ndarray, forced: bool) -> None:
+        speech_end = self._last_voiced_at
+        early = self._early
+        self._early = None
+        stopped_at = time.perf_counter()
+
+        async def final() -> None:
+            await self.emit("speech.stopped", {})
+            start = time.perf_counter()
+            if early is not None and not forced:
+                text = await early[1]
+                reused = True
+            else:
+                text = await self._transcribe(utterance)
+                reused = False
+            done = time.perf_counter()
+            timings = {
+                "vad_end_delay": stopped_at - speech_end,
+                "stt_wait": done - start,
+                "end_of_speech_to_final": done - speech_end,
+                "utterance_seconds": len(utterance) / STT_RATE,
+            }
+            log.debug("final transcript (early=%s): %r", reused, text)
+            await self.emit("heard", {"heard": Heard(text, speech_end, timings, forced)})
+
+        self._spawn(final())
+
+    def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+
+
+__all__ = ["Heard", "Listener", "VadSettings", "WINDOW_MS"]

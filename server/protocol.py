@@ -1,0 +1,181 @@
+"""Every websocket message, typed, in one place (the client mirrors this in
+client/protocol.js). JSON messages carry a `type`; reply audio travels as binary frames
+of PCM s16le mono between `audio.start` and `audio.end`.
+
+Client -> server (JSON): hello, text, interrupt, playback, lesson.context, ping.
+Client -> server (binary, /ws/voice only): microphone PCM s16le mono at the hello rate.
+Server -> client: the `ServerEvent` classes below, and binary reply audio.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from server.errors import TutorError
+
+MAX_TEXT_CHARS = 2000
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+# --- client -> server -----------------------------------------------------------------
+
+
+class Hello(_Message):
+    type: Literal["hello"]
+    sample_rate: int = Field(16_000, ge=8_000, le=48_000)
+    session_id: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    speak: bool | None = None  # reply audio; default: yes on /ws/voice, no on /ws/chat
+
+
+class Text(_Message):
+    type: Literal["text"]
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+    speak: bool | None = None  # per-question override of the hello's setting
+
+
+class Interrupt(_Message):
+    type: Literal["interrupt"]
+
+
+class Playback(_Message):
+    type: Literal["playback"]
+    turn_id: str = Field(max_length=64)
+    played_ms: int = Field(ge=0)
+
+
+class LessonContext(_Message):
+    type: Literal["lesson.context"]
+    lesson_id: int | None = None  # None: the learner left the lesson
+    segment: int = Field(0, ge=0)
+
+
+class Ping(_Message):
+    type: Literal["ping"]
+
+
+ClientMessage = Annotated[
+    Hello | Text | Interrupt | Playback | LessonContext | Ping, Field(discriminator="type")
+]
+_client_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
+
+
+class ProtocolError(TutorError):
+    code = "bad_message"
+
+
+def parse_client(raw: str | bytes) -> ClientMessage:
+    """Parse one JSON message from a client, or raise ProtocolError with a clear reason."""
+    try:
+        return _client_adapter.validate_json(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        if first["type"] == "json_invalid":
+            raise ProtocolError("message is not valid JSON", code="bad_json") from None
+        if first["type"] in ("union_tag_invalid", "union_tag_not_found", "model_type"):
+            raise ProtocolError(
+                "unknown message type; expected one of hello, text, interrupt, playback, "
+                "lesson.context, ping", code="unknown_type",
+            ) from None
+        where = ".".join(str(p) for p in first["loc"][1:]) or "message"
+        raise ProtocolError(f"{where}: {first['msg']}", code="bad_message") from None
+
+
+# --- server -> client -----------------------------------------------------------------
+
+
+class ServerEvent(_Message):
+    type: str
+
+    def json_text(self) -> str:
+        return self.model_dump_json(exclude_none=False)
+
+
+class Ready(ServerEvent):
+    type: Literal["ready"] = "ready"
+    session_id: str
+    input_rate: int
+    output_rate: int
+    output_format: Literal["pcm_s16le"] = "pcm_s16le"
+
+
+class SpeechStarted(ServerEvent):
+    type: Literal["speech.started"] = "speech.started"
+
+
+class SpeechStopped(ServerEvent):
+    type: Literal["speech.stopped"] = "speech.stopped"
+
+
+class TranscriptPartial(ServerEvent):
+    type: Literal["transcript.partial"] = "transcript.partial"
+    text: str
+
+
+class TranscriptFinal(ServerEvent):
+    type: Literal["transcript.final"] = "transcript.final"
+    text: str
+    turn_id: str
+
+
+class AnswerDeltaEvent(ServerEvent):
+    type: Literal["answer.delta"] = "answer.delta"
+    text: str
+    turn_id: str
+
+
+class SourceOut(BaseModel):
+    article_id: int
+    title: str
+    quote: str
+    paragraph: int | None = None
+
+
+class AnswerDone(ServerEvent):
+    type: Literal["answer.done"] = "answer.done"
+    text: str
+    grounded: bool
+    sources: list[SourceOut]
+    turn_id: str
+    session_id: str | None = None
+
+
+class AudioStart(ServerEvent):
+    type: Literal["audio.start"] = "audio.start"
+    turn_id: str
+    sample_rate: int
+
+
+class AudioEnd(ServerEvent):
+    type: Literal["audio.end"] = "audio.end"
+    turn_id: str
+
+
+class Interrupted(ServerEvent):
+    type: Literal["interrupted"] = "interrupted"
+    turn_id: str
+
+
+class TurnMetrics(ServerEvent):
+    model_config = ConfigDict(extra="allow", frozen=True)
+    type: Literal["turn.metrics"] = "turn.metrics"
+    turn_id: str
+
+
+class Pong(ServerEvent):
+    type: Literal["pong"] = "pong"
+
+
+class Error(ServerEvent):
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+
+
+def metrics_event(turn_id: str, timings: dict[str, Any]) -> TurnMetrics:
+    return TurnMetrics(turn_id=turn_id, **{k: round(v, 4) if isinstance(v, float) else v
+                                           for k, v in timings.items()})

@@ -1,0 +1,94 @@
+"""Grounding: is every claim in an answer sentence backed by the passages it cites?
+
+Two checks, both lexical, both deliberately strict (the default LLM is tiny and invents):
+1. Every name, number and date in the sentence appears in the passages (case-folded).
+   Names are capitalised words past the sentence start, words with digits, spelled-out
+   numbers and month names.
+2. Most of the sentence's content words (stems) appear in the passages, so a sentence
+   built only from common words ("a tale of innovation and perseverance") fails too.
+3. Those content words stand together in the text: one sentence of it must hold most of
+   them, so a sentence stitched from unrelated places ("Llama 3.1 supported text, images
+   and video", from a sentence on Llama 3.1 and the next on Llama 4) fails even when
+   every word is there.
+4. It says something beyond the question (an echo of the question is no answer).
+A sentence that hedges or refuses ("I don't know", "the passage does not say") also fails:
+retrieval has already decided the articles cover the question, so the extractive answer
+is better than a shrug."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from server.reason.text import STOPWORDS, fold, sentences, terms, words
+
+NUMBER_WORDS = {
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    "eleven", "twelve", "twenty", "thirty", "forty", "fifty", "hundred", "hundreds",
+    "thousand", "thousands", "million", "millions", "billion", "billions", "trillion",
+    "first", "second", "third", "half", "dozen", "percent",
+}
+MONTHS = {
+    "january", "february", "march", "april", "june", "july", "august", "september",
+    "october", "november", "december",
+}
+REFUSAL = re.compile(
+    r"\b(i (don't|do not|can't|cannot) (know|say|answer|find)|not (mentioned|stated|"
+    r"specified|provided|given)|no information|doesn't (say|mention)|does not (say|mention)|"
+    r"as an ai|i'm sorry|i am sorry|passage|excerpt|question:)",
+    re.IGNORECASE,
+)
+MIN_SUPPORT = 0.8
+MAX_UNSUPPORTED_WORDS = 1
+MIN_NEW_WORDS = 2
+
+
+@dataclass(frozen=True)
+class Check:
+    ok: bool
+    unsupported: tuple[str, ...] = ()
+    support: float = 1.0
+    reason: str = ""
+
+
+def claims(sentence: str) -> list[str]:
+    """Names, numbers and dates in a sentence (as written)."""
+    found: list[str] = []
+    tokens = re.findall(r"[\w$€£%][\w.,'’\-$€£%]*", sentence)
+    for i, raw in enumerate(tokens):
+        token = raw.rstrip(".,").removesuffix("’s").removesuffix("'s")
+        if not token:
+            continue
+        lower = token.lower()
+        if any(c.isdigit() for c in token) or lower in NUMBER_WORDS or lower in MONTHS:
+            found.append(token)
+        elif token[0].isupper() and (i > 0 or lower not in STOPWORDS) and lower != "i":
+            found.append(token)
+    return found
+
+
+def check(sentence: str, context: str, question: str = "") -> Check:
+    if REFUSAL.search(sentence):
+        return Check(False, reason="hedge")
+    haystack = fold(context)
+    hay_words = set(words(context))
+    missing = []
+    for claim in claims(sentence):
+        key = fold(claim)
+        parts = words(claim)
+        if key in haystack and (not parts or all(p in hay_words for p in parts)):
+            continue
+        missing.append(claim)
+    if missing:
+        return Check(False, tuple(missing), 0.0, "unsupported names or numbers")
+    content = set(terms(sentence))
+    if not content:
+        return Check(False, reason="no content")
+    new = content - set(terms(question))
+    if question and len(new) < MIN_NEW_WORDS:
+        return Check(False, reason="repeats the question")
+    best = max((len(content & set(terms(x))) for x in sentences(context)), default=0)
+    support = best / len(content)
+    if support < MIN_SUPPORT or len(content) - best > MAX_UNSUPPORTED_WORDS:
+        return Check(False, (), support, "not supported by the passages")
+    return Check(True, (), support)

@@ -1,0 +1,58 @@
+"""The process-wide services a request may use, built once in the app's lifespan."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import Depends
+from starlette.requests import HTTPConnection
+
+from server.config import Settings
+from server.engines import Engines
+from server.library import Library
+from server.reason.lookup import Index
+from server.reason.respond import Answerer
+from server.store import Store
+from server.turns import TurnRunner
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    library: Library
+    engines: Engines
+    index: Index
+    answerer: Answerer
+    turns: TurnRunner
+    lessons: Any = None  # server.lessons.Lessons, once built
+    started_at: float = field(default_factory=time.time)
+    ready_seconds: float = 0.0
+
+    def lesson_article(self, lesson_id: int) -> int | None:
+        """The article a lesson teaches (retrieval prefers it while the lesson plays)."""
+        return self.lessons.article_for(lesson_id) if self.lessons is not None else None
+
+
+def build_services(settings: Settings, engines: Engines) -> Services:
+    store = Store(settings.db_path)
+    library = Library(store)
+    index = Index(settings.data_dir / "index")
+    library.on_change(lambda: index.rebuild(store.articles()))
+    library.seed(settings.corpus_dir)
+    index.rebuild(store.articles())
+    answerer = Answerer(index, engines.llm, k=settings.retrieval_k,
+                        min_coverage=settings.min_coverage,
+                        max_tokens=settings.max_answer_tokens)
+    turns = TurnRunner(store, answerer, settings.history_turns)
+    return Services(settings, store, library, engines, index, answerer, turns)
+
+
+def get_services(conn: HTTPConnection) -> Services:
+    return conn.app.state.services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+__all__ = ["Services", "ServicesDep", "build_services", "get_services"]

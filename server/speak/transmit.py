@@ -1,0 +1,106 @@
+"""Speaking one answer: verified sentences in, PCM frames out to the client.
+
+Each sentence is synthesised as soon as it arrives (on the TTS worker) while the LLM
+writes the next one, then sent as binary frames of `frame_ms` between `audio.start` and
+`audio.end`. The speaker keeps a timeline (which sentence covers which milliseconds), so
+a barge-in can tell what the learner actually heard."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from server.engines import ModelWorker
+from server.reason.text import sentences
+
+SendJson = Callable[[dict], Awaitable[None]]
+SendBytes = Callable[[bytes], Awaitable[None]]
+
+
+@dataclass
+class Spoken:
+    text: str
+    start_ms: float
+    duration_ms: float
+
+
+class Speaker:
+    def __init__(self, tts: ModelWorker, turn_id: str, send_json: SendJson,
+                 send_bytes: SendBytes, frame_ms: int = 100) -> None:
+        self.tts = tts
+        self.turn_id = turn_id
+        self.send_json = send_json
+        self.send_bytes = send_bytes
+        self.rate: int = tts.engine.sample_rate
+        self.frame_bytes = 2 * self.rate * frame_ms // 1000
+        self.timeline: list[Spoken] = []
+        self.sent_ms = 0.0
+        self.first_audio_at: float | None = None
+        self.synth_seconds: list[float] = []
+        self._queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    def say(self, text: str) -> None:
+        for sentence in sentences(text):
+            self._queue.put_nowait(sentence)
+
+    def finish(self) -> None:
+        self._queue.put_nowait(None)
+
+    async def wait(self) -> None:
+        if self._task:
+            await self._task
+
+    def cancel(self) -> None:
+        if self._task and not self._task.done():
+            self._task.cancel()
+
+    async def _synthesize(self, sentence: str) -> bytes:
+        start = time.perf_counter()
+        pcm = await self.tts.call(lambda: b"".join(self.tts.engine.synthesize(sentence)))
+        self.synth_seconds.append(time.perf_counter() - start)
+        return pcm
+
+    async def _run(self) -> None:
+        """Sentences are synthesised in order as they arrive. Sending is not paced: the
+        client buffers and plays, so the queue never holds back the next sentence."""
+        started = False
+        while (sentence := await self._queue.get()) is not None:
+            pcm = await self._synthesize(sentence)
+            if not pcm:
+                continue
+            if not started:
+                await self.send_json({"type": "audio.start", "turn_id": self.turn_id,
+                                      "sample_rate": self.rate})
+                started = True
+            duration = 1000 * len(pcm) / 2 / self.rate
+            self.timeline.append(Spoken(sentence, self.sent_ms, duration))
+            for i in range(0, len(pcm), self.frame_bytes):
+                await self.send_bytes(pcm[i : i + self.frame_bytes])
+                if self.first_audio_at is None:
+                    self.first_audio_at = time.perf_counter()
+            self.sent_ms += duration
+        if started:
+            await self.send_json({"type": "audio.end", "turn_id": self.turn_id})
+
+    def heard_text(self, played_ms: float | None, elapsed_ms: float) -> str:
+        """The answer as far as the learner heard it: whole sentences up to the playback
+        position, and the words of the sentence cut off in proportion."""
+        position = min(self.sent_ms, played_ms if played_ms is not None else elapsed_ms)
+        heard: list[str] = []
+        for spoken in self.timeline:
+            if position >= spoken.start_ms + spoken.duration_ms:
+                heard.append(spoken.text)
+            elif position > spoken.start_ms:
+                words = spoken.text.split()
+                share = (position - spoken.start_ms) / spoken.duration_ms
+                cut = int(len(words) * share)
+                if cut:
+                    heard.append(" ".join(words[:cut]) + " …")
+                break
+        return " ".join(heard)

@@ -1,0 +1,60 @@
+"""One question-and-answer turn, for every channel (HTTP, text chat, voice, lessons).
+
+In: a session id and a question. Out: the answer stream, with the turn committed to
+SQLite before the final `Answer` is handed on, so a turn acknowledged to a client is on
+disk. History for follow-ups is read from the store: what the learner heard of each
+answer when the voice channel knows it, else the whole answer."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator
+
+from server.errors import TutorError
+from server.metrics import STAGE_SECONDS, TURNS
+from server.reason.respond import Answer, AnswerDelta, Answerer, clean_question
+from server.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class TurnRunner:
+    def __init__(self, store: Store, answerer: Answerer, history_turns: int = 3) -> None:
+        self.store = store
+        self.answerer = answerer
+        self.history_turns = history_turns
+
+    def history(self, session_id: str) -> list[tuple[str, str]]:
+        if self.history_turns == 0:
+            return []
+        turns = self.store.turns(session_id, limit=self.history_turns)
+        return [(t["question"], t["heard"] if t["heard"] is not None else t["answer"])
+                for t in turns]
+
+    async def run(
+        self, session_id: str, question: str, *, channel: str, turn_id: str | None = None,
+        prefer_article: int | None = None, extra_timings: dict[str, float] | None = None,
+    ) -> AsyncIterator[AnswerDelta | Answer]:
+        question = clean_question(question)
+        if not question:
+            raise TutorError("the question is empty", code="empty_question")
+        turn_id = turn_id or uuid.uuid4().hex[:12]
+        history = self.history(session_id)
+        async for item in self.answerer.stream(question, history, prefer_article):
+            if isinstance(item, Answer):
+                timings = {**(extra_timings or {}), **item.timings}
+                item.timings = timings
+                self.store.add_turn(
+                    session_id, turn_id, question, item.text, item.grounded,
+                    [s.to_dict() for s in item.sources], timings,
+                )
+                TURNS.labels(channel=channel, grounded=str(item.grounded).lower()).inc()
+                for stage, seconds in timings.items():
+                    STAGE_SECONDS.labels(stage=stage).observe(seconds)
+                log.info(
+                    "turn %s/%s %s grounded=%s fallback=%s %s", session_id[:8], turn_id,
+                    channel, item.grounded, item.fallback,
+                    " ".join(f"{k}={v * 1000:.0f}ms" for k, v in timings.items()),
+                )
+            yield item

@@ -1,0 +1,64 @@
+from pathlib import Path
+
+import pytest
+
+from server.library import Library
+from server.reason.ingest import parse
+from server.reason.lookup import Index
+
+PARAPHRASES = [
+    ("Who runs Meta Superintelligence Labs?", "Alexandr Wang"),
+    ("How long a context could Llama 3.1 handle?", "128K tokens"),
+    ("What are the codenames of Meta's secret models?", "Mango"),
+    ("What did Chinese labs allegedly do with API models?", "distillation"),
+    ("Why did Llama 4 disappoint?", "lukewarm"),
+    ("How expensive is it to train a frontier model?", "hundreds of millions"),
+    ("What business analogy with Linux does the author draw?", "Red Hat"),
+]
+
+
+@pytest.mark.parametrize("question,expected", PARAPHRASES)
+def test_paraphrased_questions_find_the_passage(index: Index, question: str,
+                                                expected: str) -> None:
+    hits = index.search(question, k=4)
+    assert any(expected in h.passage.text for h in hits), [h.passage.text for h in hits]
+
+
+@pytest.mark.parametrize("question", [
+    "What is the capital of Australia?", "How do I change a flat tire?",
+    "Who won the World Cup in 2022?", "Who is the CEO of OpenAI?", "How do I bake bread?",
+])
+def test_out_of_scope_questions_have_low_coverage(index: Index, question: str) -> None:
+    hits = index.search(question, k=4)
+    assert not hits or hits[0].coverage < 0.6
+
+
+def test_passages_keep_positions(index: Index, library: Library) -> None:
+    for passage in index.passages:
+        article = library.store.article(passage.article_id)
+        paragraph = article.paragraphs[passage.paragraph]
+        assert passage.text in paragraph  # verbatim, so sources quote the article
+
+
+def test_index_is_saved_reused_and_rebuilt_on_change(index: Index, library: Library,
+                                                     tmp_path: Path) -> None:
+    saved = (tmp_path / "index" / "fingerprint").read_text()
+    again = Index(tmp_path / "index")
+    again.rebuild(library.store.articles())
+    assert again.fingerprint == saved and len(again.passages) == len(index.passages)
+
+    doc = parse(b"Alpaca farming\n\nAlpacas are shorn once a year in spring for their soft "
+                b"fleece, which is spun into yarn by farmers in Peru.", "alpacas.txt")
+    article, created = library.add(doc)
+    assert created
+    assert index.fingerprint != saved
+    assert index.search("When are alpacas shorn?")[0].passage.article_id == article.id
+    library.remove(article.id)
+    assert index.fingerprint == saved
+    assert all(h.passage.article_id != article.id for h in index.search("alpacas shorn"))
+
+
+def test_vocabulary_has_the_articles_names(index: Index) -> None:
+    vocab = index.vocabulary()
+    assert {"Meta", "Llama", "Avocado", "Wang"} <= set(vocab)
+    assert "The" not in vocab
