@@ -248,6 +248,7 @@ class Conversation:
                     if turn.speaker:
                         turn.speaker.say(item.text)
                 elif isinstance(item, Answer):
+                    timings.update(item.timings)
                     turn.committed = True
                     await self.send(p.AnswerDone(
                         text=item.text, grounded=item.grounded, turn_id=turn.turn_id,

@@ -67,6 +67,18 @@ def claims(sentence: str) -> list[str]:
     return found
 
 
+def unsupported_claims(partial: str, context: str) -> list[str]:
+    """Names and numbers in a sentence still being written that the context lacks. The
+    last word may be cut mid-token ("Llam"), so it waits for the next piece."""
+    done = partial.rsplit(None, 1)[0] if " " in partial.strip() else ""
+    if not done:
+        return []
+    haystack = fold(context)
+    hay_words = set(words(context))
+    return [c for c in claims(done)
+            if not (fold(c) in haystack and all(p in hay_words for p in words(c)))]
+
+
 def check(sentence: str, context: str, question: str = "") -> Check:
     if REFUSAL.search(sentence):
         return Check(False, reason="hedge")

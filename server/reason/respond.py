@@ -12,6 +12,7 @@ passage that covers the question, the tutor says so and names what the articles 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -112,8 +113,11 @@ class Answerer:
 
     async def stream(
         self, question: str, history: list[tuple[str, str]] | None = None,
-        prefer_article: int | None = None,
+        prefer_article: int | None = None, deadline: float | None = None,
     ) -> AsyncIterator[AnswerDelta | Answer]:
+        """`deadline`: seconds to wait for the LLM's first verified sentence before the
+        extractive answer is used instead (voice turns set it: a learner waiting in
+        silence is worse off than one hearing the article's own sentence)."""
         history = history or []
         start = time.perf_counter()
         hits = self.retrieve(question, history, prefer_article)
@@ -129,7 +133,7 @@ class Answerer:
         said: list[str] = []
         fallback: str | None = None
         if self.llm is not None:
-            async for item in self._generate(question, context, history, timings):
+            async for item in self._generate(question, context, history, timings, deadline):
                 if isinstance(item, str):
                     said.append(item)
                     yield AnswerDelta(item if len(said) == 1 else " " + item)
@@ -150,10 +154,11 @@ class Answerer:
 
     async def _generate(
         self, question: str, context: str, history: list[tuple[str, str]],
-        timings: dict[str, float],
+        timings: dict[str, float], deadline: float | None = None,
     ) -> AsyncIterator[str | ground.Check]:
         """Verified sentences from the LLM; a failed Check ends the stream. Sentences are
-        checked against exactly the text the LLM was given."""
+        checked against exactly the text the LLM was given. Names and numbers are checked
+        as soon as they are written, so an invention stops the LLM mid-sentence."""
         assert self.llm is not None
         messages = build_messages(question, context, history)
         splitter = SentenceSplitter()
@@ -161,8 +166,20 @@ class Answerer:
         start = time.perf_counter()
         count = 0
         stream = self.llm.stream(lambda c: responder.stream(messages, self.max_tokens, c))
+        pieces = aiter(stream)
         try:
-            async for piece in stream:
+            while True:
+                wait = None if deadline is None or count else deadline - (
+                    time.perf_counter() - start)
+                try:
+                    piece = await asyncio.wait_for(anext(pieces), max(wait, 0.001)
+                                                   if wait is not None else None)
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    if count == 0:
+                        yield ground.Check(False, reason="deadline")
+                    return
                 timings.setdefault("first_token", time.perf_counter() - start)
                 for sentence in splitter.feed(piece):
                     result = ground.check(sentence, context, question)
@@ -176,6 +193,13 @@ class Answerer:
                     yield sentence
                     if count >= MAX_SENTENCES:
                         return
+                early = ground.unsupported_claims(splitter.pending, context)
+                if early:
+                    if count == 0:
+                        log.info("stopped LLM at %r: %s", splitter.pending, early)
+                        yield ground.Check(False, tuple(early), 0.0,
+                                           "unsupported names or numbers")
+                    return
             for sentence in splitter.flush():
                 # An unfinished last sentence (max_tokens hit) is dropped, not guessed at.
                 result = ground.check(sentence, context, question)
@@ -251,7 +275,7 @@ class Answerer:
             budget -= len(nxt.split())
         return chosen
 
-    def llm_context(self, question: str, hits: list[Hit], max_words: int = 120) -> str:
+    def llm_context(self, question: str, hits: list[Hit], max_words: int = 80) -> str:
         """What the LLM sees: the two best answer sentences, each with what follows it.
         Focused text helps a 135M model more than whole passages, and a short prompt is
         a fast first token."""
@@ -261,7 +285,7 @@ class Answerer:
             for sentence in self._extend(hits[rank].passage, i, 45):
                 if sentence not in picked:
                     picked.append(sentence)
-            if sum(len(x.split()) for x in picked) >= max_words or len(picked) >= 5:
+            if sum(len(x.split()) for x in picked) >= max_words or len(picked) >= 4:
                 break
         return " ".join(picked)
 

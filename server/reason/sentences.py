@@ -38,6 +38,11 @@ class SentenceSplitter:
             if sentence:
                 out.append(sentence)
 
+    @property
+    def pending(self) -> str:
+        """Text of the sentence still being written."""
+        return self._buffer
+
     def flush(self) -> list[str]:
         rest, self._buffer = spoken(self._buffer), ""
         return [rest] if rest else []

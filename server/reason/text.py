@@ -34,7 +34,9 @@ def fold(text: str) -> str:
 def words(text: str) -> list[str]:
     """Lower-case words, possessive 's dropped ("meta's" -> "meta"); keeps "3.1", "q1"."""
     out = []
-    for w in WORD.findall(fold(text)):
+    # "Llama4" (as Whisper often writes it) is "llama 4"; "q1" and "mp3" stay whole.
+    text = re.sub(r"(?<=[a-z]{3})(?=\d)", " ", fold(text))
+    for w in WORD.findall(text):
         if w.endswith("'s"):
             w = w[:-2]
         out.extend(w.split("'"))
