@@ -227,6 +227,130 @@ def bench_stt(
     console.print(f"[dim]{settings.threads} threads; prompt: {prompt[:100]}...[/dim]")
 
 
+@bench_app.command("voice")
+def bench_voice(
+    talkers: Annotated[str, typer.Option(help="Concurrency levels, comma separated.")] = "1,2,4",
+    per_talker: Annotated[int, typer.Option(help="Utterances per talker above 1 talker.")] = 3,
+    questions: Annotated[Path | None, typer.Option(help="Question file (eval format).")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Voice-to-voice latency at several concurrency levels vs a naive pipeline."""
+    import asyncio
+    import json as jsonlib
+    import socket
+    import tempfile
+    import threading
+
+    import uvicorn
+    from rich.progress import Progress
+
+    from server.app import create_app
+    from server.bench import voice
+
+    settings = settings_from(data_dir=data_dir or Path(tempfile.mkdtemp(prefix="tutor-bench-")),
+                             log_level="WARNING")
+    settings.check()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings.max_sessions = max(settings.max_sessions, 16)
+    app_ = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app_, host="127.0.0.1", port=port, log_level="error",
+                                           ws_max_size=16 * 1024 * 1024))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        import time as _t
+
+        _t.sleep(0.05)
+    services = app_.state.services
+    url = f"ws://127.0.0.1:{port}/ws/voice"
+    source = questions or Path(__file__).resolve().parents[2] / "shared/eval/qa_public.json"
+    texts = ([item["q"] for item in jsonlib.loads(source.read_text())] if source.exists()
+             else voice.DEFAULT_QUESTIONS)
+    synth = services.engines.synthesizer
+    utterances = voice.speak_questions(texts, lambda t: b"".join(synth.synthesize(t)),
+                                       synth.sample_rate)
+    levels = [int(x) for x in talkers.split(",") if x.strip()]
+    summaries: dict[int, dict] = {}
+    naive: list[float] = []
+
+    async def run_all(progress: Progress) -> None:
+        for n in levels:
+            todo = utterances if n == 1 else [
+                utterances[(i * 5 + j) % len(utterances)] for i in range(n)
+                for j in range(per_talker)]
+            task = progress.add_task(f"{n} talker(s)", total=len(todo))
+            results: list = []
+
+            async def talker(items: list, results: list = results, task: int = task) -> None:
+                for u in items:
+                    results.append(await voice.talk(url, u))
+                    progress.advance(task)
+
+            chunks = [todo[i::n] for i in range(n)]
+            await asyncio.gather(*(talker(c) for c in chunks))
+            summaries[n] = voice.summarize(results)
+        task = progress.add_task("naive pipeline", total=len(utterances))
+        for u in utterances:
+            naive.append(await voice.naive_turn(services, u, settings.vad_silence_ms / 1000))
+            progress.advance(task)
+
+    with Progress(console=err) as progress:
+        asyncio.run(run_all(progress))
+    server.should_exit = True
+    thread.join(timeout=10)
+
+    table = Table("talkers", "turns", "errors", "v2v p50", "v2v p95", "WER",
+                  title="Voice-to-voice (end of speech -> first reply audio, client-measured)")
+    for n, s in summaries.items():
+        table.add_row(str(n), str(s["turns"]), str(s["errors"]), f"{s['v2v_p50']:.2f} s",
+                      f"{s['v2v_p95']:.2f} s", f"{s['wer']:.1%}")
+    console.print(table)
+    stages = Table("stage (server)", *[f"{n} talker(s) p50 / p95" for n in summaries])
+    names = sorted({k for s in summaries.values() for k in s["stages"]})
+    for name in names:
+        stages.add_row(name, *[
+            "{:.3f} / {:.3f} s".format(*s["stages"][name]) if name in s["stages"] else "-"
+            for s in summaries.values()])
+    console.print(stages)
+    base = summaries.get(1) or next(iter(summaries.values()))
+    n50, n95 = voice.percentile(naive, 50), voice.percentile(naive, 95)
+    console.print(
+        f"naive sequential pipeline: p50 {n50:.2f} s, p95 {n95:.2f} s; streaming is "
+        f"{n50 / base['v2v_p50']:.1f}x faster to first audio at p50 "
+        f"({n95 / base['v2v_p95']:.1f}x at p95). {settings.threads} threads per model, "
+        f"STT {settings.stt_model}, silence window {settings.vad_silence_ms} ms."
+    )
+
+
+lessons_app = typer.Typer(no_args_is_help=True, help="Narrated lessons made from the articles.")
+app.add_typer(lessons_app, name="lessons")
+
+
+@lessons_app.command("build")
+def lessons_build(
+    data_dir: DataDir = None,
+    no_llm: Annotated[bool, typer.Option(help="Narrate in the articles' own words.")] = False,
+    no_audio: Annotated[bool, typer.Option(help="Scripts only; narration later.")] = False,
+) -> None:
+    """Build missing or outdated lessons and their narration (a progress bar per phase)."""
+    from server.lessons import cli
+
+    settings = settings_from(data_dir=data_dir)
+    settings.check()
+    cli.build(settings, err, use_llm=not no_llm, narrate=not no_audio)
+
+
+@lessons_app.command("list")
+def lessons_list(data_dir: DataDir = None) -> None:
+    """List the built lessons."""
+    from server.lessons import cli
+
+    settings = settings_from(data_dir=data_dir)
+    console.print(cli.table(settings, settings.tts_voice))
+
+
 def main() -> None:
     try:
         app(standalone_mode=False)

@@ -27,6 +27,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from server import protocol as p
 from server.errors import TutorError
+from server.lessons.live import QuizSession
 from server.listen.capture import AudioInput
 from server.listen.segment import VadSettings
 from server.listen.transcribe import Heard, Listener
@@ -74,6 +75,7 @@ class Conversation:
         self.turn: Turn | None = None
         self.recent: dict[str, Turn] = {}
         self.lesson: p.LessonContext | None = None
+        self.quiz = QuizSession(self)
         self._send_lock = asyncio.Lock()
         self._closed = False
 
@@ -181,6 +183,8 @@ class Conversation:
             self._on_playback(msg)
         elif isinstance(msg, p.LessonContext):
             self.lesson = msg if msg.lesson_id is not None else None
+        elif isinstance(msg, p.QuizAsk):
+            await self.quiz.ask(msg, speak=self.speak_default)
         elif isinstance(msg, p.Ping):
             await self.send(p.Pong())
         elif isinstance(msg, p.Hello):
@@ -212,6 +216,9 @@ class Conversation:
     # --- turns ------------------------------------------------------------------------
 
     async def start_turn(self, question: str, *, speak: bool, heard: Heard | None = None) -> None:
+        if self.quiz.pending is not None:  # the learner is answering a quiz question
+            await self.quiz.answer(question, speak=speak, heard=heard)
+            return
         if self.turn and self.turn.running:
             await self.interrupt()
         turn = Turn(uuid.uuid4().hex[:12], question)
@@ -222,6 +229,10 @@ class Conversation:
         if len(self.recent) > 8:
             self.recent.pop(next(iter(self.recent)))
         turn.task = asyncio.create_task(self._run_turn(turn, speak, heard))
+
+    def _deadline(self, speak: bool) -> float | None:
+        ms = self.settings.voice_answer_deadline_ms
+        return ms / 1000 if speak and ms else None
 
     def _prefer_article(self) -> int | None:
         if self.lesson is None or self.lesson.lesson_id is None:
@@ -239,7 +250,7 @@ class Conversation:
             async for item in self.services.turns.run(
                 self.session_id, turn.question, channel="voice" if self.listen else "chat",
                 turn_id=turn.turn_id, prefer_article=self._prefer_article(),
-                extra_timings=timings,
+                extra_timings=timings, deadline=self._deadline(speak),
             ):
                 if isinstance(item, AnswerDelta):
                     turn.said.append(item.text.strip())

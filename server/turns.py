@@ -35,13 +35,14 @@ class TurnRunner:
     async def run(
         self, session_id: str, question: str, *, channel: str, turn_id: str | None = None,
         prefer_article: int | None = None, extra_timings: dict[str, float] | None = None,
+        deadline: float | None = None,
     ) -> AsyncIterator[AnswerDelta | Answer]:
         question = clean_question(question)
         if not question:
             raise TutorError("the question is empty", code="empty_question")
         turn_id = turn_id or uuid.uuid4().hex[:12]
         history = self.history(session_id)
-        async for item in self.answerer.stream(question, history, prefer_article):
+        async for item in self.answerer.stream(question, history, prefer_article, deadline):
             if isinstance(item, Answer):
                 timings = {**(extra_timings or {}), **item.timings}
                 item.timings = timings

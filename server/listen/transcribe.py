@@ -44,7 +44,7 @@ Emit = Callable[[str, dict], Awaitable[None]]
 class Listener:
     def __init__(
         self, stt: ModelWorker, audio: AudioInput, vad: VadSettings, prompt: Callable[[], str],
-        emit: Emit, *, partial_ms: int = 700, early_ms: int = 200,
+        emit: Emit, *, partial_ms: int = 700, early_ms: int = 100,
     ) -> None:
         self.stt = stt
         self.audio = audio

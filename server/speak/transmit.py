@@ -8,6 +8,7 @@ a barge-in can tell what the learner actually heard."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -26,6 +27,23 @@ class Spoken:
     duration_ms: float
 
 
+CLAUSE = re.compile(r"(?<=[,;:—–])\s+")
+
+
+def first_clause(sentence: str, min_words: int = 4, max_words: int = 12) -> tuple[str, str]:
+    """Split a long sentence after its first clause ("Reports surfaced that ..., | led by
+    ...") so the first audio comes sooner; short sentences stay whole."""
+    if len(sentence.split()) <= max_words:
+        return sentence, ""
+    parts = CLAUSE.split(sentence)
+    head = ""
+    for i, part in enumerate(parts):
+        head = f"{head} {part}".strip()
+        if len(head.split()) >= min_words:
+            return head, " ".join(parts[i + 1 :])
+    return sentence, ""
+
+
 class Speaker:
     def __init__(self, tts: ModelWorker, turn_id: str, send_json: SendJson,
                  send_bytes: SendBytes, frame_ms: int = 100) -> None:
@@ -40,6 +58,7 @@ class Speaker:
         self.first_audio_at: float | None = None
         self.synth_seconds: list[float] = []
         self._queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self._said_any = False
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:
@@ -47,7 +66,16 @@ class Speaker:
 
     def say(self, text: str) -> None:
         for sentence in sentences(text):
-            self._queue.put_nowait(sentence)
+            if not self._said_any:
+                # The first audio waits for the first piece's synthesis: speak a long
+                # first sentence in two parts, cut at a clause boundary.
+                head, tail = first_clause(sentence)
+                self._queue.put_nowait(head)
+                if tail:
+                    self._queue.put_nowait(tail)
+                self._said_any = True
+            else:
+                self._queue.put_nowait(sentence)
 
     def finish(self) -> None:
         self._queue.put_nowait(None)
