@@ -227,6 +227,92 @@ def bench_stt(
     console.print(f"[dim]{settings.threads} threads; prompt: {prompt[:100]}...[/dim]")
 
 
+def _bench_server(data_dir: Path | None, max_sessions: int = 16):  # type: ignore[no-untyped-def]
+    """The real server on a free loopback port, in a thread, for the benchmarks."""
+    import socket
+    import tempfile
+    import threading
+    import time
+
+    import uvicorn
+
+    from server.app import create_app
+
+    # No background lesson build: it would compete with the turns being measured.
+    settings = settings_from(data_dir=data_dir or Path(tempfile.mkdtemp(prefix="tutor-bench-")),
+                             log_level="WARNING", build_lessons=False)
+    settings.check()
+    settings.max_sessions = max_sessions
+    settings.question_rate_limit = "10000/minute"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    app_ = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app_, host="127.0.0.1", port=port, log_level="error",
+                                           ws_max_size=16 * 1024 * 1024))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    return settings, app_.state.services, f"ws://127.0.0.1:{port}/ws/voice", server, thread
+
+
+def _bench_utterances(services, questions: Path | None):  # type: ignore[no-untyped-def]
+    import json as jsonlib
+
+    from server.bench import voice
+
+    source = questions or Path(__file__).resolve().parents[2] / "shared/eval/qa_public.json"
+    texts = ([item["q"] for item in jsonlib.loads(source.read_text())] if source.exists()
+             else voice.DEFAULT_QUESTIONS)
+    synth = services.engines.synthesizer
+    return voice.speak_questions(texts, lambda t: b"".join(synth.synthesize(t)),
+                                 synth.sample_rate)
+
+
+@bench_app.command("load")
+def bench_load(
+    clients: Annotated[int, typer.Option(help="Simulated voice clients.")] = 8,
+    seconds: Annotated[float, typer.Option(help="How long new turns start.")] = 60,
+    max_sessions: Annotated[int, typer.Option(help="The server's session limit.")] = 8,
+    questions: Annotated[Path | None, typer.Option(help="Question file (eval format).")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """N voice clients on loopback for a bounded time: errors, refusals, latency."""
+    import asyncio
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from server.bench import load, voice
+
+    settings, services, url, server, thread = _bench_server(data_dir, max_sessions)
+    utterances = _bench_utterances(services, questions)
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.fields[turns]} turns"), console=err) as progress:
+        task = progress.add_task(f"{clients} clients", total=None, turns=0)
+        count = [0]
+
+        def tick() -> None:
+            count[0] += 1
+            progress.update(task, turns=count[0])
+
+        report = asyncio.run(load.run(url, utterances, clients, seconds, tick))
+    server.should_exit = True
+    thread.join(timeout=10)
+    s = voice.summarize(report.results)
+    table = Table("clients", "seconds", "turns", "errors", "refusals", "v2v p50", "v2v p95",
+                  "final transcript p95", "WER", title="Load on loopback")
+    table.add_row(str(clients), f"{seconds:.0f}", str(len(report.results)),
+                  ", ".join(f"{k} {v}" for k, v in report.errors.items()) or "0",
+                  ", ".join(f"{k} {v}" for k, v in report.refusals.items()) or "0",
+                  f"{s['v2v_p50']:.2f} s", f"{s['v2v_p95']:.2f} s",
+                  "{:.2f} s".format(s["stages"].get("end_of_speech_to_final", (0, 0))[1]),
+                  f"{s['wer']:.1%}")
+    console.print(table)
+    console.print(f"[dim]server session limit {settings.max_sessions}, {settings.threads} "
+                  f"threads per model[/dim]")
+
+
 @bench_app.command("voice")
 def bench_voice(
     talkers: Annotated[str, typer.Option(help="Concurrency levels, comma separated.")] = "1,2,4",
@@ -236,41 +322,13 @@ def bench_voice(
 ) -> None:
     """Voice-to-voice latency at several concurrency levels vs a naive pipeline."""
     import asyncio
-    import json as jsonlib
-    import socket
-    import tempfile
-    import threading
 
-    import uvicorn
     from rich.progress import Progress
 
-    from server.app import create_app
     from server.bench import voice
 
-    settings = settings_from(data_dir=data_dir or Path(tempfile.mkdtemp(prefix="tutor-bench-")),
-                             log_level="WARNING")
-    settings.check()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    settings.max_sessions = max(settings.max_sessions, 16)
-    app_ = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app_, host="127.0.0.1", port=port, log_level="error",
-                                           ws_max_size=16 * 1024 * 1024))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        import time as _t
-
-        _t.sleep(0.05)
-    services = app_.state.services
-    url = f"ws://127.0.0.1:{port}/ws/voice"
-    source = questions or Path(__file__).resolve().parents[2] / "shared/eval/qa_public.json"
-    texts = ([item["q"] for item in jsonlib.loads(source.read_text())] if source.exists()
-             else voice.DEFAULT_QUESTIONS)
-    synth = services.engines.synthesizer
-    utterances = voice.speak_questions(texts, lambda t: b"".join(synth.synthesize(t)),
-                                       synth.sample_rate)
+    settings, services, url, server, thread = _bench_server(data_dir)
+    utterances = _bench_utterances(services, questions)
     levels = [int(x) for x in talkers.split(",") if x.strip()]
     summaries: dict[int, dict] = {}
     naive: list[float] = []

@@ -5,10 +5,12 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, UploadFile
+from fastapi import APIRouter, File, Request, UploadFile
 from pydantic import BaseModel, Field
 
+from server.access import client_key
 from server.errors import IngestError, TutorError
+from server.lessons.records import scores
 from server.reason.respond import Answer
 from server.services import ServicesDep
 
@@ -63,7 +65,8 @@ class AskRequest(BaseModel):
 
 
 @router.post("/api/ask")
-async def ask(body: AskRequest, services: ServicesDep) -> dict[str, Any]:
+async def ask(body: AskRequest, services: ServicesDep, request: Request) -> dict[str, Any]:
+    services.access.allow_question(client_key(request))
     session_id = services.store.ensure_session(body.session_id)
     result: Answer | None = None
     async for item in services.turns.run(session_id, body.question, channel="http"):
@@ -80,4 +83,5 @@ async def ask(body: AskRequest, services: ServicesDep) -> dict[str, Any]:
 
 @router.get("/api/sessions/{session_id}")
 async def session_transcript(session_id: str, services: ServicesDep) -> dict[str, Any]:
-    return {"session_id": session_id, "turns": services.store.turns(session_id)}
+    return {"session_id": session_id, "turns": services.store.turns(session_id),
+            "quiz": scores(services.store, session_id)}

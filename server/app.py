@@ -17,14 +17,16 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from server import api, conversation
+from server.access import AccessDenied
 from server.config import Settings
 from server.engines import Engines, load_engines
 from server.errors import IngestError, NotFound, TutorError
+from server.lessons import api as lessons_api
 from server.services import build_services
 
 log = logging.getLogger(__name__)
 CLIENT_DIR = Path(__file__).resolve().parent.parent / "client"
-STATUS = {"not_found": 404, "too_large": 413, "unsupported_type": 415}
+STATUS = {"not_found": 404, "too_large": 413, "unsupported_type": 415, "rate_limited": 429}
 
 
 def create_app(settings: Settings | None = None, engines: Engines | None = None) -> FastAPI:
@@ -57,7 +59,21 @@ def create_app(settings: Settings | None = None, engines: Engines | None = None)
 
     app = FastAPI(title="Voice tutor", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):  # type: ignore[no-untyped-def]
+        services = getattr(request.app.state, "services", None)
+        if services is not None:
+            try:
+                services.access.check(request, request.method)
+            except AccessDenied as exc:
+                status = 401 if exc.code == "unauthorized" else 403
+                return JSONResponse({"error": {"code": exc.code, "message": exc.message}},
+                                    status)
+        return await call_next(request)
+
     app.include_router(api.router)
+    app.include_router(lessons_api.router)  # its lifespan starts the lesson builder
 
     @app.websocket("/ws/voice")
     async def ws_voice(ws: WebSocket) -> None:

@@ -7,9 +7,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from server import catalog
 
@@ -64,6 +65,37 @@ class Settings(BaseSettings):
     """Spoken turns wait this long for the LLM's first verified sentence, then say the
     extractive answer instead (0: no deadline)."""
     idle_timeout_s: float = Field(300, gt=0)
+
+    build_lessons: bool = True
+    """Build missing lessons (scripts, narration) in the background at start."""
+
+    # Access (server/access.py)
+    api_token: str | None = None
+    """When set, every route but /healthz and the client files, and every websocket,
+    need this token."""
+    allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Browser origins allowed to open sockets and change data (default: our own)."""
+    question_rate_limit: str = "30/minute"
+    """Questions per client address (limits syntax, e.g. "30/minute")."""
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        """TUTOR_ALLOWED_ORIGINS=https://a.example,https://b.example"""
+        if isinstance(value, str):
+            return [o.strip() for o in value.split(",") if o.strip()]
+        return value
+
+    @field_validator("question_rate_limit")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a rate such as 30/minute") from exc
+        return value
 
     @property
     def db_path(self) -> Path:

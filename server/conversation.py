@@ -26,6 +26,7 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from server import protocol as p
+from server.access import client_key
 from server.errors import TutorError
 from server.lessons.live import QuizSession
 from server.listen.capture import AudioInput
@@ -193,6 +194,16 @@ class Conversation:
     # --- listening --------------------------------------------------------------------
 
     async def _on_listen_event(self, kind: str, data: dict[str, Any]) -> None:
+        """Listener events; some arrive from its own tasks, so errors are sent here."""
+        try:
+            await self._listen_event(kind, data)
+        except TutorError as exc:
+            await self.error(exc.code, exc.message)
+        except Exception:  # noqa: BLE001 - a failed turn never ends the session
+            log.exception("error handling %s", kind)
+            await self.error("internal", "something went wrong while listening")
+
+    async def _listen_event(self, kind: str, data: dict[str, Any]) -> None:
         if kind == "speech.started":
             if self.turn and (self.turn.running or self.turn.audio_may_be_playing()):
                 await self.interrupt()
@@ -216,6 +227,7 @@ class Conversation:
     # --- turns ------------------------------------------------------------------------
 
     async def start_turn(self, question: str, *, speak: bool, heard: Heard | None = None) -> None:
+        self.services.access.allow_question(client_key(self.ws))
         if self.quiz.pending is not None:  # the learner is answering a quiz question
             await self.quiz.answer(question, speak=speak, heard=heard)
             return
@@ -339,8 +351,15 @@ class Conversation:
 
 
 async def serve(ws: WebSocket, services: Services, *, listen: bool) -> None:
-    """Accept a socket, unless the server is at its session limit (then busy, 1013)."""
+    """Accept a socket, unless its token or origin is refused (error, close 1008) or the
+    server is at its session limit (busy, 1013)."""
     await ws.accept()
+    try:
+        services.access.check(ws)
+    except TutorError as exc:
+        await ws.send_text(p.Error(code=exc.code, message=exc.message).json_text())
+        await ws.close(code=1008)
+        return
     active: dict[str, int] = ws.app.state.active_sessions
     if sum(active.values()) >= services.settings.max_sessions:
         await ws.send_text(p.Error(code="busy", message="the tutor is at its session limit; "

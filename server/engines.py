@@ -126,10 +126,19 @@ class PiperSynthesizer:
     """Piper (onnxruntime). One call per sentence keeps the first audio early."""
 
     def __init__(self, path: Path, name: str, threads: int) -> None:
+        import onnxruntime
         from piper import PiperVoice, SynthesisConfig
 
         self.name = name
         self.voice = PiperVoice.load(str(path))
+        # PiperVoice.load takes no session options: rebuild its session with our thread
+        # count, so TTS doesn't fight the LLM and Whisper for every core.
+        opts = onnxruntime.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        self.voice.session = onnxruntime.InferenceSession(
+            str(path), sess_options=opts, providers=["CPUExecutionProvider"]
+        )
         self.sample_rate = int(self.voice.config.sample_rate)
         self._config = SynthesisConfig(normalize_audio=True)
 

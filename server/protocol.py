@@ -2,7 +2,7 @@
 client/protocol.js). JSON messages carry a `type`; reply audio travels as binary frames
 of PCM s16le mono between `audio.start` and `audio.end`.
 
-Client -> server (JSON): hello, text, interrupt, playback, lesson.context, ping.
+Client -> server (JSON): hello, text, interrupt, playback, lesson.context, quiz.ask, ping.
 Client -> server (binary, /ws/voice only): microphone PCM s16le mono at the hello rate.
 Server -> client: the `ServerEvent` classes below, and binary reply audio.
 """
@@ -54,12 +54,22 @@ class LessonContext(_Message):
     segment: int = Field(0, ge=0)
 
 
+class QuizAsk(_Message):
+    """Ask quiz question `question` of a lesson aloud; the learner's next answer (typed or
+    spoken) is graded."""
+
+    type: Literal["quiz.ask"]
+    lesson_id: int
+    question: int = Field(ge=0)
+
+
 class Ping(_Message):
     type: Literal["ping"]
 
 
 ClientMessage = Annotated[
-    Hello | Text | Interrupt | Playback | LessonContext | Ping, Field(discriminator="type")
+    Hello | Text | Interrupt | Playback | LessonContext | QuizAsk | Ping,
+    Field(discriminator="type"),
 ]
 _client_adapter: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 
@@ -79,7 +89,7 @@ def parse_client(raw: str | bytes) -> ClientMessage:
         if first["type"] in ("union_tag_invalid", "union_tag_not_found", "model_type"):
             raise ProtocolError(
                 "unknown message type; expected one of hello, text, interrupt, playback, "
-                "lesson.context, ping", code="unknown_type",
+                "lesson.context, quiz.ask, ping", code="unknown_type",
             ) from None
         where = ".".join(str(p) for p in first["loc"][1:]) or "message"
         raise ProtocolError(f"{where}: {first['msg']}", code="bad_message") from None
@@ -163,6 +173,31 @@ class Interrupted(ServerEvent):
 class TurnMetrics(ServerEvent):
     model_config = ConfigDict(extra="allow", frozen=True)
     type: Literal["turn.metrics"] = "turn.metrics"
+    turn_id: str
+
+
+class QuizQuestionEvent(ServerEvent):
+    type: Literal["quiz.question"] = "quiz.question"
+    lesson_id: int
+    question: int
+    text: str
+    turn_id: str
+
+
+class QuizScore(BaseModel):
+    right: int = 0
+    partly: int = 0
+    not_yet: int = 0
+
+
+class QuizResult(ServerEvent):
+    type: Literal["quiz.result"] = "quiz.result"
+    lesson_id: int
+    question: int
+    grade: Literal["right", "partly", "not_yet"]
+    feedback: str
+    quote: str
+    score: QuizScore
     turn_id: str
 
 

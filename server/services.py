@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import Depends
 from starlette.requests import HTTPConnection
 
+from server.access import Access
 from server.config import Settings
 from server.engines import Engines
 from server.library import Library
@@ -27,9 +28,13 @@ class Services:
     index: Index
     answerer: Answerer
     turns: TurnRunner
+    access: Access = field(init=False)
     lessons: Any = None  # server.lessons.Lessons, once built
     started_at: float = field(default_factory=time.time)
     ready_seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.access = Access(self.settings)
 
     def lesson_article(self, lesson_id: int) -> int | None:
         """The article a lesson teaches (retrieval prefers it while the lesson plays)."""

@@ -7,6 +7,7 @@ answer when the voice channel knows it, else the whole answer."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -35,8 +36,10 @@ class TurnRunner:
     async def run(
         self, session_id: str, question: str, *, channel: str, turn_id: str | None = None,
         prefer_article: int | None = None, extra_timings: dict[str, float] | None = None,
-        deadline: float | None = None,
+        deadline: float | None = None, commit_gate: asyncio.Event | None = None,
     ) -> AsyncIterator[AnswerDelta | Answer]:
+        """`commit_gate`: a speculative turn (started before the learner's turn ended)
+        is committed only once the gate opens; cancelled before that, it leaves no trace."""
         question = clean_question(question)
         if not question:
             raise TutorError("the question is empty", code="empty_question")
@@ -44,6 +47,8 @@ class TurnRunner:
         history = self.history(session_id)
         async for item in self.answerer.stream(question, history, prefer_article, deadline):
             if isinstance(item, Answer):
+                if commit_gate is not None:
+                    await commit_gate.wait()
                 timings = {**(extra_timings or {}), **item.timings}
                 item.timings = timings
                 self.store.add_turn(

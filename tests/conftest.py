@@ -34,7 +34,8 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", threads=2)
+    # No background lesson build: it would compete for the CPU with what a test measures.
+    return Settings(data_dir=tmp_path / "data", threads=2, build_lessons=False)
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,10 @@
 The final transcription starts early, after `early_ms` of silence, on the utterance as
 it stands; if the learner stays silent until the turn ends, that result is used as is
 (only silence was added), so the transcript is usually ready the moment the turn ends.
-If the learner speaks again, the early result is dropped. Partials are skipped while the
-speech model is busy, so many talkers degrade partials, not finals."""
+When it is ready before the turn ends, an `early` event lets the conversation start
+answering speculatively. If the learner speaks again, the early result is dropped.
+Partials are skipped while the speech model is busy, so many talkers degrade partials,
+not finals."""
 
 from __future__ import annotations
 
@@ -127,7 +129,17 @@ class Listener:
             return
         if self._early is None:
             audio = self.segmenter.utterance()
-            self._early = (self.segmenter.voiced_ms, self._spawn(self._transcribe(audio)))
+            entry = (self.segmenter.voiced_ms, self._spawn(self._transcribe(audio)))
+            self._early = entry
+
+            async def announce() -> None:
+                # Still silent and the turn not yet over: the conversation may start
+                # answering now and hold the answer until the turn really ends.
+                text = await entry[1]
+                if self._early is entry and self.segmenter.speaking and text.strip():
+                    await self.emit("early", {"text": text})
+
+            self._spawn(announce())
 
     def _finish(self, utterance: np.ndarray, forced: bool) -> None:
         speech_end = self._last_voiced_at

@@ -1,0 +1,71 @@
+"""HTTP routes for lessons, and the lifespan hook that starts the background build.
+
+    GET /api/lessons                          id, title, article_id, segment_count, duration_s
+    GET /api/lessons/{id}                     segments (text, sources, duration, audio_url), quiz
+    GET /api/lessons/{id}/segments/{n}/audio  the narration (Range requests: 206, seekable)
+
+The router's lifespan runs inside the app's (FastAPI merges them), after the services
+exist: it builds `services.lessons`, hooks it to library changes and starts building."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import FileResponse
+
+from server.errors import TutorError
+from server.lessons.build import Lessons
+from server.services import Services, ServicesDep
+
+
+def attach(services: Services) -> Lessons:
+    """Lessons for a running server: polite to learners, rebuilt on library changes."""
+    engines = services.engines
+    lessons = Lessons(services.store, services.settings.cache_dir, tts=engines.tts,
+                      llm=engines.llm, voice=engines.synthesizer.name,
+                      watch=[engines.stt, engines.llm, engines.tts])
+    services.lessons = lessons
+    services.library.on_change(lessons.changed)
+    return lessons
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    services = app.state.services
+    lessons = attach(services)
+    if services.settings.build_lessons:
+        lessons.start()
+    try:
+        yield
+    finally:
+        await lessons.stop()
+
+
+router = APIRouter(lifespan=lifespan)
+
+
+def _lessons(services: Services) -> Lessons:
+    if services.lessons is None:  # pragma: no cover - set by the lifespan above
+        raise TutorError("lessons are not available yet", code="not_ready")
+    return services.lessons
+
+
+@router.get("/api/lessons")
+async def list_lessons(services: ServicesDep) -> list[dict[str, Any]]:
+    return _lessons(services).summaries()
+
+
+@router.get("/api/lessons/{lesson_id}")
+async def get_lesson(lesson_id: int, services: ServicesDep) -> dict[str, Any]:
+    return _lessons(services).detail(lesson_id)
+
+
+@router.get("/api/lessons/{lesson_id}/segments/{index}/audio")
+async def segment_audio(lesson_id: int, index: int, services: ServicesDep) -> FileResponse:
+    """Starlette's FileResponse answers Range requests itself (206 + Content-Range)."""
+    audio = await _lessons(services).audio(lesson_id, index)
+    return FileResponse(audio.path, media_type=audio.media_type,
+                        headers={"Cache-Control": "no-cache"})  # rebuilt lessons change it

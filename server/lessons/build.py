@@ -1,0 +1,275 @@
+"""Building and serving lessons.
+
+In: the store (articles), the LLM and TTS workers. Out: lesson scripts in SQLite and
+narration files on disk, kept until their article changes.
+
+    articles ─▶ draft (extractive) ─▶ LLM rephrasing, kept only if verified ─▶ SQLite
+    segments ─▶ Piper, one sentence at a time ─▶ Opus file in the narration cache
+
+The server builds in a background task that gives way to learners: before each model
+call it waits until no one else's work is queued on any model worker, and it abandons
+an LLM rephrasing the moment a learner's request arrives (it is retried later). So a
+learner's turn waits at most for one sentence of narration to finish synthesising."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from server.engines import ModelWorker
+from server.errors import NotFound
+from server.lessons import records
+from server.lessons.narration import Audio, NarrationCache
+from server.lessons.quiz import QuizQuestion
+from server.lessons.script import SCRIPT_VERSION, Script, Segment, draft, draft_all, say, verified
+from server.reason.text import sentences, terms
+from server.store import Store
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str, int, int], None]  # (phase, done, total)
+REPHRASE_OVER_WORDS = 18  # shorter points are already easy to follow by ear
+REPHRASE_PROMPT = (
+    "You rewrite article text for a spoken lesson. Use short, simple sentences. Keep every "
+    "name and number exactly. Add nothing. Plain text, no lists, no markdown."
+)
+
+
+class Lessons:
+    def __init__(self, store: Store, cache_dir: Path, *, tts: ModelWorker | None,
+                 llm: ModelWorker | None = None, voice: str | None = None,
+                 watch: list[ModelWorker] | None = None, polite: bool = True,
+                 grace_s: float = 1.0) -> None:
+        """`watch`: the workers whose queues mean a learner is waiting (default: llm, tts);
+        `polite=False` (the CLI) builds flat out."""
+        self.store = store
+        self.narration = NarrationCache(cache_dir / "narration")
+        self.tts, self.llm = tts, llm
+        self.voice = voice or (tts.engine.name if tts else "none")
+        self.watch = watch if watch is not None else [w for w in (llm, tts) if w]
+        self.polite, self.grace_s = polite, grace_s
+        self._own = 0  # our calls in flight (they show in the workers' pending counts)
+        self._last_busy = float("-inf")  # when we last saw a learner's work queued
+        self._rendering: dict[str, asyncio.Task[Audio]] = {}
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        records.ensure_schema(store)
+
+    # --- reading ----------------------------------------------------------------------
+
+    def summaries(self) -> list[dict[str, Any]]:
+        out = []
+        for lesson in records.load_all(self.store):
+            durations = [self._duration(s.text) for s in lesson.script.segments]
+            known = None if None in durations else round(sum(d or 0 for d in durations), 2)
+            out.append({"id": lesson.id, "title": lesson.title, "article_id": lesson.article_id,
+                        "segment_count": len(durations), "duration_s": known,
+                        "built_at": lesson.built_at})
+        return out
+
+    def detail(self, lesson_id: int) -> dict[str, Any]:
+        lesson = records.load(self.store, lesson_id)
+        return {
+            "id": lesson.id, "title": lesson.title, "article_id": lesson.article_id,
+            "built_at": lesson.built_at,
+            "segments": [
+                {"index": s.index, "kind": s.kind, "text": s.text,
+                 "sources": [x.to_dict() for x in s.sources],
+                 "duration_s": self._duration(s.text),
+                 "audio_url": f"/api/lessons/{lesson.id}/segments/{s.index}/audio"}
+                for s in lesson.script.segments
+            ],
+            "quiz": [{"index": q.index, "question": q.question} for q in lesson.script.quiz],
+        }
+
+    def _duration(self, text: str) -> float | None:
+        audio = self.narration.get(text, self.voice)
+        return round(audio.duration_s, 2) if audio else None
+
+    def article_for(self, lesson_id: int) -> int | None:
+        """The article a lesson teaches (None for the lesson across all articles)."""
+        return records.article_for(self.store, lesson_id)
+
+    def script(self, lesson_id: int) -> Script:
+        return records.load(self.store, lesson_id).script
+
+    def question(self, lesson_id: int, index: int) -> QuizQuestion:
+        quiz = self.script(lesson_id).quiz
+        if not 0 <= index < len(quiz):
+            raise NotFound(f"lesson {lesson_id} has no quiz question {index}")
+        return quiz[index]
+
+    async def audio(self, lesson_id: int, index: int) -> Audio:
+        """A segment's narration, rendered now if the background build hasn't yet (a
+        learner is waiting: no courtesy pauses). Concurrent requests share one render."""
+        segments = self.script(lesson_id).segments
+        if not 0 <= index < len(segments):
+            raise NotFound(f"lesson {lesson_id} has no segment {index}")
+        text = segments[index].text
+        if cached := self.narration.get(text, self.voice):
+            return cached
+        if self.tts is None:
+            raise NotFound("narration is not available (no voice loaded)")
+        key = str(self.narration.path(text, self.voice))
+        if key not in self._rendering:
+            self._rendering[key] = asyncio.create_task(self._render(text, polite=False))
+            self._rendering[key].add_done_callback(lambda _: self._rendering.pop(key, None))
+        return await asyncio.shield(self._rendering[key])
+
+    # --- building ---------------------------------------------------------------------
+
+    def plan(self) -> tuple[dict[int, tuple[str, Callable[[], Script]]], list[int], list[int]]:
+        """(wanted lessons: id -> (built_from, drafter), stale ids, ids to delete)."""
+        articles = self.store.articles()
+        want: dict[int, tuple[str, Callable[[], Script]]] = {
+            a.id: (f"{SCRIPT_VERSION}:{a.content_hash}", lambda a=a: draft(a)) for a in articles
+        }
+        if len(articles) >= 2:
+            digest = hashlib.sha256(" ".join(a.content_hash for a in articles).encode())
+            want[records.ALL_ARTICLES] = (f"{SCRIPT_VERSION}:{digest.hexdigest()[:32]}",
+                                          lambda: draft_all(articles))
+        have = records.built_from(self.store)
+        stale = [i for i in want if have.get(i) != want[i][0]]
+        stale.sort(key=lambda i: (i == records.ALL_ARTICLES, i))
+        return want, stale, [i for i in have if i not in want]
+
+    async def sync(self, narrate: bool = True, progress: Progress | None = None) -> list[int]:
+        """Build what is missing or stale, drop lessons of removed articles, then render
+        missing narration. Returns the ids of the lessons (re)built."""
+        want, stale, gone = self.plan()
+        if gone:
+            records.delete(self.store, gone)
+        for done, lesson_id in enumerate(stale):
+            source, make = want[lesson_id]
+            await self._quiet()
+            script = await asyncio.to_thread(make)
+            if self.llm is not None:
+                await self._rephrase(script)
+            script.segments = [s for s in script.segments if verified(s) or s.kind != "point"]
+            records.save(self.store, lesson_id, script, source)
+            log.info("built lesson %d: %s (%d segments, %d quiz questions)", lesson_id,
+                     script.title, len(script.segments), len(script.quiz))
+            if progress:
+                progress("scripts", done + 1, len(stale))
+        if narrate and self.tts is not None:
+            await self.narrate_all(progress)
+        return stale
+
+    async def narrate_all(self, progress: Progress | None = None) -> int:
+        """Render every segment that has no narration yet; returns how many."""
+        texts = [s.text for lesson in records.load_all(self.store)
+                 for s in lesson.script.segments]
+        todo = list(dict.fromkeys(t for t in texts if not self.narration.get(t, self.voice)))
+        for done, text in enumerate(todo):
+            await self._render(text, polite=self.polite)
+            if progress:
+                progress("narration", done + 1, len(todo))
+        return len(todo)
+
+    async def _render(self, text: str, polite: bool) -> Audio:
+        assert self.tts is not None
+        tts = self.tts
+        parts = []
+        for sentence in sentences(text):
+            if polite:
+                await self._quiet()
+            self._own += 1
+            try:
+                parts.append(await tts.call(lambda s=sentence: b"".join(tts.engine.synthesize(s))))
+            finally:
+                self._own -= 1
+        rate = tts.engine.sample_rate
+        return await asyncio.to_thread(self.narration.put, text, self.voice, b"".join(parts),
+                                       rate)
+
+    async def _rephrase(self, script: Script) -> None:
+        """Let the LLM say long points more simply; keep its words only when they are
+        shorter, keep most of the point's content words, and pass the grounding check."""
+        for segment in script.segments:
+            if segment.kind != "point" or len(segment.text.split()) <= REPHRASE_OVER_WORDS:
+                continue
+            messages = [{"role": "system", "content": REPHRASE_PROMPT},
+                        {"role": "user", "content": f"Rewrite: {segment.text}"}]
+            while (reply := await self._generate(messages)) is None:
+                await self._quiet()  # a learner needed the LLM: try again afterwards
+            candidate = say(reply.strip().split("\n\n")[0].removeprefix("Rewrite:"))
+            trial = Segment(segment.index, segment.kind, candidate, segment.sources, llm=True)
+            wanted = set(terms(segment.text))
+            if (candidate and len(candidate.split()) < len(segment.text.split())
+                    and len(wanted & set(terms(candidate))) >= 0.6 * len(wanted)
+                    and verified(trial)):
+                segment.text, segment.llm = candidate, True
+            else:
+                log.debug("kept the article's words for %r (LLM said %r)", segment.text, reply)
+
+    async def _generate(self, messages: list[dict[str, str]]) -> str | None:
+        """The LLM's whole reply, or None if a learner's request arrived meanwhile."""
+        assert self.llm is not None
+        await self._quiet()
+        responder = self.llm.engine
+        stream = self.llm.stream(lambda cancel: responder.stream(messages, 80, cancel))
+        parts: list[str] = []
+        self._own += 1
+        try:
+            async for piece in stream:
+                parts.append(piece)
+                if self.polite and self._others_busy():
+                    self._last_busy = asyncio.get_running_loop().time()
+                    return None
+        finally:
+            await stream.aclose()
+            self._own -= 1
+        return "".join(parts)
+
+    # --- courtesy ---------------------------------------------------------------------
+
+    def _others_busy(self) -> bool:
+        return sum(w.pending for w in self.watch) > self._own
+
+    async def _quiet(self) -> None:
+        """Wait until no one else's work has been queued on the models for `grace_s`
+        (no wait at all when we have seen none)."""
+        if not self.polite:
+            return
+        loop = asyncio.get_running_loop()
+        while True:
+            if self._others_busy():
+                self._last_busy = loop.time()
+            elif loop.time() - self._last_busy >= self.grace_s:
+                return  # (the gaps inside a learner's turn are shorter than the grace)
+            await asyncio.sleep(0.05)
+
+    # --- background -------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Build in the background now, and again after every library change."""
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._wake.set()
+        self._task = asyncio.create_task(self._run(), name="lessons")
+
+    def changed(self) -> None:
+        """Library listener (may be called from any thread)."""
+        if self._loop is not None and self._wake is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def _run(self) -> None:
+        assert self._wake is not None
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self.sync()
+            except Exception:  # noqa: BLE001 - the next library change retries
+                log.exception("building lessons failed")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

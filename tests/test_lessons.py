@@ -1,0 +1,250 @@
+"""Lessons: scripts from the bundled articles, narration with the real voice, the HTTP API
+(with range requests), lesson context in retrieval, the quiz, and rebuilding on change.
+
+The bundled lessons are built once per module with the real Piper voice (extractive
+narration: the real LLM's rephrasing is exercised through a scripted fake below)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from server.app import create_app
+from server.config import BUNDLED_CORPUS, Settings
+from server.engines import Engines
+from server.lessons import Lessons, records
+from server.lessons.narration import decoded_seconds
+from server.lessons.quiz import QuizQuestion, cloze, grade
+from server.library import Library
+from server.reason.ingest import load_file
+from server.reason.respond import Source
+from server.store import Store
+from tests.fakes import FakeResponder, fake_engines
+
+
+@pytest.fixture(scope="module")
+def built(engines: Engines, tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Lessons]:
+    settings = Settings(data_dir=tmp_path_factory.mktemp("lessons"), threads=2)
+    store = Store(settings.db_path)
+    Library(store).seed(settings.corpus_dir)
+    lessons = Lessons(store, settings.cache_dir, tts=engines.tts, polite=False)
+    asyncio.run(lessons.sync())
+    return settings, lessons
+
+
+@pytest.fixture(scope="module")
+def client(built: tuple[Settings, Lessons], engines: Engines) -> Iterator[TestClient]:
+    with TestClient(create_app(built[0], engines)) as c:
+        yield c
+
+
+def test_each_lesson_has_intro_points_recap_and_verbatim_sources(built) -> None:
+    _, lessons = built
+    articles = {a.id: a for a in lessons.store.articles()}
+    assert len(articles) == 2
+    for lesson_id in [*articles, records.ALL_ARTICLES]:
+        script = lessons.script(lesson_id)
+        kinds = [s.kind for s in script.segments]
+        assert kinds[0] == "intro" and kinds[-1] == "recap"
+        assert kinds.count("point") >= 3 and set(kinds[1:-1]) == {"point"}
+        for segment in script.segments:
+            assert segment.sources, segment
+            for source in segment.sources:
+                assert source.quote in articles[source.article_id].body  # verbatim
+                assert source.title == articles[source.article_id].title
+            assert not any(mark in segment.text for mark in ("**", "##", "\n", "`"))
+        assert 2 <= len(script.quiz) <= 3
+        for question in script.quiz:
+            assert question.answer in question.source.quote
+            assert question.source.quote in articles[question.source.article_id].body
+
+
+def test_narration_exists_for_every_segment_and_fits_the_text(built) -> None:
+    _, lessons = built
+    for summary in lessons.summaries():
+        assert summary["duration_s"] and summary["duration_s"] > 10
+        for segment in lessons.script(summary["id"]).segments:
+            audio = lessons.narration.get(segment.text, lessons.voice)
+            assert audio is not None and audio.path.exists()
+            assert abs(decoded_seconds(audio.path) - audio.duration_s) < 0.2
+            per_word = audio.duration_s / len(segment.text.split())
+            assert 0.2 < per_word < 0.8, (segment.text, audio.duration_s)
+
+
+def test_lesson_api_and_range_requests(client: TestClient, built) -> None:
+    listed = client.get("/api/lessons").json()
+    assert [lesson["article_id"] for lesson in listed] == [1, 2, None]
+    assert all(lesson["segment_count"] >= 5 and lesson["duration_s"] > 0 for lesson in listed)
+
+    lesson = client.get("/api/lessons/1").json()
+    assert lesson["title"] == listed[0]["title"] and lesson["quiz"]
+    assert "answer" not in lesson["quiz"][0]  # the quiz doesn't give itself away
+    segment = lesson["segments"][1]
+    assert segment["kind"] == "point" and segment["sources"][0]["quote"]
+    whole = client.get(segment["audio_url"])
+    assert whole.status_code == 200 and whole.headers["content-type"] == "audio/ogg"
+    assert whole.content[:4] == b"OggS"
+    size = len(whole.content)
+    part = client.get(segment["audio_url"], headers={"Range": "bytes=100-199"})
+    assert part.status_code == 206
+    assert part.headers["content-range"] == f"bytes 100-199/{size}"
+    assert part.content == whole.content[100:200]
+    tail = client.get(segment["audio_url"], headers={"Range": "bytes=-50"})
+    assert tail.status_code == 206 and tail.content == whole.content[-50:]
+
+    for url in ("/api/lessons/99", "/api/lessons/1/segments/99/audio"):
+        missing = client.get(url)
+        assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+
+
+def _until(ws, kind: str) -> list[dict]:
+    events: list[dict] = []
+    while not events or events[-1].get("type") != kind:
+        message = ws.receive()
+        if message.get("text"):
+            events.append(json.loads(message["text"]))
+        elif message.get("bytes"):
+            events.append({"type": "audio", "bytes": len(message["bytes"])})
+    return events
+
+
+def test_an_answer_during_a_lesson_prefers_its_article(client: TestClient) -> None:
+    """Both articles have a "Revenue pressure." paragraph: the lesson decides the source."""
+    with client.websocket_connect("/ws/chat") as ws:
+        ws.send_json({"type": "hello"})
+        assert ws.receive_json()["type"] == "ready"
+        for article_id in (2, 1):
+            ws.send_json({"type": "lesson.context", "lesson_id": article_id, "segment": 2})
+            ws.send_json({"type": "text", "text": "What is the revenue pressure on Meta?"})
+            done = next(e for e in _until(ws, "turn.metrics") if e["type"] == "answer.done")
+            assert done["grounded"] and done["sources"][0]["article_id"] == article_id
+
+
+def test_grading_right_partly_and_not_yet() -> None:
+    source = Source(1, "Avocado", "Current estimates put it in Q1-Q2 2026.", 10)
+    question = QuizQuestion(0, "Complete this sentence from the article: Current estimates "
+                               "put it in …", "Q1-Q2 2026", source)
+    assert grade("Q1 to Q2 2026", question).grade == "right"
+    assert grade("it's planned for q1-q2 2026", question).grade == "right"
+    partly = grade("sometime in 2026", question)
+    assert partly.grade == "partly" and "Q1-Q2 2026" in partly.feedback
+    wrong = grade("next summer, I think", question)
+    assert wrong.grade == "not_yet" and source.quote in wrong.feedback
+    assert cloze("The original plan was to launch by end of 2025.")[:2] == (
+        "The original plan was to launch by", "end of 2025")
+    assert cloze("Llama 3.1 pushed context length to 128K tokens.")[1] == "128K tokens"
+
+
+def test_quiz_round_trip_over_the_socket(client: TestClient, built) -> None:
+    _, lessons = built
+    with client.websocket_connect("/ws/chat") as ws:
+        ws.send_json({"type": "hello", "speak": True})
+        session_id = ws.receive_json()["session_id"]
+        ws.send_json({"type": "quiz.ask", "lesson_id": 1, "question": 0})
+        events = _until(ws, "turn.metrics")
+        asked = events[0]
+        assert asked["type"] == "quiz.question" and asked["text"].startswith("Complete")
+        assert sum(e.get("bytes", 0) for e in events) > 22050  # the question is spoken
+        expected = lessons.question(1, 0)
+        ws.send_json({"type": "text", "text": expected.answer})
+        result = next(e for e in _until(ws, "turn.metrics") if e["type"] == "quiz.result")
+        assert result["grade"] == "right" and result["quote"] == expected.source.quote
+        assert result["score"] == {"right": 1, "partly": 0, "not_yet": 0}
+
+        ws.send_json({"type": "quiz.ask", "lesson_id": 1, "question": 1})
+        _until(ws, "turn.metrics")
+        ws.send_json({"type": "text", "text": "I have no idea", "speak": False})
+        result = next(e for e in _until(ws, "turn.metrics") if e["type"] == "quiz.result")
+        assert result["grade"] == "not_yet" and result["score"]["not_yet"] == 1
+
+        ws.send_json({"type": "quiz.ask", "lesson_id": 77, "question": 0})
+        assert ws.receive_json()["code"] == "not_found"
+    quiz = client.get(f"/api/sessions/{session_id}").json()["quiz"]
+    assert (quiz["right"], quiz["partly"], quiz["not_yet"]) == (1, 0, 1)
+    assert [a["grade"] for a in quiz["answers"]] == ["right", "not_yet"]
+
+
+def _fake_lessons(tmp_path: Path, **kwargs) -> tuple[Library, Lessons, Engines]:
+    store = Store(tmp_path / "t.sqlite3")
+    library = Library(store)
+    library.seed(BUNDLED_CORPUS)
+    engines = fake_engines(**kwargs)
+    lessons = Lessons(store, tmp_path / "cache", tts=engines.tts, llm=engines.llm,
+                      polite=False)
+    return library, lessons, engines
+
+
+def test_an_article_edit_rebuilds_its_lesson_and_only_it(tmp_path: Path) -> None:
+    library, lessons, _ = _fake_lessons(tmp_path)
+    assert asyncio.run(lessons.sync(narrate=False)) == [1, 2, 0]
+    assert asyncio.run(lessons.sync(narrate=False)) == []  # built once, kept
+    stamps = {s["id"]: s["built_at"] for s in lessons.summaries()}
+
+    with library.store.transaction() as db:  # edit article 2 in place
+        db.execute("UPDATE articles SET body = body || ?, content_hash = 'edited' WHERE id = 2",
+                   ("\n\nMeta also hired more engineers in 2025.",))
+    assert asyncio.run(lessons.sync(narrate=False)) == [2, 0]
+    after = {s["id"]: s["built_at"] for s in lessons.summaries()}
+    assert after[1] == stamps[1] and after[2] > stamps[2] and after[0] > stamps[0]
+
+    # Remove and re-add a modified copy: a new article, a new lesson; lesson 1 untouched.
+    path = sorted(BUNDLED_CORPUS.iterdir())[1]
+    modified = load_file(path)
+    library.remove(2)
+    article, _ = library.add(replace(modified, paragraphs=(*modified.paragraphs,
+                                                           "Meta also hired more engineers.")))
+    assert asyncio.run(lessons.sync(narrate=False)) == [article.id, 0]
+    final = {s["id"]: s["built_at"] for s in lessons.summaries()}
+    assert set(final) == {1, article.id, 0} and final[1] == stamps[1]
+
+
+def test_llm_narration_is_kept_only_when_verified(tmp_path: Path) -> None:
+    faithful = ("Meta is developing a new model codenamed Avocado under its Meta "
+                "Superintelligence Labs, led by Chief AI Officer Alexandr Wang.")
+    _, lessons, _ = _fake_lessons(tmp_path, reply=faithful)
+    asyncio.run(lessons.sync(narrate=False))
+    from_llm = [s for s in lessons.script(1).segments if s.llm]
+    assert [s.text for s in from_llm] == [faithful]
+    assert "Reports surfaced" in from_llm[0].sources[0].quote
+
+    _, invented, _ = _fake_lessons(tmp_path / "b", reply="Meta spent $5 billion on Avocado "
+                                   "in 1999, said Mark Smith.")
+    asyncio.run(invented.sync(narrate=False))
+    assert not any(s.llm for s in invented.script(1).segments)
+
+
+def test_background_build_waits_for_learners(tmp_path: Path) -> None:
+    _, lessons, engines = _fake_lessons(tmp_path)
+    lessons.polite, lessons.grace_s = True, 0.0
+
+    async def scenario() -> None:
+        engines.llm.pending += 1  # a learner's answer is being generated
+        task = asyncio.create_task(lessons.sync(narrate=False))
+        await asyncio.sleep(0.3)
+        assert records.built_from(lessons.store) == {}
+        engines.llm.pending -= 1
+        await task
+
+    asyncio.run(scenario())
+    assert set(records.built_from(lessons.store)) == {1, 2, 0}
+
+
+def test_the_server_builds_missing_lessons_at_start(settings: Settings) -> None:
+    settings.build_lessons = True
+    engines = fake_engines(reply="")
+    with TestClient(create_app(settings, engines)) as client:
+        deadline = time.monotonic() + 120
+        while len(client.get("/api/lessons").json()) < 3 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert [lesson["id"] for lesson in client.get("/api/lessons").json()] == [1, 2, 0]
+        assert isinstance(engines.responder, FakeResponder)
+        # Narration is rendered on demand when the build hasn't reached it yet.
+        segment = client.get("/api/lessons/0").json()["segments"][-1]
+        assert client.get(segment["audio_url"]).status_code == 200
