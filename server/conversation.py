@@ -41,26 +41,69 @@ from server.speak.transmit import Speaker
 log = logging.getLogger(__name__)
 
 
-class Turn:
-    """A running answer: its task, its speaker, and what was said so far."""
+class Gate:
+    """A turn's way out to the client. A speculative turn (started on the early
+    transcript, while the learner's turn may not be over) holds everything it would send
+    until `open()`; an ordinary turn's gate is open from the start."""
 
-    def __init__(self, turn_id: str, question: str) -> None:
+    def __init__(self, conversation: Conversation, open_: bool) -> None:
+        self.conversation = conversation
+        self.opened = asyncio.Event()
+        if open_:
+            self.opened.set()
+        self._held: list[p.ServerEvent | dict[str, Any] | bytes] = []
+        self.first_audio_at: float | None = None
+
+    async def send(self, event: p.ServerEvent | dict[str, Any]) -> None:
+        if self.opened.is_set():
+            await self.conversation.send(event)
+        else:
+            self._held.append(event)
+
+    async def send_bytes(self, data: bytes) -> None:
+        if not self.opened.is_set():
+            self._held.append(data)
+            return
+        await self.conversation.send_bytes(data)
+        if self.first_audio_at is None:
+            self.first_audio_at = time.perf_counter()
+
+    async def open(self) -> None:
+        """Send what was held, in order, then let the turn speak directly."""
+        while self._held:
+            item = self._held.pop(0)
+            if isinstance(item, bytes):
+                await self.conversation.send_bytes(item)
+                if self.first_audio_at is None:
+                    self.first_audio_at = time.perf_counter()
+            else:
+                await self.conversation.send(item)
+        self.opened.set()  # no await since the loop saw it empty: nothing slips past
+
+
+class Turn:
+    """A running answer: its task, its speaker, its gate, and what was said so far."""
+
+    def __init__(self, conversation: Conversation, turn_id: str, question: str,
+                 speculative: bool = False) -> None:
         self.turn_id = turn_id
         self.question = question
+        self.gate = Gate(conversation, open_=not speculative)
         self.task: asyncio.Task | None = None
         self.speaker: Speaker | None = None
         self.said: list[str] = []
         self.committed = False
-        self.audio_started_at: float | None = None
+        self.heard: Heard | None = None
+        self.timings: dict[str, float] = {}
 
     @property
     def running(self) -> bool:
         return self.task is not None and not self.task.done()
 
     def audio_may_be_playing(self) -> bool:
-        if self.speaker is None or self.speaker.first_audio_at is None:
+        if self.speaker is None or self.gate.first_audio_at is None:
             return False
-        elapsed = 1000 * (time.perf_counter() - self.speaker.first_audio_at)
+        elapsed = 1000 * (time.perf_counter() - self.gate.first_audio_at)
         return elapsed < self.speaker.sent_ms + 300
 
 
@@ -74,6 +117,7 @@ class Conversation:
         self.session_id = ""
         self.listener: Listener | None = None
         self.turn: Turn | None = None
+        self.speculative: Turn | None = None  # answering the early transcript, held back
         self.recent: dict[str, Turn] = {}
         self.lesson: p.LessonContext | None = None
         self.quiz = QuizSession(self)
@@ -133,6 +177,7 @@ class Conversation:
             pass
         finally:
             self._closed = True
+            await self._drop_speculative()
             await self._cancel_turn()
             if self.listener:
                 self.listener.close()
@@ -205,9 +250,12 @@ class Conversation:
 
     async def _listen_event(self, kind: str, data: dict[str, Any]) -> None:
         if kind == "speech.started":
+            await self._drop_speculative()  # the learner wasn't done: nothing was heard
             if self.turn and (self.turn.running or self.turn.audio_may_be_playing()):
                 await self.interrupt()
             await self.send(p.SpeechStarted())
+        elif kind == "early":
+            await self._speculate(data["text"])
         elif kind == "speech.stopped":
             await self.send(p.SpeechStopped())
         elif kind == "transcript.partial":
@@ -222,7 +270,8 @@ class Conversation:
             if heard.forced:
                 await self.error("too_long", "that was long: I stopped listening after "
                                  f"{self.settings.max_utterance_ms // 1000} s and will answer")
-            await self.start_turn(heard.text, speak=True, heard=heard)
+            if not await self._release_speculative(heard):
+                await self.start_turn(heard.text, speak=True, heard=heard)
 
     # --- turns ------------------------------------------------------------------------
 
@@ -231,16 +280,63 @@ class Conversation:
         if self.quiz.pending is not None:  # the learner is answering a quiz question
             await self.quiz.answer(question, speak=speak, heard=heard)
             return
+        await self._drop_speculative()
         if self.turn and self.turn.running:
             await self.interrupt()
-        turn = Turn(uuid.uuid4().hex[:12], question)
+        turn = Turn(self, uuid.uuid4().hex[:12], question)
         if heard is not None:
+            turn.heard = heard
+            turn.timings.update(heard.timings)
             await self.send(p.TranscriptFinal(text=question, turn_id=turn.turn_id))
+        self.make_current(turn)
+        turn.task = asyncio.create_task(self._run_turn(turn, speak))
+
+    def make_current(self, turn: Turn) -> None:
+        """The turn the learner now hears (barge-in and playback reports refer to it)."""
         self.turn = turn
         self.recent[turn.turn_id] = turn
         if len(self.recent) > 8:
             self.recent.pop(next(iter(self.recent)))
-        turn.task = asyncio.create_task(self._run_turn(turn, speak, heard))
+
+    # --- speculative answers ----------------------------------------------------------
+    #
+    # The final transcript is usually ready a few hundred milliseconds before the
+    # silence window ends the learner's turn. The answer starts then, with everything
+    # it sends held back; when the turn ends with the same words, the held events and
+    # audio go out at once. If the learner speaks again, the answer is dropped unseen.
+
+    async def _speculate(self, text: str) -> None:
+        if self.quiz.pending is not None or (self.turn and self.turn.running):
+            return
+        await self._drop_speculative()
+        turn = Turn(self, uuid.uuid4().hex[:12], text, speculative=True)
+        turn.timings["speculative"] = 1.0
+        self.speculative = turn
+        turn.task = asyncio.create_task(self._run_turn(turn, speak=True))
+
+    async def _release_speculative(self, heard: Heard) -> bool:
+        turn, self.speculative = self.speculative, None
+        if turn is None:
+            return False
+        if turn.question != heard.text or turn.task is None or turn.task.cancelled():
+            await self._cancel(turn)
+            return False
+        try:
+            self.services.access.allow_question(client_key(self.ws))
+        except TutorError:
+            await self._cancel(turn)
+            raise
+        turn.heard = heard
+        turn.timings.update(heard.timings)
+        await self.send(p.TranscriptFinal(text=heard.text, turn_id=turn.turn_id))
+        self.make_current(turn)
+        await turn.gate.open()
+        return True
+
+    async def _drop_speculative(self) -> None:
+        turn, self.speculative = self.speculative, None
+        if turn is not None:
+            await self._cancel(turn)
 
     def _deadline(self, speak: bool) -> float | None:
         ms = self.settings.voice_answer_deadline_ms
@@ -251,29 +347,31 @@ class Conversation:
             return None
         return self.services.lesson_article(self.lesson.lesson_id)
 
-    async def _run_turn(self, turn: Turn, speak: bool, heard: Heard | None) -> None:
+    async def _run_turn(self, turn: Turn, speak: bool) -> None:
         start = time.perf_counter()
-        timings: dict[str, float] = dict(heard.timings) if heard else {}
+        timings = turn.timings
+        gate = turn.gate
         if speak:
-            turn.speaker = Speaker(self.services.engines.tts, turn.turn_id, self.send,
-                                   self.send_bytes)
+            turn.speaker = Speaker(self.services.engines.tts, turn.turn_id, gate.send,
+                                   gate.send_bytes)
             turn.speaker.start()
         try:
             async for item in self.services.turns.run(
                 self.session_id, turn.question, channel="voice" if self.listen else "chat",
                 turn_id=turn.turn_id, prefer_article=self._prefer_article(),
                 extra_timings=timings, deadline=self._deadline(speak),
+                commit_gate=gate.opened,
             ):
                 if isinstance(item, AnswerDelta):
                     turn.said.append(item.text.strip())
                     timings.setdefault("first_sentence", time.perf_counter() - start)
-                    await self.send(p.AnswerDeltaEvent(text=item.text, turn_id=turn.turn_id))
+                    await gate.send(p.AnswerDeltaEvent(text=item.text, turn_id=turn.turn_id))
                     if turn.speaker:
                         turn.speaker.say(item.text)
                 elif isinstance(item, Answer):
                     timings.update(item.timings)
                     turn.committed = True
-                    await self.send(p.AnswerDone(
+                    await gate.send(p.AnswerDone(
                         text=item.text, grounded=item.grounded, turn_id=turn.turn_id,
                         sources=[p.SourceOut(**s.to_dict()) for s in item.sources],
                         session_id=self.session_id,
@@ -281,8 +379,9 @@ class Conversation:
             if turn.speaker:
                 turn.speaker.finish()
                 await turn.speaker.wait()
-                self._audio_timings(turn, start, heard, timings)
-            await self.send(p.metrics_event(turn.turn_id, timings))
+            await gate.opened.wait()
+            self._audio_timings(turn, start, timings)
+            await gate.send(p.metrics_event(turn.turn_id, timings))
         except asyncio.CancelledError:
             raise
         except TutorError as exc:
@@ -294,17 +393,16 @@ class Conversation:
             if turn.speaker:
                 turn.speaker.cancel()
 
-    def _audio_timings(self, turn: Turn, start: float, heard: Heard | None,
-                       timings: dict[str, float]) -> None:
-        speaker = turn.speaker
-        if speaker is None or speaker.first_audio_at is None:
+    def _audio_timings(self, turn: Turn, start: float, timings: dict[str, float]) -> None:
+        speaker, first = turn.speaker, turn.gate.first_audio_at
+        if speaker is None or first is None:
             return
-        timings["first_audio"] = speaker.first_audio_at - start
+        timings["first_audio"] = first - start
         if speaker.synth_seconds:
             timings["tts_first_sentence"] = speaker.synth_seconds[0]
         timings["reply_audio_seconds"] = speaker.sent_ms / 1000
-        if heard is not None:
-            timings["voice_to_voice"] = speaker.first_audio_at - heard.speech_end
+        if turn.heard is not None:
+            timings["voice_to_voice"] = first - turn.heard.speech_end
 
     async def interrupt(self) -> None:
         """Barge-in: stop generating and speaking now; remember what was heard."""
@@ -316,9 +414,11 @@ class Conversation:
         self._record_heard(turn, played_ms=None)
 
     async def _cancel_turn(self) -> None:
-        turn = self.turn
-        if turn is None:
-            return
+        if self.turn is not None:
+            await self._cancel(self.turn)
+
+    @staticmethod
+    async def _cancel(turn: Turn) -> None:
         if turn.speaker:
             turn.speaker.cancel()
         if turn.task and not turn.task.done():
@@ -329,8 +429,8 @@ class Conversation:
     def _record_heard(self, turn: Turn, played_ms: float | None) -> None:
         """History keeps what the learner heard (or, without audio, what was shown)."""
         if turn.speaker is not None:
-            elapsed = (1000 * (time.perf_counter() - turn.speaker.first_audio_at)
-                       if turn.speaker.first_audio_at else 0.0)
+            first = turn.gate.first_audio_at
+            elapsed = 1000 * (time.perf_counter() - first) if first else 0.0
             heard = turn.speaker.heard_text(played_ms, elapsed)
         else:
             heard = " ".join(turn.said)

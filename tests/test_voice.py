@@ -209,3 +209,38 @@ def test_sessions_past_the_limit_are_refused_busy(settings: Settings, engines: E
                 assert closed["type"] == "websocket.close" and closed["code"] == 1013
             first.send_json({"type": "ping"})
             assert first.receive_json()["type"] == "pong"
+
+
+def test_answer_starts_on_the_early_transcript_and_waits_for_the_turn_end(
+        settings: Settings, engines: Engines) -> None:
+    # A long silence window makes "the early transcript is ready before the turn ends"
+    # certain on any machine.
+    settings.vad_silence_ms = 2000
+    with TestClient(create_app(settings, engines)) as client:
+        with client.websocket_connect("/ws/voice") as ws:
+            hello(ws)
+            stream(ws, utterance("llama4.piper.wav", after_s=2.6))
+            events, audio = collect(ws, "turn.metrics")
+    kinds = [e["type"] for e in events]
+    assert kinds.index("transcript.final") < kinds.index("answer.delta")  # held back
+    assert events[-1]["speculative"] == 1 and audio > 0
+    assert events[-1]["voice_to_voice"] > 0
+
+
+def test_speaking_again_drops_the_speculative_answer(settings: Settings,
+                                                     engines: Engines) -> None:
+    settings.vad_silence_ms = 2000
+    with TestClient(create_app(settings, engines)) as client:
+        with client.websocket_connect("/ws/voice") as ws:
+            session = hello(ws)["session_id"]
+            # A pause long enough for an early transcript, then more speech: one turn.
+            first = utterance("llama4.piper.wav", after_s=1.0)
+            second = utterance("stability.piper.wav", before_s=0.0, after_s=2.6)
+            stream(ws, first + second)
+            events, _ = collect(ws, "turn.metrics")
+        turns = client.get(f"/api/sessions/{session}").json()["turns"]
+    finals = [e for e in events if e["type"] == "transcript.final"]
+    assert len(finals) == 1 and "stability" in finals[0]["text"].lower()
+    assert [e["type"] for e in events].count("answer.done") == 1
+    assert "interrupted" not in [e["type"] for e in events]  # nothing was heard to cut
+    assert [t["question"] for t in turns] == [finals[0]["text"]]

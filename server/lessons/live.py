@@ -76,12 +76,11 @@ class QuizSession:
         conv = self.conv
         if conv.turn and conv.turn.running:
             await conv.interrupt()
-        turn = TurnClass(uuid.uuid4().hex[:12], text)
+        turn = TurnClass(conv, uuid.uuid4().hex[:12], text)
         turn.committed = True  # nothing to add to the answer history on a barge-in
         if heard is not None:
             await conv.send(p.TranscriptFinal(text=heard, turn_id=turn.turn_id))
-        conv.turn = turn
-        conv.recent[turn.turn_id] = turn
+        conv.make_current(turn)
         turn.task = asyncio.create_task(self._speak(turn, text, speak, event))
 
     async def _speak(self, turn: Turn, text: str, speak: bool,
@@ -94,8 +93,8 @@ class QuizSession:
             await conv.send(event(turn_id))
             turn.said.append(text)
             if speak:
-                speaker = Speaker(conv.services.engines.tts, turn_id, conv.send,
-                                  conv.send_bytes)
+                speaker = Speaker(conv.services.engines.tts, turn_id, turn.gate.send,
+                                  turn.gate.send_bytes)
                 turn.speaker = speaker
                 speaker.start()
                 speaker.say(text)

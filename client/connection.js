@@ -1,0 +1,129 @@
+// One websocket to /ws/voice for every mode (voice, typed questions, lessons), so the
+// server keeps one history per learner. Reconnects by itself with the same session_id,
+// which lives in sessionStorage so a reload continues the same conversation.
+// A refused socket (`error unauthorized` / `forbidden_origin`, then close 1008) is never
+// retried as is: onBlocked tells the page, which asks for a token and calls connect().
+
+import { token, withToken } from "./access.js";
+import * as P from "./protocol.js";
+
+const STORE_KEY = "tutor.session_id";
+const RETRY_MS = [500, 1000, 2000, 4000, 8000];
+const BUSY_RETRY_MS = 10000;
+
+export class Connection {
+  /**
+   * onEvent(msg): every JSON message; onAudio(ArrayBuffer): reply PCM;
+   * onState(state, detail): "connecting" | "open" | "retrying" | "paused" | "blocked";
+   * onBlocked(code, token): the server refused the socket (code "unauthorized",
+   * "forbidden_origin" or "refused"; token: the one it carried). Called again when the
+   * learner tries to send while blocked.
+   */
+  constructor({ onEvent, onAudio, onState, onBlocked }) {
+    this.onEvent = onEvent;
+    this.onAudio = onAudio;
+    this.onState = onState;
+    this.onBlocked = onBlocked ?? (() => {});
+    this.blocked = null; // why the server refused the last socket; no retries while set
+    this.refusal = null; // the code of an `error` that came just before a close
+    this.ws = null;
+    this.ready = false;
+    this.attempt = 0;
+    this.timer = null;
+    this.paused = false; // after idle_timeout: reconnect only when the learner acts
+    this.busy = false;
+    this.queue = []; // JSON messages waiting for `ready`
+  }
+
+  get sessionId() {
+    return sessionStorage.getItem(STORE_KEY);
+  }
+
+  url() {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    return withToken(`${scheme}//${location.host}/ws/voice`);
+  }
+
+  connect() {
+    clearTimeout(this.timer);
+    if (this.ws && this.ws.readyState <= WebSocket.OPEN) return;
+    this.paused = false;
+    this.busy = false;
+    this.blocked = null;
+    this.refusal = null;
+    this.ready = false;
+    this.onState("connecting");
+    this.token = token();
+    const ws = new WebSocket(this.url());
+    ws.binaryType = "arraybuffer";
+    this.ws = ws;
+    ws.onopen = () => ws.send(JSON.stringify(P.hello(P.INPUT_RATE, this.sessionId)));
+    ws.onmessage = (e) => this._onMessage(e.data);
+    ws.onclose = (e) => this._onClose(ws, e);
+  }
+
+  _onMessage(data) {
+    if (data instanceof ArrayBuffer) {
+      this.onAudio(data);
+      return;
+    }
+    let msg;
+    try {
+      msg = JSON.parse(data);
+    } catch {
+      return; // the server only sends JSON text; ignore anything else
+    }
+    if (msg.type === P.S.READY) {
+      sessionStorage.setItem(STORE_KEY, msg.session_id);
+      this.ready = true;
+      this.attempt = 0;
+      this.onState("open");
+      for (const queued of this.queue.splice(0)) this.ws.send(JSON.stringify(queued));
+    } else if (msg.type === P.S.ERROR && msg.code === P.ERR.BUSY) {
+      this.busy = true;
+    } else if (msg.type === P.S.ERROR && msg.code === P.ERR.IDLE_TIMEOUT) {
+      this.paused = true;
+    } else if (msg.type === P.S.ERROR
+      && [P.ERR.UNAUTHORIZED, P.ERR.FORBIDDEN_ORIGIN].includes(msg.code)) {
+      this.refusal = msg.code;
+    }
+    this.onEvent(msg);
+  }
+
+  _onClose(ws, event) {
+    if (ws !== this.ws) return;
+    this.ready = false;
+    this.ws = null;
+    if (this.paused) {
+      this.onState("paused");
+      return;
+    }
+    if (this.refusal || event.code === P.CLOSE_POLICY) {
+      this.blocked = this.refusal ?? "refused";
+      this.onState("blocked", { code: this.blocked });
+      this.onBlocked(this.blocked, this.token);
+      return;
+    }
+    const busy = this.busy || event.code === P.CLOSE_BUSY;
+    const delay = busy ? BUSY_RETRY_MS : RETRY_MS[Math.min(this.attempt, RETRY_MS.length - 1)];
+    this.attempt += 1;
+    this.onState("retrying", { delay, busy });
+    this.timer = setTimeout(() => this.connect(), delay);
+  }
+
+  /** Sends a JSON message; queued until `ready` (and reconnects a paused session). */
+  send(msg) {
+    if (this.ready) {
+      this.ws.send(JSON.stringify(msg));
+      return;
+    }
+    if (msg.type !== P.C.PLAYBACK) this.queue.push(msg); // stale reports are not worth it
+    if (this.blocked) this.onBlocked(this.blocked, this.token); // ask again, don't hammer
+    else if (!this.ws) this.connect();
+  }
+
+  /** Microphone audio is only worth sending live: dropped while not connected. */
+  sendAudio(buffer) {
+    if (this.ready && this.ws.bufferedAmount < 256_000) this.ws.send(buffer);
+  }
+}

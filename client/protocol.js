@@ -1,0 +1,89 @@
+// Every websocket message, mirroring server/protocol.py (keep the two in step).
+// JSON messages carry a `type`; reply audio arrives as binary PCM s16le mono frames
+// between `audio.start` and `audio.end`. Lesson and quiz messages follow the lessons
+// contract (server/lessons.py).
+
+export const MAX_TEXT_CHARS = 2000;
+export const INPUT_RATE = 16000;
+
+// client -> server
+export const C = Object.freeze({
+  HELLO: "hello",
+  TEXT: "text",
+  INTERRUPT: "interrupt",
+  PLAYBACK: "playback",
+  LESSON_CONTEXT: "lesson.context",
+  QUIZ_ASK: "quiz.ask",
+  PING: "ping",
+});
+
+// server -> client
+export const S = Object.freeze({
+  READY: "ready",
+  SPEECH_STARTED: "speech.started",
+  SPEECH_STOPPED: "speech.stopped",
+  TRANSCRIPT_PARTIAL: "transcript.partial",
+  TRANSCRIPT_FINAL: "transcript.final",
+  ANSWER_DELTA: "answer.delta",
+  ANSWER_DONE: "answer.done",
+  AUDIO_START: "audio.start",
+  AUDIO_END: "audio.end",
+  INTERRUPTED: "interrupted",
+  TURN_METRICS: "turn.metrics",
+  QUIZ_QUESTION: "quiz.question",
+  QUIZ_RESULT: "quiz.result",
+  PONG: "pong",
+  ERROR: "error",
+});
+
+// Error codes the server sends in `error {code, message}`.
+export const ERR = Object.freeze({
+  BUSY: "busy",
+  TOO_LARGE: "too_large",
+  TOO_LONG: "too_long",
+  NO_SPEECH: "no_speech",
+  SILENT_AUDIO: "silent_audio",
+  BAD_JSON: "bad_json",
+  BAD_MESSAGE: "bad_message",
+  UNKNOWN_TYPE: "unknown_type",
+  IDLE_TIMEOUT: "idle_timeout",
+  TURN_FAILED: "turn_failed",
+  NOT_READY: "not_ready",
+  // access gates (server/access.py)
+  UNAUTHORIZED: "unauthorized",
+  FORBIDDEN_ORIGIN: "forbidden_origin",
+  RATE_LIMITED: "rate_limited",
+});
+
+// Close code the server uses when it is at its session limit.
+export const CLOSE_BUSY = 1013;
+// Close code after `unauthorized` or `forbidden_origin`: retrying as is cannot help.
+export const CLOSE_POLICY = 1008;
+
+const SESSION_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+export function hello(sampleRate = INPUT_RATE, sessionId = null, speak = null) {
+  const msg = { type: C.HELLO, sample_rate: sampleRate };
+  if (sessionId && SESSION_ID.test(sessionId)) msg.session_id = sessionId;
+  if (speak !== null) msg.speak = speak;
+  return msg;
+}
+
+export function text(question, speak = null) {
+  const msg = { type: C.TEXT, text: question.slice(0, MAX_TEXT_CHARS) };
+  if (speak !== null) msg.speak = speak;
+  return msg;
+}
+
+export const interrupt = () => ({ type: C.INTERRUPT });
+
+export const playback = (turnId, playedMs) =>
+  ({ type: C.PLAYBACK, turn_id: turnId, played_ms: Math.max(0, Math.round(playedMs)) });
+
+export const lessonContext = (lessonId, segment = 0) =>
+  ({ type: C.LESSON_CONTEXT, lesson_id: lessonId, segment: Math.max(0, segment) });
+
+export const quizAsk = (lessonId, question) =>
+  ({ type: C.QUIZ_ASK, lesson_id: lessonId, question });
+
+export const ping = () => ({ type: C.PING });
