@@ -1,0 +1,69 @@
+"""Regenerate the spoken-question fixtures (run once; the WAVs are committed).
+
+Each sentence is spoken by Piper (the joe voice, natural) and by espeak-ng (robotic, the
+hard case for Whisper), then converted with sox to 16 kHz mono s16le WAV, the rate the
+voice socket takes. Also writes 2 s of silence and of white noise.
+
+    .venv/bin/python tests/data/make_fixtures.py
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+import wave
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SENTENCES = {
+    "chief_officer": "Who is Meta's Chief AI Officer?",
+    "avocado_launch": "When is Avocado expected to launch?",
+    "llama4": "How was Llama 4 received?",
+    "fallback": "Which open models are suggested as a fallback to Llama?",
+    "stability": "What happened to Stability AI?",
+    "capital": "What is the capital of Australia?",
+}
+
+
+def to_16k(src: Path, dst: Path) -> None:
+    subprocess.run(
+        ["sox", str(src), "-r", "16000", "-c", "1", "-b", "16", "-e", "signed-integer",
+         str(dst)],
+        check=True,
+    )
+
+
+def main() -> None:
+    import sys
+
+    sys.path.insert(0, str(HERE.parent.parent))
+    from piper import PiperVoice
+
+    from server.catalog import resolve
+
+    voice = PiperVoice.load(str(resolve("tts", "joe-medium", HERE / "cache")))
+    manifest = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for key, text in SENTENCES.items():
+            raw = Path(tmp) / f"{key}-piper.wav"
+            with wave.open(str(raw), "wb") as w:
+                voice.synthesize_wav(text, w)
+            to_16k(raw, HERE / f"{key}.piper.wav")
+            raw = Path(tmp) / f"{key}-espeak.wav"
+            subprocess.run(["espeak-ng", "-v", "en-us", "-s", "160", "-w", str(raw), text],
+                           check=True)
+            to_16k(raw, HERE / f"{key}.espeak.wav")
+            manifest += [
+                {"file": f"{key}.piper.wav", "text": text, "voice": "piper"},
+                {"file": f"{key}.espeak.wav", "text": text, "voice": "espeak-ng"},
+            ]
+    subprocess.run(["sox", "-n", "-r", "16000", "-c", "1", "-b", "16", str(HERE / "silence.wav"),
+                    "trim", "0", "2"], check=True)
+    subprocess.run(["sox", "-n", "-r", "16000", "-c", "1", "-b", "16", str(HERE / "noise.wav"),
+                    "synth", "2", "whitenoise", "vol", "0.3"], check=True)
+    (HERE / "fixtures.json").write_text(json.dumps(manifest, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
