@@ -345,7 +345,7 @@ class Conversation:
     def _prefer_article(self) -> int | None:
         if self.lesson is None or self.lesson.lesson_id is None:
             return None
-        return self.services.lesson_article(self.lesson.lesson_id)
+        return self.services.lesson_article(self.lesson.lesson_id, self.lesson.segment)
 
     async def _run_turn(self, turn: Turn, speak: bool) -> None:
         start = time.perf_counter()

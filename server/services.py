@@ -36,9 +36,12 @@ class Services:
     def __post_init__(self) -> None:
         self.access = Access(self.settings)
 
-    def lesson_article(self, lesson_id: int) -> int | None:
-        """The article a lesson teaches (retrieval prefers it while the lesson plays)."""
-        return self.lessons.article_for(lesson_id) if self.lessons is not None else None
+    def lesson_article(self, lesson_id: int, segment: int = 0) -> int | None:
+        """The article a lesson (at this segment) teaches: retrieval prefers it while the
+        lesson plays."""
+        if self.lessons is None:
+            return None
+        return self.lessons.article_for(lesson_id, segment)
 
 
 def build_services(settings: Settings, engines: Engines) -> Services:

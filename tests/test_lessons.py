@@ -248,3 +248,15 @@ def test_the_server_builds_missing_lessons_at_start(settings: Settings) -> None:
         # Narration is rendered on demand when the build hasn't reached it yet.
         segment = client.get("/api/lessons/0").json()["segments"][-1]
         assert client.get(segment["audio_url"]).status_code == 200
+
+
+def test_the_lesson_across_articles_prefers_the_segment_s_article(built) -> None:
+    _, lessons = built
+    script = lessons.script(records.ALL_ARTICLES)
+    for index, segment in enumerate(script.segments):
+        quoted = {s.article_id for s in segment.sources}
+        expected = quoted.pop() if len(quoted) == 1 else None
+        assert lessons.article_for(records.ALL_ARTICLES, index) == expected
+    assert any(lessons.article_for(records.ALL_ARTICLES, i) for i in range(len(script.segments)))
+    assert lessons.article_for(1, 99) == 1  # an article's lesson is always its article
+    assert lessons.article_for(records.ALL_ARTICLES, 99) is None

@@ -158,18 +158,38 @@ def summarize(results: list[TurnResult]) -> dict[str, Any]:
 
 
 async def naive_turn(services: Any, utterance: Utterance, silence_s: float) -> float:
-    """The sequential pipeline's time from end of speech to its first audio."""
-    from server.reason.respond import Answerer, answer
+    """The sequential pipeline's time from end of speech to its first audio: the same
+    end-of-turn silence, then the whole transcription, then the whole LLM answer (then
+    verified, with the same extractive fallback), then the whole answer synthesized."""
+    import threading
 
-    engines = services.engines
+    from server.listen.vocabulary import whisper_prompt
+    from server.reason import ground
+    from server.reason.prompt import build_messages
+    from server.reason.sentences import SentenceSplitter
+
+    engines, answerer = services.engines, services.answerer
     audio = np.frombuffer(utterance.pcm, np.int16).astype(np.float32) / 32768
     start = time.perf_counter()
-    text = await engines.stt.call(engines.transcriber.transcribe, audio, None)
-    plain = Answerer(services.index, engines.llm, k=services.settings.retrieval_k,
-                     min_coverage=services.settings.min_coverage,
-                     max_tokens=services.settings.max_answer_tokens)
-    reply = await answer(plain, text or utterance.text)
-    await engines.tts.call(lambda: b"".join(engines.synthesizer.synthesize(reply.text)))
+    prompt = whisper_prompt(services.index.vocabulary())
+    question = await engines.stt.call(engines.transcriber.transcribe, audio, prompt)
+    hits = answerer.retrieve(question, [])
+    if not answerer.covered(hits):
+        text = answerer.not_covered()
+    else:
+        hits = answerer.with_definitions(question, hits)
+        context = answerer.llm_context(question, hits)
+        messages = build_messages(question, context, [])
+        full = await engines.llm.call(lambda: "".join(engines.responder.stream(
+            messages, answerer.max_tokens, threading.Event())))
+        splitter = SentenceSplitter()
+        kept: list[str] = []
+        for sentence in splitter.feed(full) + splitter.flush():
+            if len(kept) == 3 or not ground.check(sentence, context, question).ok:
+                break
+            kept.append(sentence)
+        text = " ".join(kept or answerer.extractive(question, hits))
+    await engines.tts.call(lambda: b"".join(engines.synthesizer.synthesize(text)))
     return silence_s + time.perf_counter() - start
 
 

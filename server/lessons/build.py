@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from server.engines import ModelWorker
-from server.errors import NotFound
+from server.errors import NotFound, TutorError
 from server.lessons import records
 from server.lessons.narration import Audio, NarrationCache
 from server.lessons.quiz import QuizQuestion
@@ -91,9 +91,20 @@ class Lessons:
         audio = self.narration.get(text, self.voice)
         return round(audio.duration_s, 2) if audio else None
 
-    def article_for(self, lesson_id: int) -> int | None:
-        """The article a lesson teaches (None for the lesson across all articles)."""
-        return records.article_for(self.store, lesson_id)
+    def article_for(self, lesson_id: int, segment: int = 0) -> int | None:
+        """The article a lesson teaches; for the lesson across all articles, the article
+        the current segment quotes (None if it quotes several or none)."""
+        article = records.article_for(self.store, lesson_id)
+        if article is not None:
+            return article
+        try:
+            segments = self.script(lesson_id).segments
+        except TutorError:
+            return None
+        if not 0 <= segment < len(segments):
+            return None
+        quoted = {source.article_id for source in segments[segment].sources}
+        return quoted.pop() if len(quoted) == 1 else None
 
     def script(self, lesson_id: int) -> Script:
         return records.load(self.store, lesson_id).script
