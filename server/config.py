@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     max_utterance_ms: int = Field(15_000, ge=1000, le=120_000)
     """Longest question; the turn is forced to end there."""
     partial_interval_ms: int = Field(700, ge=200)
-    voice_answer_deadline_ms: int = Field(600, ge=0)
+    voice_answer_deadline_ms: int = Field(500, ge=0)
     """Spoken turns wait this long for the LLM's first verified sentence, then say the
     extractive answer instead (0: no deadline)."""
     idle_timeout_s: float = Field(300, gt=0)

@@ -37,74 +37,9 @@ from server.metrics import ERRORS
 from server.reason.respond import Answer, AnswerDelta
 from server.services import Services
 from server.speak.transmit import Speaker
+from server.turns import Turn
 
 log = logging.getLogger(__name__)
-
-
-class Gate:
-    """A turn's way out to the client. A speculative turn (started on the early
-    transcript, while the learner's turn may not be over) holds everything it would send
-    until `open()`; an ordinary turn's gate is open from the start."""
-
-    def __init__(self, conversation: Conversation, open_: bool) -> None:
-        self.conversation = conversation
-        self.opened = asyncio.Event()
-        if open_:
-            self.opened.set()
-        self._held: list[p.ServerEvent | dict[str, Any] | bytes] = []
-        self.first_audio_at: float | None = None
-
-    async def send(self, event: p.ServerEvent | dict[str, Any]) -> None:
-        if self.opened.is_set():
-            await self.conversation.send(event)
-        else:
-            self._held.append(event)
-
-    async def send_bytes(self, data: bytes) -> None:
-        if not self.opened.is_set():
-            self._held.append(data)
-            return
-        await self.conversation.send_bytes(data)
-        if self.first_audio_at is None:
-            self.first_audio_at = time.perf_counter()
-
-    async def open(self) -> None:
-        """Send what was held, in order, then let the turn speak directly."""
-        while self._held:
-            item = self._held.pop(0)
-            if isinstance(item, bytes):
-                await self.conversation.send_bytes(item)
-                if self.first_audio_at is None:
-                    self.first_audio_at = time.perf_counter()
-            else:
-                await self.conversation.send(item)
-        self.opened.set()  # no await since the loop saw it empty: nothing slips past
-
-
-class Turn:
-    """A running answer: its task, its speaker, its gate, and what was said so far."""
-
-    def __init__(self, conversation: Conversation, turn_id: str, question: str,
-                 speculative: bool = False) -> None:
-        self.turn_id = turn_id
-        self.question = question
-        self.gate = Gate(conversation, open_=not speculative)
-        self.task: asyncio.Task | None = None
-        self.speaker: Speaker | None = None
-        self.said: list[str] = []
-        self.committed = False
-        self.heard: Heard | None = None
-        self.timings: dict[str, float] = {}
-
-    @property
-    def running(self) -> bool:
-        return self.task is not None and not self.task.done()
-
-    def audio_may_be_playing(self) -> bool:
-        if self.speaker is None or self.gate.first_audio_at is None:
-            return False
-        elapsed = 1000 * (time.perf_counter() - self.gate.first_audio_at)
-        return elapsed < self.speaker.sent_ms + 300
 
 
 class Conversation:
@@ -159,6 +94,7 @@ class Conversation:
                     lambda: whisper_prompt(self.services.index.vocabulary()),
                     self._on_listen_event,
                     partial_ms=self.settings.partial_interval_ms,
+                    talkers=lambda: self.ws.app.state.active_sessions.get("voice", 1),
                 )
             await self.send(p.Ready(
                 session_id=self.session_id, input_rate=hello.sample_rate,

@@ -23,8 +23,8 @@ from server.lessons import Lessons, records
 from server.lessons.narration import decoded_seconds
 from server.lessons.quiz import QuizQuestion, cloze, grade
 from server.library import Library
+from server.reason.cite import Source
 from server.reason.ingest import load_file
-from server.reason.respond import Source
 from server.store import Store
 from tests.fakes import FakeResponder, fake_engines
 

@@ -177,8 +177,8 @@ async def naive_turn(services: Any, utterance: Utterance, silence_s: float) -> f
     if not answerer.covered(hits):
         text = answerer.not_covered()
     else:
-        hits = answerer.with_definitions(question, hits)
-        context = answerer.llm_context(question, hits)
+        hits = answerer.extractor.with_definitions(question, hits)
+        context = answerer.extractor.llm_context(question, hits)
         messages = build_messages(question, context, [])
         full = await engines.llm.call(lambda: "".join(engines.responder.stream(
             messages, answerer.max_tokens, threading.Event())))
@@ -188,7 +188,7 @@ async def naive_turn(services: Any, utterance: Utterance, silence_s: float) -> f
             if len(kept) == 3 or not ground.check(sentence, context, question).ok:
                 break
             kept.append(sentence)
-        text = " ".join(kept or answerer.extractive(question, hits))
+        text = " ".join(kept or answerer.extractor.extractive(question, hits))
     await engines.tts.call(lambda: b"".join(engines.synthesizer.synthesize(text)))
     return silence_s + time.perf_counter() - start
 

@@ -22,9 +22,10 @@ from server.errors import TutorError
 from server.lessons import records
 from server.lessons.quiz import QuizQuestion, grade
 from server.speak.transmit import Speaker
+from server.turns import Turn
 
 if TYPE_CHECKING:
-    from server.conversation import Conversation, Turn
+    from server.conversation import Conversation
     from server.listen.transcribe import Heard
 
 log = logging.getLogger(__name__)
@@ -71,12 +72,10 @@ class QuizSession:
     async def _say(self, text: str, speak: bool, event: Callable[[str], p.ServerEvent],
                    heard: str | None = None) -> None:
         """Run a conversation turn that sends `event` and, when speaking, reads `text`."""
-        from server.conversation import Turn as TurnClass  # it imports this module
-
         conv = self.conv
         if conv.turn and conv.turn.running:
             await conv.interrupt()
-        turn = TurnClass(conv, uuid.uuid4().hex[:12], text)
+        turn = Turn(conv, uuid.uuid4().hex[:12], text)
         turn.committed = True  # nothing to add to the answer history on a barge-in
         if heard is not None:
             await conv.send(p.TranscriptFinal(text=heard, turn_id=turn.turn_id))

@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from server.reason.cite import Source
 from server.reason.ground import MONTHS, NUMBER_WORDS
-from server.reason.respond import Source
 from server.reason.text import terms
 
 if TYPE_CHECKING:

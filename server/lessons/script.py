@@ -18,8 +18,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from server.lessons.quiz import QuizQuestion, pick_questions
+from server.reason.cite import Source
 from server.reason.ground import check, claims
-from server.reason.respond import Source
 from server.reason.sentences import spoken
 from server.reason.text import fold, is_heading, sentences, terms
 from server.store import Article

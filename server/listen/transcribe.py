@@ -47,6 +47,7 @@ class Listener:
     def __init__(
         self, stt: ModelWorker, audio: AudioInput, vad: VadSettings, prompt: Callable[[], str],
         emit: Emit, *, partial_ms: int = 700, early_ms: int = 100,
+        talkers: Callable[[], int] = lambda: 1,
     ) -> None:
         self.stt = stt
         self.audio = audio
@@ -55,6 +56,7 @@ class Listener:
         self.emit = emit
         self.partial_ms = partial_ms
         self.early_ms = early_ms
+        self.talkers = talkers
         self._last_partial_ms = 0
         self._partial_task: asyncio.Task | None = None
         self._early: tuple[int, asyncio.Task[str]] | None = None  # (voiced_ms, task)
@@ -107,7 +109,10 @@ class Listener:
 
     def _maybe_partial(self) -> None:
         now_ms = self.segmenter.utterance_ms
-        if now_ms - self._last_partial_ms < self.partial_ms or self.segmenter.silence_ms:
+        # With more learners talking, partials come less often: the speech model's time
+        # goes to final transcripts first.
+        interval = self.partial_ms * max(1, self.talkers())
+        if now_ms - self._last_partial_ms < interval or self.segmenter.silence_ms:
             return
         if (self._partial_task and not self._partial_task.done()) or self.stt.pending:
             return  # the model is busy: skip this partial rather than queue behind it

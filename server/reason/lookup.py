@@ -46,6 +46,7 @@ class Index:
         self._df: dict[str, int] = {}
         self._lock = threading.Lock()
         self.fingerprint = ""
+        self._vocabulary: tuple[list[Passage], list[str]] | None = None
 
     # --- building ---------------------------------------------------------------------
 
@@ -148,9 +149,19 @@ class Index:
 
     def vocabulary(self, limit: int = 60) -> list[str]:
         """Distinctive names and terms of the articles (for Whisper's prompt): capitalised
-        words and words with digits, most frequent first."""
+        words and words with digits, most frequent first. Cached until the next rebuild:
+        every transcription asks."""
+        passages = self.passages
+        cached = self._vocabulary
+        if cached is None or cached[0] is not passages:
+            cached = (passages, self._count_vocabulary(passages))
+            self._vocabulary = cached
+        return cached[1][:limit]
+
+    @staticmethod
+    def _count_vocabulary(passages: list[Passage]) -> list[str]:
         counts: dict[str, int] = {}
-        for p in self.passages:
+        for p in passages:
             for sentence in p.sentences:
                 for j, token in enumerate(sentence.split()):
                     word = token.strip(".,;:!?()“”\"'’‘—–").removesuffix("’s").removesuffix("'s")
@@ -160,4 +171,4 @@ class Index:
                     if (word[0].isupper() and j > 0) or any(c.isdigit() for c in word):
                         counts[word] = counts.get(word, 0) + 1
         ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-        return [w for w, _ in ranked[:limit]]
+        return [w for w, _ in ranked]

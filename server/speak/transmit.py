@@ -30,7 +30,7 @@ class Spoken:
 CLAUSE = re.compile(r"(?<=[,;:—–])\s+")
 
 
-def first_clause(sentence: str, min_words: int = 4, max_words: int = 12) -> tuple[str, str]:
+def first_clause(sentence: str, min_words: int = 4, max_words: int = 10) -> tuple[str, str]:
     """Split a long sentence after its first clause ("Reports surfaced that ..., | led by
     ...") so the first audio comes sooner; short sentences stay whole."""
     if len(sentence.split()) <= max_words:

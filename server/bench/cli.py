@@ -1,0 +1,196 @@
+"""`tutor bench ...`: benchmarks print figures and ratios measured in the same run; they
+never assert (speed is measured here, not in tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from server.cliutil import DataDir, console, err, settings_from
+
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: print figures, assert nothing.")
+
+
+@bench_app.command("stt")
+def bench_stt(
+    model: Annotated[list[str] | None, typer.Option(help="Catalog names (repeat).")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Word error rate and speed of each Whisper model on the spoken fixtures."""
+    from server.bench import stt
+    from server.library import Library
+    from server.listen.vocabulary import whisper_prompt
+    from server.reason.lookup import Index
+    from server.store import Store
+
+    settings = settings_from(data_dir=data_dir)
+    library = Library(Store(settings.db_path))
+    library.seed(settings.corpus_dir)
+    index = Index()
+    index.rebuild(library.store.articles())
+    prompt = whisper_prompt(index.vocabulary())
+    results = stt.run(settings, model or ["tiny.en", "base"], prompt)
+    table = Table("model", "vocabulary prompt", "voice", "WER", "s per s of audio")
+    for r in results:
+        table.add_row(r.model, "yes" if r.prompted else "no", r.voice, f"{r.wer:.1%}",
+                      f"{r.rtf:.3f}")
+    console.print(table)
+    console.print(f"[dim]{settings.threads} threads; prompt: {prompt[:100]}...[/dim]")
+
+
+def _bench_server(data_dir: Path | None, max_sessions: int = 16):  # type: ignore[no-untyped-def]
+    """The real server on a free loopback port, in a thread, for the benchmarks."""
+    import socket
+    import tempfile
+    import threading
+    import time
+
+    import uvicorn
+
+    from server.app import create_app
+
+    # No background lesson build: it would compete with the turns being measured.
+    settings = settings_from(data_dir=data_dir or Path(tempfile.mkdtemp(prefix="tutor-bench-")),
+                             log_level="WARNING", build_lessons=False)
+    settings.check()
+    settings.max_sessions = max_sessions
+    settings.question_rate_limit = "10000/minute"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    app_ = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app_, host="127.0.0.1", port=port, log_level="error",
+                                           ws_max_size=16 * 1024 * 1024))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    return settings, app_.state.services, f"ws://127.0.0.1:{port}/ws/voice", server, thread
+
+
+def _bench_utterances(services, questions: Path | None):  # type: ignore[no-untyped-def]
+    import json as jsonlib
+
+    from server.bench import voice
+
+    source = questions or Path(__file__).resolve().parents[3] / "shared/eval/qa_public.json"
+    texts = ([item["q"] for item in jsonlib.loads(source.read_text())] if source.exists()
+             else voice.DEFAULT_QUESTIONS)
+    synth = services.engines.synthesizer
+    return voice.speak_questions(texts, lambda t: b"".join(synth.synthesize(t)),
+                                 synth.sample_rate)
+
+
+@bench_app.command("load")
+def bench_load(
+    clients: Annotated[int, typer.Option(help="Simulated voice clients.")] = 8,
+    seconds: Annotated[float, typer.Option(help="How long new turns start.")] = 60,
+    max_sessions: Annotated[int, typer.Option(help="The server's session limit.")] = 8,
+    questions: Annotated[Path | None, typer.Option(help="Question file (eval format).")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """N voice clients on loopback for a bounded time: errors, refusals, latency."""
+    import asyncio
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from server.bench import load, voice
+
+    settings, services, url, server, thread = _bench_server(data_dir, max_sessions)
+    utterances = _bench_utterances(services, questions)
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.fields[turns]} turns"), console=err) as progress:
+        task = progress.add_task(f"{clients} clients", total=None, turns=0)
+        count = [0]
+
+        def tick() -> None:
+            count[0] += 1
+            progress.update(task, turns=count[0])
+
+        report = asyncio.run(load.run(url, utterances, clients, seconds, tick))
+    server.should_exit = True
+    thread.join(timeout=10)
+    s = voice.summarize(report.results)
+    table = Table("clients", "seconds", "turns", "errors", "refusals", "v2v p50", "v2v p95",
+                  "final transcript p95", "WER", title="Load on loopback")
+    table.add_row(str(clients), f"{seconds:.0f}", str(len(report.results)),
+                  ", ".join(f"{k} {v}" for k, v in report.errors.items()) or "0",
+                  ", ".join(f"{k} {v}" for k, v in report.refusals.items()) or "0",
+                  f"{s['v2v_p50']:.2f} s", f"{s['v2v_p95']:.2f} s",
+                  "{:.2f} s".format(s["stages"].get("end_of_speech_to_final", (0, 0))[1]),
+                  f"{s['wer']:.1%}")
+    console.print(table)
+    console.print(f"[dim]server session limit {settings.max_sessions}, {settings.threads} "
+                  f"threads per model[/dim]")
+
+
+@bench_app.command("voice")
+def bench_voice(
+    talkers: Annotated[str, typer.Option(help="Concurrency levels, comma separated.")] = "1,2,4",
+    per_talker: Annotated[int, typer.Option(help="Utterances per talker above 1 talker.")] = 3,
+    questions: Annotated[Path | None, typer.Option(help="Question file (eval format).")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Voice-to-voice latency at several concurrency levels vs a naive pipeline."""
+    import asyncio
+
+    from rich.progress import Progress
+
+    from server.bench import voice
+
+    settings, services, url, server, thread = _bench_server(data_dir)
+    utterances = _bench_utterances(services, questions)
+    levels = [int(x) for x in talkers.split(",") if x.strip()]
+    summaries: dict[int, dict] = {}
+    naive: list[float] = []
+
+    async def run_all(progress: Progress) -> None:
+        for n in levels:
+            todo = utterances if n == 1 else [
+                utterances[(i * 5 + j) % len(utterances)] for i in range(n)
+                for j in range(per_talker)]
+            task = progress.add_task(f"{n} talker(s)", total=len(todo))
+            results: list = []
+
+            async def talker(items: list, results: list = results, task: int = task) -> None:
+                for u in items:
+                    results.append(await voice.talk(url, u))
+                    progress.advance(task)
+
+            chunks = [todo[i::n] for i in range(n)]
+            await asyncio.gather(*(talker(c) for c in chunks))
+            summaries[n] = voice.summarize(results)
+        task = progress.add_task("naive pipeline", total=len(utterances))
+        for u in utterances:
+            naive.append(await voice.naive_turn(services, u, settings.vad_silence_ms / 1000))
+            progress.advance(task)
+
+    with Progress(console=err) as progress:
+        asyncio.run(run_all(progress))
+    server.should_exit = True
+    thread.join(timeout=10)
+
+    table = Table("talkers", "turns", "errors", "v2v p50", "v2v p95", "WER",
+                  title="Voice-to-voice (end of speech -> first reply audio, client-measured)")
+    for n, s in summaries.items():
+        table.add_row(str(n), str(s["turns"]), str(s["errors"]), f"{s['v2v_p50']:.2f} s",
+                      f"{s['v2v_p95']:.2f} s", f"{s['wer']:.1%}")
+    console.print(table)
+    stages = Table("stage (server)", *[f"{n} talker(s) p50 / p95" for n in summaries])
+    names = sorted({k for s in summaries.values() for k in s["stages"]})
+    for name in names:
+        stages.add_row(name, *[
+            "{:.3f} / {:.3f} s".format(*s["stages"][name]) if name in s["stages"] else "-"
+            for s in summaries.values()])
+    console.print(stages)
+    base = summaries.get(1) or next(iter(summaries.values()))
+    n50, n95 = voice.percentile(naive, 50), voice.percentile(naive, 95)
+    console.print(
+        f"naive sequential pipeline: p50 {n50:.2f} s, p95 {n95:.2f} s; streaming is "
+        f"{n50 / base['v2v_p50']:.1f}x faster to first audio at p50 "
+        f"({n95 / base['v2v_p95']:.1f}x at p95). {settings.threads} threads per model, "
+        f"STT {settings.stt_model}, silence window {settings.vad_silence_ms} ms."
+    )
