@@ -141,7 +141,8 @@ def ask(
 def evaluate(
     file: Annotated[Path, typer.Argument(help="Questions, as ../shared/eval/qa_public.json.")],
     data_dir: DataDir = None,
-    no_llm: Annotated[bool, typer.Option(help="Extractive answers only (baseline).")] = False,
+    no_llm: Annotated[bool, typer.Option(help="Extractive answers only.")] = False,
+    naive: Annotated[bool, typer.Option(help="Baseline: plain RAG prompt, no checks.")] = False,
 ) -> None:
     """Score the answer path on a question file."""
     import asyncio
@@ -157,7 +158,7 @@ def evaluate(
     total = len(__import__("json").loads(file.read_text()))
     with Progress(console=err, transient=True) as progress:
         task = progress.add_task("Answering", total=total)
-        results = asyncio.run(ev.run(answerer, file, lambda: progress.advance(task)))
+        results = asyncio.run(ev.run(answerer, file, lambda: progress.advance(task), naive))
     for r in results:
         mark = "[green]PASS[/green]" if r.passed else "[red]FAIL[/red]"
         via = "extractive" if r.answer.fallback else ("llm" if r.answer.grounded else "declined")
@@ -177,7 +178,7 @@ def evaluate(
         f"answers with unsupported names/numbers {unsupported}, "
         f"LLM answers kept {kept}/{len(answerable)}"
     )
-    retrieval = [r.answer.timings["retrieval"] * 1000 for r in results]
+    retrieval = [r.answer.timings.get("retrieval", 0) * 1000 for r in results]
     full = [r.answer.timings.get("answer", 0) for r in results]
     console.print(
         f"retrieval median {statistics.median(retrieval):.1f} ms; first token median "

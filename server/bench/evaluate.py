@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from server.reason import ground
+from server.reason.cite import Source
 from server.reason.respond import Answer, Answerer, answer
 
 
@@ -46,12 +47,32 @@ def judge(item: dict[str, Any], result: Answer) -> tuple[str, bool]:
         f.lower() in text for f in item["any"])
 
 
-async def run(answerer: Answerer, path: Path, progress: Any = None) -> list[Result]:
+async def naive_answer(answerer: Answerer, question: str) -> Answer:
+    """The baseline: the same model and retrieval, but a plain RAG prompt (top passages +
+    question), no coverage decision and no verification: whatever the LLM says."""
+    import threading
+
+    assert answerer.llm is not None
+    hits = answerer.index.search(question, 3)
+    context = "\n\n".join(h.passage.text for h in hits)
+    messages = [{"role": "system", "content": "Answer the question using the context."},
+                {"role": "user", "content": f"Context:\n{context}\n\nQuestion: {question}"}]
+    responder = answerer.llm.engine
+    text = await answerer.llm.call(lambda: "".join(
+        responder.stream(messages, answerer.max_tokens, threading.Event())))
+    sources = [Source(h.passage.article_id, h.passage.article_title, h.passage.text,
+                      h.passage.paragraph) for h in hits]
+    return Answer(text.strip(), True, sources)
+
+
+async def run(answerer: Answerer, path: Path, progress: Any = None,
+              naive: bool = False) -> list[Result]:
     items = json.loads(path.read_text())
     results = []
     for item in items:
         start = time.perf_counter()
-        result = await answer(answerer, item["q"])
+        result = await (naive_answer(answerer, item["q"]) if naive
+                        else answer(answerer, item["q"]))
         expected, passed = judge(item, result)
         results.append(Result(item["q"], expected, result, passed, unsupported_claims(result),
                               time.perf_counter() - start))

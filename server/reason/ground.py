@@ -51,19 +51,31 @@ class Check:
     reason: str = ""
 
 
-def claims(sentence: str) -> list[str]:
-    """Names, numbers and dates in a sentence (as written)."""
+# Capitalised only because they open a sentence: not names.
+OPENERS = {"however", "yes", "instead", "meanwhile", "overall", "still", "finally",
+           "therefore", "thus", "moreover", "furthermore", "additionally", "indeed",
+           "unfortunately", "fortunately", "sure", "well", "today", "currently", "recently",
+           "despite", "although", "though", "according", "even", "many", "some", "several",
+           "most", "both", "each", "every", "another", "like", "unlike"}
+
+
+def claims(text: str) -> list[str]:
+    """Names, numbers and dates in a text (as written). A capitalised word that opens a
+    sentence (or a line) counts only if it is not a common opener ("This", "However")."""
     found: list[str] = []
-    tokens = re.findall(r"[\w$€£%][\w.,'’\-$€£%]*", sentence)
-    for i, raw in enumerate(tokens):
-        token = raw.rstrip(".,").removesuffix("’s").removesuffix("'s")
-        if not token:
-            continue
-        lower = token.lower()
-        if any(c.isdigit() for c in token) or lower in NUMBER_WORDS or lower in MONTHS:
-            found.append(token)
-        elif token[0].isupper() and (i > 0 or lower not in STOPWORDS) and lower != "i":
-            found.append(token)
+    for part in re.split(r"\n+", text):
+        for sentence in sentences(part) or [part]:
+            tokens = re.findall(r"[\w$€£%][\w.,'’\-$€£%]*", sentence)
+            for i, raw in enumerate(tokens):
+                token = raw.rstrip(".,").removesuffix("’s").removesuffix("'s")
+                if not token:
+                    continue
+                lower = token.lower()
+                if any(c.isdigit() for c in token) or lower in NUMBER_WORDS or lower in MONTHS:
+                    found.append(token)
+                elif (token[0].isupper() and lower != "i"
+                      and (i > 0 or (lower not in STOPWORDS and lower not in OPENERS))):
+                    found.append(token)
     return found
 
 
