@@ -114,14 +114,18 @@ def bench_load(
     server.should_exit = True
     thread.join(timeout=10)
     s = voice.summarize(report.results)
-    table = Table("clients", "seconds", "turns", "errors", "refusals", "v2v p50", "v2v p95",
-                  "final transcript p95", "WER", title="Load on loopback")
-    table.add_row(str(clients), f"{seconds:.0f}", str(len(report.results)),
-                  ", ".join(f"{k} {v}" for k, v in report.errors.items()) or "0",
-                  ", ".join(f"{k} {v}" for k, v in report.refusals.items()) or "0",
-                  f"{s['v2v_p50']:.2f} s", f"{s['v2v_p95']:.2f} s",
-                  "{:.2f} s".format(s["stages"].get("end_of_speech_to_final", (0, 0))[1]),
-                  f"{s['wer']:.1%}")
+    table = Table("", "value", title=f"Load on loopback: {clients} voice clients, {seconds:.0f} s")
+    final = s["stages"].get("end_of_speech_to_final", (float("nan"),) * 2)
+    for name, value in [
+        ("turns completed", str(len(report.results))),
+        ("errors", ", ".join(f"{k} {v}" for k, v in report.errors.items()) or "0"),
+        ("refused (busy or dropped)",
+         ", ".join(f"{k} {v}" for k, v in report.refusals.items()) or "0"),
+        ("voice-to-voice p50 / p95", f"{s['v2v_p50']:.2f} s / {s['v2v_p95']:.2f} s"),
+        ("end of speech -> final transcript p50 / p95", f"{final[0]:.2f} s / {final[1]:.2f} s"),
+        ("transcript WER", f"{s['wer']:.1%}"),
+    ]:
+        table.add_row(name, value)
     console.print(table)
     console.print(f"[dim]server session limit {settings.max_sessions}, {settings.threads} "
                   f"threads per model[/dim]")

@@ -85,12 +85,27 @@ async def talk(url: str, utterance: Utterance, timeout: float = 30.0) -> TurnRes
     """One learner: speak, keep the mic open (silence), wait for the reply's first audio
     and the turn's metrics."""
     from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
 
     result = TurnResult(utterance)
+    try:
+        await _talk(connect(url, max_size=None), utterance, result, timeout)
+    except ConnectionClosed as exc:
+        # A refused socket is closed at once, maybe before our hello is sent: 1013 = busy.
+        busy = exc.rcvd is not None and exc.rcvd.code == 1013
+        result.error = result.error or ("busy" if busy else "closed")
+    return result
+
+
+async def _talk(connection: Any, utterance: Utterance, result: TurnResult,
+                timeout: float) -> None:
     frame = int(16_000 * FRAME_S) * 2
-    async with connect(url, max_size=None) as ws:
+    async with connection as ws:
         await ws.send(json.dumps({"type": "hello", "sample_rate": 16_000}))
-        json.loads(await ws.recv())
+        first = json.loads(await ws.recv())
+        if first["type"] == "error":  # busy (then closed), or refused
+            result.error = first["code"]
+            return
         speech_end: list[float] = []
         done = asyncio.Event()
 
@@ -129,7 +144,6 @@ async def talk(url: str, utterance: Utterance, timeout: float = 30.0) -> TurnRes
         finally:
             done.set()
             await mic
-    return result
 
 
 def percentile(values: list[float], q: float) -> float:
