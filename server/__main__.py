@@ -20,6 +20,8 @@ from server.config import Settings
 from server.errors import TutorError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Voice tutor.")
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="[env TUTOR_HOST]")] = None,
@@ -36,13 +38,20 @@ def serve(
     from server.app import create_app
 
     settings = settings_from(
-        host=host, port=port, data_dir=data_dir, stt_model=stt_model, llm_model=llm_model,
-        tts_voice=tts_voice, threads=threads,
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        stt_model=stt_model,
+        llm_model=llm_model,
+        tts_voice=tts_voice,
+        threads=threads,
     )
     settings.check()  # fail here, with one line, before uvicorn starts
     setup_logging(settings.log_level)
     uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port,
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
         log_level=settings.log_level.lower(),
         # Above our own message limit, so an oversized message gets a typed error from
         # the conversation instead of uvicorn dropping the connection.
@@ -90,8 +99,9 @@ def articles(data_dir: DataDir = None) -> None:
     store = Store(settings_from(data_dir=data_dir).db_path)
     table = Table("id", "title", "site", "author", "date", "words")
     for a in store.articles():
-        table.add_row(str(a.id), a.title, a.site or "", a.author or "", a.published or "",
-                      str(a.word_count))
+        table.add_row(
+            str(a.id), a.title, a.site or "", a.author or "", a.published or "", str(a.word_count)
+        )
     console.print(table)
 
 
@@ -112,10 +122,16 @@ def _answerer(settings: Settings, use_llm: bool = True):  # type: ignore[no-unty
     worker = None
     if use_llm:
         path = catalog.resolve("llm", settings.llm_model, settings.cache_dir)
-        worker = ModelWorker(LlamaResponder(path, settings.llm_model, settings.threads,
-                                            settings.llm_context), "llm")
-    return Answerer(index, worker, k=settings.retrieval_k, min_coverage=settings.min_coverage,
-                    max_tokens=settings.max_answer_tokens)
+        worker = ModelWorker(
+            LlamaResponder(path, settings.llm_model, settings.threads, settings.llm_context), "llm"
+        )
+    return Answerer(
+        index,
+        worker,
+        k=settings.retrieval_k,
+        min_coverage=settings.min_coverage,
+        max_tokens=settings.max_answer_tokens,
+    )
 
 
 @app.command()
@@ -162,8 +178,10 @@ def evaluate(
     for r in results:
         mark = "[green]PASS[/green]" if r.passed else "[red]FAIL[/red]"
         via = "extractive" if r.answer.fallback else ("llm" if r.answer.grounded else "declined")
-        console.print(f"{mark} {r.question}  [dim]({r.expected}; {via}; {r.seconds:.2f}s)[/dim]",
-                      highlight=False)
+        console.print(
+            f"{mark} {r.question}  [dim]({r.expected}; {via}; {r.seconds:.2f}s)[/dim]",
+            highlight=False,
+        )
         console.print(f"     {r.answer.text}", highlight=False)
         if r.unsupported:
             console.print(f"     [red]unsupported: {r.unsupported}[/red]")

@@ -71,8 +71,10 @@ class Access:
         if self.needs_token(conn.url.path) and not self.token_ok(conn):
             raise AccessDenied("a valid token is required (TUTOR_API_TOKEN is set)")
         if (method is None or method not in SAFE_METHODS) and not self.origin_ok(conn):
-            raise AccessDenied(f"requests from {conn.headers.get('origin')} are not allowed",
-                               code="forbidden_origin")
+            raise AccessDenied(
+                f"requests from {conn.headers.get('origin')} are not allowed",
+                code="forbidden_origin",
+            )
 
     # --- rate -------------------------------------------------------------------------
 

@@ -75,13 +75,18 @@ async def ask(body: AskRequest, services: ServicesDep, request: Request) -> dict
     if result is None:  # pragma: no cover - the runner always ends with an Answer
         raise TutorError("no answer was produced")
     return {
-        "answer": result.text, "grounded": result.grounded,
-        "sources": [s.to_dict() for s in result.sources], "session_id": session_id,
+        "answer": result.text,
+        "grounded": result.grounded,
+        "sources": [s.to_dict() for s in result.sources],
+        "session_id": session_id,
         "timings": result.timings,
     }
 
 
 @router.get("/api/sessions/{session_id}")
 async def session_transcript(session_id: str, services: ServicesDep) -> dict[str, Any]:
-    return {"session_id": session_id, "turns": services.store.turns(session_id),
-            "quiz": scores(services.store, session_id)}
+    return {
+        "session_id": session_id,
+        "turns": services.store.turns(session_id),
+        "quiz": scores(services.store, session_id),
+    }

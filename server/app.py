@@ -40,16 +40,28 @@ def create_app(settings: Settings | None = None, engines: Engines | None = None)
         if loaded is None:
             paths = settings.check()
             loaded = await asyncio.to_thread(
-                load_engines, paths.stt, settings.stt_model, paths.llm, settings.llm_model,
-                paths.tts, settings.tts_voice, settings.threads, settings.llm_context,
+                load_engines,
+                paths.stt,
+                settings.stt_model,
+                paths.llm,
+                settings.llm_model,
+                paths.tts,
+                settings.tts_voice,
+                settings.threads,
+                settings.llm_context,
             )
         services = await asyncio.to_thread(build_services, settings, loaded)
         services.ready_seconds = time.perf_counter() - start
         app.state.services = services
         app.state.active_sessions = {}
-        log.info("tutor ready in %.2f s: %d articles, %d passages, http://%s:%d",
-                 services.ready_seconds, services.store.article_count(),
-                 len(services.index.passages), settings.host, settings.port)
+        log.info(
+            "tutor ready in %.2f s: %d articles, %d passages, http://%s:%d",
+            services.ready_seconds,
+            services.store.article_count(),
+            len(services.index.passages),
+            settings.host,
+            settings.port,
+        )
         try:
             yield
         finally:
@@ -68,8 +80,7 @@ def create_app(settings: Settings | None = None, engines: Engines | None = None)
                 services.access.check(request, request.method)
             except AccessDenied as exc:
                 status = 401 if exc.code == "unauthorized" else 403
-                return JSONResponse({"error": {"code": exc.code, "message": exc.message}},
-                                    status)
+                return JSONResponse({"error": {"code": exc.code, "message": exc.message}}, status)
         return await call_next(request)
 
     app.include_router(api.router)

@@ -89,20 +89,26 @@ class Conversation:
                 self.listener = Listener(
                     self.services.engines.stt,
                     AudioInput(hello.sample_rate, self.settings.max_message_bytes),
-                    VadSettings(silence_ms=self.settings.vad_silence_ms,
-                                max_ms=self.settings.max_utterance_ms),
+                    VadSettings(
+                        silence_ms=self.settings.vad_silence_ms,
+                        max_ms=self.settings.max_utterance_ms,
+                    ),
                     lambda: whisper_prompt(self.services.index.vocabulary()),
                     self._on_listen_event,
                     partial_ms=self.settings.partial_interval_ms,
                     talkers=lambda: self.ws.app.state.active_sessions.get("voice", 1),
                 )
-            await self.send(p.Ready(
-                session_id=self.session_id, input_rate=hello.sample_rate,
-                output_rate=self.services.engines.synthesizer.sample_rate,
-            ))
+            await self.send(
+                p.Ready(
+                    session_id=self.session_id,
+                    input_rate=hello.sample_rate,
+                    output_rate=self.services.engines.synthesizer.sample_rate,
+                )
+            )
             while True:
-                message = await asyncio.wait_for(self.ws.receive(),
-                                                 timeout=self.settings.idle_timeout_s)
+                message = await asyncio.wait_for(
+                    self.ws.receive(), timeout=self.settings.idle_timeout_s
+                )
                 if message["type"] == "websocket.disconnect":
                     break
                 await self._dispatch(message)
@@ -140,12 +146,17 @@ class Conversation:
             data, text = message.get("bytes"), message.get("text")
             size = len(data) if data is not None else len(text or "")
             if size > self.settings.max_message_bytes:
-                raise TutorError(f"message of {size} bytes is over the "
-                                 f"{self.settings.max_message_bytes}-byte limit", "too_large")
+                raise TutorError(
+                    f"message of {size} bytes is over the "
+                    f"{self.settings.max_message_bytes}-byte limit",
+                    "too_large",
+                )
             if data is not None:
                 if self.listener is None:
-                    raise TutorError("this socket takes text questions, not audio; use "
-                                     "/ws/voice for speech", "audio_not_accepted")
+                    raise TutorError(
+                        "this socket takes text questions, not audio; use /ws/voice for speech",
+                        "audio_not_accepted",
+                    )
                 await self.listener.feed(data)
             elif text is not None:
                 await self._on_message(p.parse_client(text))
@@ -204,8 +215,11 @@ class Conversation:
                 await self.error("no_speech", "I didn't catch any words; please say that again")
                 return
             if heard.forced:
-                await self.error("too_long", "that was long: I stopped listening after "
-                                 f"{self.settings.max_utterance_ms // 1000} s and will answer")
+                await self.error(
+                    "too_long",
+                    "that was long: I stopped listening after "
+                    f"{self.settings.max_utterance_ms // 1000} s and will answer",
+                )
             if not await self._release_speculative(heard):
                 await self.start_turn(heard.text, speak=True, heard=heard)
 
@@ -288,14 +302,19 @@ class Conversation:
         timings = turn.timings
         gate = turn.gate
         if speak:
-            turn.speaker = Speaker(self.services.engines.tts, turn.turn_id, gate.send,
-                                   gate.send_bytes)
+            turn.speaker = Speaker(
+                self.services.engines.tts, turn.turn_id, gate.send, gate.send_bytes
+            )
             turn.speaker.start()
         try:
             async for item in self.services.turns.run(
-                self.session_id, turn.question, channel="voice" if self.listen else "chat",
-                turn_id=turn.turn_id, prefer_article=self._prefer_article(),
-                extra_timings=timings, deadline=self._deadline(speak),
+                self.session_id,
+                turn.question,
+                channel="voice" if self.listen else "chat",
+                turn_id=turn.turn_id,
+                prefer_article=self._prefer_article(),
+                extra_timings=timings,
+                deadline=self._deadline(speak),
                 commit_gate=gate.opened,
             ):
                 if isinstance(item, AnswerDelta):
@@ -307,11 +326,15 @@ class Conversation:
                 elif isinstance(item, Answer):
                     timings.update(item.timings)
                     turn.committed = True
-                    await gate.send(p.AnswerDone(
-                        text=item.text, grounded=item.grounded, turn_id=turn.turn_id,
-                        sources=[p.SourceOut(**s.to_dict()) for s in item.sources],
-                        session_id=self.session_id,
-                    ))
+                    await gate.send(
+                        p.AnswerDone(
+                            text=item.text,
+                            grounded=item.grounded,
+                            turn_id=turn.turn_id,
+                            sources=[p.SourceOut(**s.to_dict()) for s in item.sources],
+                            session_id=self.session_id,
+                        )
+                    )
             if turn.speaker:
                 turn.speaker.finish()
                 await turn.speaker.wait()
@@ -373,8 +396,15 @@ class Conversation:
         if turn.committed:
             self.services.store.set_heard(self.session_id, turn.turn_id, heard)
         else:
-            self.services.store.add_turn(self.session_id, turn.turn_id, turn.question,
-                                         " ".join(turn.said), True, [], {"interrupted": 1.0})
+            self.services.store.add_turn(
+                self.session_id,
+                turn.turn_id,
+                turn.question,
+                " ".join(turn.said),
+                True,
+                [],
+                {"interrupted": 1.0},
+            )
             self.services.store.set_heard(self.session_id, turn.turn_id, heard)
             turn.committed = True
 
@@ -398,8 +428,11 @@ async def serve(ws: WebSocket, services: Services, *, listen: bool) -> None:
         return
     active: dict[str, int] = ws.app.state.active_sessions
     if sum(active.values()) >= services.settings.max_sessions:
-        await ws.send_text(p.Error(code="busy", message="the tutor is at its session limit; "
-                                   "try again shortly").json_text())
+        await ws.send_text(
+            p.Error(
+                code="busy", message="the tutor is at its session limit; try again shortly"
+            ).json_text()
+        )
         await ws.close(code=1013)
         return
     channel = "voice" if listen else "chat"

@@ -70,9 +70,7 @@ class WhisperTranscriber:
         from faster_whisper import WhisperModel
 
         self.name = name
-        self.model = WhisperModel(
-            str(path), device="cpu", compute_type="int8", cpu_threads=threads
-        )
+        self.model = WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=threads)
         self.english_only = name.endswith(".en") or not self.model.model.is_multilingual
 
     def transcribe(self, audio: np.ndarray, prompt: str | None = None) -> str:
@@ -89,7 +87,8 @@ class WhisperTranscriber:
         # Whisper's own test for a segment with no speech in it (noise, breath): high
         # no-speech probability and low confidence. Such segments are hallucinations.
         kept = [
-            s.text.strip() for s in segments
+            s.text.strip()
+            for s in segments
             if not (s.no_speech_prob > 0.6 and s.avg_logprob < -1.0)
         ]
         return " ".join(t for t in kept if t).strip()
@@ -173,9 +172,7 @@ class ModelWorker:
         finally:
             self.pending -= 1
 
-    async def stream(
-        self, make_iter: Callable[[threading.Event], Iterator[T]]
-    ) -> AsyncIterator[T]:
+    async def stream(self, make_iter: Callable[[threading.Event], Iterator[T]]) -> AsyncIterator[T]:
         """Run a blocking generator on the model thread and yield its items here.
 
         Closing the async iterator (cancellation, a break) sets the cancel event, which the
@@ -246,8 +243,14 @@ class Engines:
 
 
 def load_engines(
-    stt_path: Path, stt_name: str, llm_path: Path, llm_name: str, tts_path: Path,
-    tts_name: str, threads: int, context: int,
+    stt_path: Path,
+    stt_name: str,
+    llm_path: Path,
+    llm_name: str,
+    tts_path: Path,
+    tts_name: str,
+    threads: int,
+    context: int,
 ) -> Engines:
     """Load the three models once (each timed for /healthz)."""
     timings: dict[str, float] = {}

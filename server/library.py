@@ -29,8 +29,9 @@ class Library:
     def add(self, doc: Document) -> tuple[Article, bool]:
         article, created = self.store.add_article(doc)
         if created:
-            log.info("added article %d: %s (%d words)", article.id, article.title,
-                     article.word_count)
+            log.info(
+                "added article %d: %s (%d words)", article.id, article.title, article.word_count
+            )
             self._changed()
         return article, created
 
@@ -57,9 +58,7 @@ def document_paths(paths: Iterable[Path]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found.extend(
-                sorted(p for p in path.rglob("*") if p.is_file() and _supported(p.name))
-            )
+            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and _supported(p.name)))
         else:
             found.append(path)
     return found

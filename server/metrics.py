@@ -3,7 +3,9 @@
 from prometheus_client import Counter, Gauge, Histogram
 
 STAGE_SECONDS = Histogram(
-    "tutor_stage_seconds", "Time spent per pipeline stage", ["stage"],
+    "tutor_stage_seconds",
+    "Time spent per pipeline stage",
+    ["stage"],
     buckets=(0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0),
 )
 TURNS = Counter("tutor_turns_total", "Answered turns", ["channel", "grounded"])

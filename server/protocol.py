@@ -89,7 +89,8 @@ def parse_client(raw: str | bytes) -> ClientMessage:
         if first["type"] in ("union_tag_invalid", "union_tag_not_found", "model_type"):
             raise ProtocolError(
                 "unknown message type; expected one of hello, text, interrupt, playback, "
-                "lesson.context, quiz.ask, ping", code="unknown_type",
+                "lesson.context, quiz.ask, ping",
+                code="unknown_type",
             ) from None
         where = ".".join(str(p) for p in first["loc"][1:]) or "message"
         raise ProtocolError(f"{where}: {first['msg']}", code="bad_message") from None
@@ -212,5 +213,7 @@ class Error(ServerEvent):
 
 
 def metrics_event(turn_id: str, timings: dict[str, Any]) -> TurnMetrics:
-    return TurnMetrics(turn_id=turn_id, **{k: round(v, 4) if isinstance(v, float) else v
-                                           for k, v in timings.items()})
+    return TurnMetrics(
+        turn_id=turn_id,
+        **{k: round(v, 4) if isinstance(v, float) else v for k, v in timings.items()},
+    )

@@ -51,9 +51,13 @@ def build_services(settings: Settings, engines: Engines) -> Services:
     library.on_change(lambda: index.rebuild(store.articles()))
     library.seed(settings.corpus_dir)
     index.rebuild(store.articles())
-    answerer = Answerer(index, engines.llm, k=settings.retrieval_k,
-                        min_coverage=settings.min_coverage,
-                        max_tokens=settings.max_answer_tokens)
+    answerer = Answerer(
+        index,
+        engines.llm,
+        k=settings.retrieval_k,
+        min_coverage=settings.min_coverage,
+        max_tokens=settings.max_answer_tokens,
+    )
     turns = TurnRunner(store, answerer, settings.history_turns)
     return Services(settings, store, library, engines, index, answerer, turns)
 

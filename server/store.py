@@ -72,8 +72,13 @@ class Article:
 
     def summary(self) -> dict[str, Any]:
         return {
-            "id": self.id, "title": self.title, "site": self.site, "author": self.author,
-            "date": self.published, "word_count": self.word_count, "source": self.source,
+            "id": self.id,
+            "title": self.title,
+            "site": self.site,
+            "author": self.author,
+            "date": self.published,
+            "word_count": self.word_count,
+            "source": self.source,
         }
 
 
@@ -122,8 +127,17 @@ class Store:
             cur = db.execute(
                 "INSERT INTO articles (title, site, author, published, source, content_hash,"
                 " body, word_count, added_at) VALUES (?,?,?,?,?,?,?,?,?)",
-                (doc.title, doc.site, doc.author, doc.published, doc.source, doc.content_hash,
-                 doc.text, doc.word_count, time.time()),
+                (
+                    doc.title,
+                    doc.site,
+                    doc.author,
+                    doc.published,
+                    doc.source,
+                    doc.content_hash,
+                    doc.text,
+                    doc.word_count,
+                    time.time(),
+                ),
             )
             row = db.execute("SELECT * FROM articles WHERE id = ?", (cur.lastrowid,)).fetchone()
             return _article(row), True
@@ -157,15 +171,29 @@ class Store:
         return sid
 
     def add_turn(
-        self, session_id: str, turn_id: str, question: str, answer: str, grounded: bool,
-        sources: list[dict[str, Any]], timings: dict[str, float],
+        self,
+        session_id: str,
+        turn_id: str,
+        question: str,
+        answer: str,
+        grounded: bool,
+        sources: list[dict[str, Any]],
+        timings: dict[str, float],
     ) -> None:
         with self.transaction() as db:
             db.execute(
                 "INSERT INTO turns (session_id, turn_id, question, answer, grounded, sources,"
                 " timings, created_at) VALUES (?,?,?,?,?,?,?,?)",
-                (session_id, turn_id, question, answer, int(grounded), json.dumps(sources),
-                 json.dumps(timings), time.time()),
+                (
+                    session_id,
+                    turn_id,
+                    question,
+                    answer,
+                    int(grounded),
+                    json.dumps(sources),
+                    json.dumps(timings),
+                    time.time(),
+                ),
             )
 
     def set_heard(self, session_id: str, turn_id: str, heard: str) -> None:
@@ -181,13 +209,18 @@ class Store:
         rows = self._rows(
             "SELECT * FROM (SELECT * FROM turns WHERE session_id = ? ORDER BY id DESC LIMIT ?)"
             " ORDER BY id",
-            session_id, -1 if limit is None else limit,
+            session_id,
+            -1 if limit is None else limit,
         )
         return [
             {
-                "turn_id": r["turn_id"], "question": r["question"], "answer": r["answer"],
-                "heard": r["heard"], "grounded": bool(r["grounded"]),
-                "sources": json.loads(r["sources"]), "timings": json.loads(r["timings"]),
+                "turn_id": r["turn_id"],
+                "question": r["question"],
+                "answer": r["answer"],
+                "heard": r["heard"],
+                "grounded": bool(r["grounded"]),
+                "sources": json.loads(r["sources"]),
+                "timings": json.loads(r["timings"]),
                 "created_at": r["created_at"],
             }
             for r in rows
@@ -196,7 +229,13 @@ class Store:
 
 def _article(row: sqlite3.Row) -> Article:
     return Article(
-        id=row["id"], title=row["title"], site=row["site"], author=row["author"],
-        published=row["published"], source=row["source"], content_hash=row["content_hash"],
-        body=row["body"], word_count=row["word_count"],
+        id=row["id"],
+        title=row["title"],
+        site=row["site"],
+        author=row["author"],
+        published=row["published"],
+        source=row["source"],
+        content_hash=row["content_hash"],
+        body=row["body"],
+        word_count=row["word_count"],
     )

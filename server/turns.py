@@ -45,13 +45,21 @@ class TurnRunner:
         if self.history_turns == 0:
             return []
         turns = self.store.turns(session_id, limit=self.history_turns)
-        return [(t["question"], t["heard"] if t["heard"] is not None else t["answer"])
-                for t in turns]
+        return [
+            (t["question"], t["heard"] if t["heard"] is not None else t["answer"]) for t in turns
+        ]
 
     async def run(
-        self, session_id: str, question: str, *, channel: str, turn_id: str | None = None,
-        prefer_article: int | None = None, extra_timings: dict[str, float] | None = None,
-        deadline: float | None = None, commit_gate: asyncio.Event | None = None,
+        self,
+        session_id: str,
+        question: str,
+        *,
+        channel: str,
+        turn_id: str | None = None,
+        prefer_article: int | None = None,
+        extra_timings: dict[str, float] | None = None,
+        deadline: float | None = None,
+        commit_gate: asyncio.Event | None = None,
     ) -> AsyncIterator[AnswerDelta | Answer]:
         """`commit_gate`: a speculative turn (started before the learner's turn ended)
         is committed only once the gate opens; cancelled before that, it leaves no trace."""
@@ -67,15 +75,24 @@ class TurnRunner:
                 timings = {**(extra_timings or {}), **item.timings}
                 item.timings = timings
                 self.store.add_turn(
-                    session_id, turn_id, question, item.text, item.grounded,
-                    [s.to_dict() for s in item.sources], timings,
+                    session_id,
+                    turn_id,
+                    question,
+                    item.text,
+                    item.grounded,
+                    [s.to_dict() for s in item.sources],
+                    timings,
                 )
                 TURNS.labels(channel=channel, grounded=str(item.grounded).lower()).inc()
                 for stage, seconds in timings.items():
                     STAGE_SECONDS.labels(stage=stage).observe(seconds)
                 log.info(
-                    "turn %s/%s %s grounded=%s fallback=%s %s", session_id[:8], turn_id,
-                    channel, item.grounded, item.fallback,
+                    "turn %s/%s %s grounded=%s fallback=%s %s",
+                    session_id[:8],
+                    turn_id,
+                    channel,
+                    item.grounded,
+                    item.fallback,
                     " ".join(f"{k}={v * 1000:.0f}ms" for k, v in timings.items()),
                 )
             yield item
@@ -124,8 +141,9 @@ class Gate:
 class Turn:
     """A running answer: its task, its speaker, its gate, and what was said so far."""
 
-    def __init__(self, conversation: Outlet, turn_id: str, question: str,
-                 speculative: bool = False) -> None:
+    def __init__(
+        self, conversation: Outlet, turn_id: str, question: str, speculative: bool = False
+    ) -> None:
         self.turn_id = turn_id
         self.question = question
         self.gate = Gate(conversation, open_=not speculative)

@@ -43,8 +43,16 @@ def engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engines]:
     """The real default models, loaded once for the whole run."""
     s = Settings(data_dir=tmp_path_factory.mktemp("engines"), threads=2)
     paths = s.check()
-    loaded = load_engines(paths.stt, s.stt_model, paths.llm, s.llm_model, paths.tts,
-                          s.tts_voice, s.threads, s.llm_context)
+    loaded = load_engines(
+        paths.stt,
+        s.stt_model,
+        paths.llm,
+        s.llm_model,
+        paths.tts,
+        s.tts_voice,
+        s.threads,
+        s.llm_context,
+    )
     yield loaded
     loaded.close()
 

@@ -59,6 +59,7 @@ class FakeSynthesizer:
         yield (np.sin(2 * np.pi * 220 * t) * 8000).astype(np.int16).tobytes()
 
 
-def fake_engines(reply: str = "Avocado is a frontier model.", heard: str = "What is Avocado?",
-                 delay: float = 0.0) -> Engines:
+def fake_engines(
+    reply: str = "Avocado is a frontier model.", heard: str = "What is Avocado?", delay: float = 0.0
+) -> Engines:
     return Engines(FakeTranscriber(heard), FakeResponder(reply, delay), FakeSynthesizer())

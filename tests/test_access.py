@@ -26,10 +26,10 @@ def test_token_guards_every_route_but_health_and_the_page(guarded: TestClient) -
     assert guarded.get("/").status_code == 200
     denied = guarded.get("/api/articles")
     assert denied.status_code == 401 and denied.json()["error"]["code"] == "unauthorized"
-    assert guarded.get("/api/articles", headers={"Authorization": "Bearer nope"}).status_code \
-        == 401
-    assert guarded.get("/api/articles", headers={"Authorization": "Bearer s3cret"}).status_code \
-        == 200
+    assert guarded.get("/api/articles", headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert (
+        guarded.get("/api/articles", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+    )
     assert guarded.get("/api/articles", headers={"X-Tutor-Token": "s3cret"}).status_code == 200
     assert guarded.get("/api/articles?token=s3cret").status_code == 200
     assert guarded.get("/metrics").status_code == 401
@@ -51,12 +51,12 @@ def test_other_sites_cannot_open_sockets_or_change_data(tmp_path: Path) -> None:
         evil = {"Origin": "https://evil.example"}
         with client.websocket_connect("/ws/voice", headers=evil) as ws:
             assert ws.receive_json()["code"] == "forbidden_origin"
-        upload = client.post("/api/articles", headers=evil,
-                             files={"file": ("x.txt", b"Some text " * 30)})
+        upload = client.post(
+            "/api/articles", headers=evil, files={"file": ("x.txt", b"Some text " * 30)}
+        )
         assert upload.status_code == 403
         assert client.get("/api/articles", headers=evil).status_code == 200  # reads are safe
-        with client.websocket_connect("/ws/voice",
-                                      headers={"Origin": "http://testserver"}) as ws:
+        with client.websocket_connect("/ws/voice", headers={"Origin": "http://testserver"}) as ws:
             ws.send_json({"type": "hello"})
             assert ws.receive_json()["type"] == "ready"
 
@@ -65,8 +65,9 @@ def test_allowed_origins_setting(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, allowed_origins="https://tutor.example, http://x")
     assert settings.allowed_origins == ["https://tutor.example", "http://x"]
     with TestClient(create_app(settings, fake_engines())) as client:
-        with client.websocket_connect("/ws/chat", headers={"Origin": "https://tutor.example"}) \
-                as ws:
+        with client.websocket_connect(
+            "/ws/chat", headers={"Origin": "https://tutor.example"}
+        ) as ws:
             ws.send_json({"type": "hello"})
             assert ws.receive_json()["type"] == "ready"
         with client.websocket_connect("/ws/chat", headers={"Origin": "http://testserver"}) as ws:
@@ -76,8 +77,12 @@ def test_allowed_origins_setting(tmp_path: Path) -> None:
 def test_questions_are_rate_limited_per_client(guarded: TestClient) -> None:
     auth = {"X-Tutor-Token": "s3cret"}
     for _ in range(2):
-        assert guarded.post("/api/ask", json={"question": "What is Avocado?"},
-                            headers=auth).status_code == 200
+        assert (
+            guarded.post(
+                "/api/ask", json={"question": "What is Avocado?"}, headers=auth
+            ).status_code
+            == 200
+        )
     with guarded.websocket_connect("/ws/chat?token=s3cret") as ws:
         ws.send_json({"type": "hello"})
         ws.receive_json()
@@ -98,7 +103,9 @@ def test_questions_are_rate_limited_per_client(guarded: TestClient) -> None:
 def test_bad_rate_setting_is_refused_at_start(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "server", "serve", "--data-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={"TUTOR_QUESTION_RATE_LIMIT": "lots", "PATH": "/usr/bin:/bin"},
     )
     assert result.returncode == 2

@@ -9,9 +9,11 @@ from server.app import create_app
 from server.config import Settings
 from server.engines import Engines
 
-ALPACAS = (b"Alpaca farming in the Andes\n\nAlpacas are shorn once a year, in spring, for "
-           b"their soft fleece. The fleece is spun into yarn by farmers in Peru and sold at the "
-           b"market in Cusco every Sunday.\n")
+ALPACAS = (
+    b"Alpaca farming in the Andes\n\nAlpacas are shorn once a year, in spring, for "
+    b"their soft fleece. The fleece is spun into yarn by farmers in Peru and sold at the "
+    b"market in Cusco every Sunday.\n"
+)
 
 
 @pytest.fixture
@@ -39,14 +41,18 @@ def test_upload_ask_delete_round_trip(client: TestClient) -> None:
     assert client.delete(f"/api/articles/{article['id']}").status_code == 404
 
 
-@pytest.mark.parametrize("name,data,status,code", [
-    ("empty.txt", b"", 400, "empty_document"),
-    ("slides.pdf", b"%PDF-1.4", 415, "unsupported_type"),
-    ("big.txt", b"word " * 500_000, 413, "too_large"),
-    ("nav.html", b"<html><body><nav>Home</nav></body></html>", 400, "empty_document"),
-])
-def test_bad_uploads_are_refused_and_change_nothing(client: TestClient, name: str, data: bytes,
-                                                    status: int, code: str) -> None:
+@pytest.mark.parametrize(
+    "name,data,status,code",
+    [
+        ("empty.txt", b"", 400, "empty_document"),
+        ("slides.pdf", b"%PDF-1.4", 415, "unsupported_type"),
+        ("big.txt", b"word " * 500_000, 413, "too_large"),
+        ("nav.html", b"<html><body><nav>Home</nav></body></html>", 400, "empty_document"),
+    ],
+)
+def test_bad_uploads_are_refused_and_change_nothing(
+    client: TestClient, name: str, data: bytes, status: int, code: str
+) -> None:
     reply = client.post("/api/articles", files={"file": (name, data)})
     assert reply.status_code == status
     assert reply.json()["error"]["code"] == code
@@ -57,8 +63,9 @@ def test_bad_uploads_are_refused_and_change_nothing(client: TestClient, name: st
 def test_ask_keeps_a_session_transcript(client: TestClient) -> None:
     first = client.post("/api/ask", json={"question": "What is Avocado?"}).json()
     sid = first["session_id"]
-    second = client.post("/api/ask", json={"question": "How do I change a flat tire?",
-                                           "session_id": sid}).json()
+    second = client.post(
+        "/api/ask", json={"question": "How do I change a flat tire?", "session_id": sid}
+    ).json()
     assert second["session_id"] == sid and not second["grounded"]
     turns = client.get(f"/api/sessions/{sid}").json()["turns"]
     assert [t["question"] for t in turns] == ["What is Avocado?", "How do I change a flat tire?"]
@@ -68,8 +75,10 @@ def test_ask_keeps_a_session_transcript(client: TestClient) -> None:
 
 def test_ask_rejects_bad_requests(client: TestClient) -> None:
     assert client.post("/api/ask", json={"question": ""}).status_code == 422
-    assert client.post("/api/ask", json={"question": "   "}).json()["error"]["code"] == \
-        "empty_question"
+    assert (
+        client.post("/api/ask", json={"question": "   "}).json()["error"]["code"]
+        == "empty_question"
+    )
     assert client.post("/api/ask", content=b"{not json").status_code == 422
 
 
@@ -100,8 +109,11 @@ def test_chat_socket_streams_deltas_before_done(client: TestClient) -> None:
         assert got_audio > 22050  # at least half a second of read-aloud audio
 
         ws.send_text("{not json")
-        assert ws.receive_json() == {"type": "error", "code": "bad_json",
-                                     "message": "message is not valid JSON"}
+        assert ws.receive_json() == {
+            "type": "error",
+            "code": "bad_json",
+            "message": "message is not valid JSON",
+        }
         ws.send_bytes(b"\x00\x01")
         assert ws.receive_json()["code"] == "audio_not_accepted"
         ws.send_json({"type": "ping"})

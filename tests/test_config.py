@@ -44,9 +44,19 @@ def test_unreadable_data_dir_is_a_config_error(tmp_path: Path) -> None:
 
 def test_cli_prints_one_line_and_exits_nonzero(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "server", "serve", "--data-dir", str(tmp_path),
-         "--stt-model", str(tmp_path / "missing-whisper")],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "server",
+            "serve",
+            "--data-dir",
+            str(tmp_path),
+            "--stt-model",
+            str(tmp_path / "missing-whisper"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
@@ -57,7 +67,9 @@ def test_cli_prints_one_line_and_exits_nonzero(tmp_path: Path) -> None:
 def test_cli_rejects_bad_port_value(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "server", "serve", "--port", "70000", "--data-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 2
     assert "TUTOR_PORT" in result.stderr and "Traceback" not in result.stderr

@@ -24,7 +24,8 @@ def free_port() -> int:
 def start(data: Path, port: int) -> subprocess.Popen:
     proc = subprocess.Popen(
         [sys.executable, "-m", "server", "serve", "--port", str(port), "--data-dir", str(data)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -45,8 +46,11 @@ def test_acknowledged_turns_survive_kill_9(tmp_path: Path) -> None:
         with connect(f"ws://127.0.0.1:{port}/ws/chat", max_size=None) as ws:
             ws.send(json.dumps({"type": "hello"}))
             session = json.loads(ws.recv())["session_id"]
-            for question in ("What is Avocado?", "How was Llama 4 received?",
-                             "What happened to Stability AI?"):
+            for question in (
+                "What is Avocado?",
+                "How was Llama 4 received?",
+                "What happened to Stability AI?",
+            ):
                 ws.send(json.dumps({"type": "text", "text": question}))
                 while (event := json.loads(ws.recv()))["type"] != "answer.done":
                     pass

@@ -21,9 +21,11 @@ def test_transcribes_a_spoken_question(engines: Engines) -> None:
 
 
 def test_llm_generates_tokens(engines: Engines) -> None:
-    pieces = list(engines.responder.stream(
-        [{"role": "user", "content": "Say hello."}], max_tokens=8, cancel=threading.Event()
-    ))
+    pieces = list(
+        engines.responder.stream(
+            [{"role": "user", "content": "Say hello."}], max_tokens=8, cancel=threading.Event()
+        )
+    )
     assert pieces and "".join(pieces).strip()
 
 
@@ -62,7 +64,8 @@ def test_worker_runs_blocking_calls_off_the_loop(engines: Engines) -> None:
         task = asyncio.create_task(ticker())
         async for piece in engines.llm.stream(
             lambda cancel: engines.responder.stream(
-                [{"role": "user", "content": "Say hello."}], 6, cancel)
+                [{"role": "user", "content": "Say hello."}], 6, cancel
+            )
         ):
             pieces.append(piece)
         await task

@@ -14,11 +14,35 @@ from server.app import create_app
 from server.config import Settings
 from server.engines import Engines
 
-KNOWN_EVENTS = {"ready", "speech.started", "speech.stopped", "transcript.partial",
-                "transcript.final", "answer.delta", "answer.done", "audio.start", "audio.end",
-                "interrupted", "turn.metrics", "pong", "error", "quiz.question", "quiz.result"}
-TYPES = ["hello", "text", "interrupt", "playback", "lesson.context", "ping", "quiz.ask", "nope",
-         "", "TEXT"]
+KNOWN_EVENTS = {
+    "ready",
+    "speech.started",
+    "speech.stopped",
+    "transcript.partial",
+    "transcript.final",
+    "answer.delta",
+    "answer.done",
+    "audio.start",
+    "audio.end",
+    "interrupted",
+    "turn.metrics",
+    "pong",
+    "error",
+    "quiz.question",
+    "quiz.result",
+}
+TYPES = [
+    "hello",
+    "text",
+    "interrupt",
+    "playback",
+    "lesson.context",
+    "ping",
+    "quiz.ask",
+    "nope",
+    "",
+    "TEXT",
+]
 
 
 def audio(kind: str, n: int) -> bytes:
@@ -34,38 +58,66 @@ def audio(kind: str, n: int) -> bytes:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=50),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
-                                                                max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
     max_leaves=6,
 )
 messages = st.one_of(
     st.binary(max_size=3000).map(lambda b: ("bytes", b)),
     st.text(max_size=200).map(lambda t: ("text", t)),
-    st.builds(lambda t, extra: ("text", json.dumps({"type": t, **extra})), st.sampled_from(TYPES),
-              st.dictionaries(st.sampled_from(["text", "turn_id", "played_ms", "sample_rate",
-                                               "session_id", "lesson_id", "segment", "speak",
-                                               "question"]), json_values, max_size=4)),
-    st.builds(lambda k, n: ("bytes", audio(k, n)), st.sampled_from(["noise", "clipping",
-                                                                     "silence"]),
-              st.integers(1, 16000)),
-    st.sampled_from([("text", "x" * 300_000), ("bytes", b"\x00" * 300_001),
-                     ("text", "[" * 5000), ("text", '{"type": "text", "text": "' + "a" * 3000
-                                            + '"}')]),
+    st.builds(
+        lambda t, extra: ("text", json.dumps({"type": t, **extra})),
+        st.sampled_from(TYPES),
+        st.dictionaries(
+            st.sampled_from(
+                [
+                    "text",
+                    "turn_id",
+                    "played_ms",
+                    "sample_rate",
+                    "session_id",
+                    "lesson_id",
+                    "segment",
+                    "speak",
+                    "question",
+                ]
+            ),
+            json_values,
+            max_size=4,
+        ),
+    ),
+    st.builds(
+        lambda k, n: ("bytes", audio(k, n)),
+        st.sampled_from(["noise", "clipping", "silence"]),
+        st.integers(1, 16000),
+    ),
+    st.sampled_from(
+        [
+            ("text", "x" * 300_000),
+            ("bytes", b"\x00" * 300_001),
+            ("text", "[" * 5000),
+            ("text", '{"type": "text", "text": "' + "a" * 3000 + '"}'),
+        ]
+    ),
 )
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory, engines: Engines) -> Iterator[TestClient]:
-    s = Settings(data_dir=tmp_path_factory.mktemp("fuzz"), question_rate_limit="1000/minute",
-                 build_lessons=False)
+    s = Settings(
+        data_dir=tmp_path_factory.mktemp("fuzz"),
+        question_rate_limit="1000/minute",
+        build_lessons=False,
+    )
     with TestClient(create_app(s, engines)) as c:
         yield c
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(batch=st.lists(messages, min_size=1, max_size=5),
-       socket=st.sampled_from(["voice", "chat"]))
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(batch=st.lists(messages, min_size=1, max_size=5), socket=st.sampled_from(["voice", "chat"]))
 def test_random_messages_never_break_a_session(client: TestClient, batch, socket: str) -> None:
     with client.websocket_connect(f"/ws/{socket}") as ws:
         ws.send_json({"type": "hello"})

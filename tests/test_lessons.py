@@ -129,8 +129,12 @@ def test_an_answer_during_a_lesson_prefers_its_article(client: TestClient) -> No
 
 def test_grading_right_partly_and_not_yet() -> None:
     source = Source(1, "Avocado", "Current estimates put it in Q1-Q2 2026.", 10)
-    question = QuizQuestion(0, "Complete this sentence from the article: Current estimates "
-                               "put it in …", "Q1-Q2 2026", source)
+    question = QuizQuestion(
+        0,
+        "Complete this sentence from the article: Current estimates put it in …",
+        "Q1-Q2 2026",
+        source,
+    )
     assert grade("Q1 to Q2 2026", question).grade == "right"
     assert grade("it's planned for q1-q2 2026", question).grade == "right"
     partly = grade("sometime in 2026", question)
@@ -138,7 +142,9 @@ def test_grading_right_partly_and_not_yet() -> None:
     wrong = grade("next summer, I think", question)
     assert wrong.grade == "not_yet" and source.quote in wrong.feedback
     assert cloze("The original plan was to launch by end of 2025.")[:2] == (
-        "The original plan was to launch by", "end of 2025")
+        "The original plan was to launch by",
+        "end of 2025",
+    )
     assert cloze("Llama 3.1 pushed context length to 128K tokens.")[1] == "128K tokens"
 
 
@@ -176,8 +182,7 @@ def _fake_lessons(tmp_path: Path, **kwargs) -> tuple[Library, Lessons, Engines]:
     library = Library(store)
     library.seed(BUNDLED_CORPUS)
     engines = fake_engines(**kwargs)
-    lessons = Lessons(store, tmp_path / "cache", tts=engines.tts, llm=engines.llm,
-                      polite=False)
+    lessons = Lessons(store, tmp_path / "cache", tts=engines.tts, llm=engines.llm, polite=False)
     return library, lessons, engines
 
 
@@ -188,8 +193,10 @@ def test_an_article_edit_rebuilds_its_lesson_and_only_it(tmp_path: Path) -> None
     stamps = {s["id"]: s["built_at"] for s in lessons.summaries()}
 
     with library.store.transaction() as db:  # edit article 2 in place
-        db.execute("UPDATE articles SET body = body || ?, content_hash = 'edited' WHERE id = 2",
-                   ("\n\nMeta also hired more engineers in 2025.",))
+        db.execute(
+            "UPDATE articles SET body = body || ?, content_hash = 'edited' WHERE id = 2",
+            ("\n\nMeta also hired more engineers in 2025.",),
+        )
     assert asyncio.run(lessons.sync(narrate=False)) == [2, 0]
     after = {s["id"]: s["built_at"] for s in lessons.summaries()}
     assert after[1] == stamps[1] and after[2] > stamps[2] and after[0] > stamps[0]
@@ -198,24 +205,28 @@ def test_an_article_edit_rebuilds_its_lesson_and_only_it(tmp_path: Path) -> None
     path = sorted(BUNDLED_CORPUS.iterdir())[1]
     modified = load_file(path)
     library.remove(2)
-    article, _ = library.add(replace(modified, paragraphs=(*modified.paragraphs,
-                                                           "Meta also hired more engineers.")))
+    article, _ = library.add(
+        replace(modified, paragraphs=(*modified.paragraphs, "Meta also hired more engineers."))
+    )
     assert asyncio.run(lessons.sync(narrate=False)) == [article.id, 0]
     final = {s["id"]: s["built_at"] for s in lessons.summaries()}
     assert set(final) == {1, article.id, 0} and final[1] == stamps[1]
 
 
 def test_llm_narration_is_kept_only_when_verified(tmp_path: Path) -> None:
-    faithful = ("Meta is developing a new model codenamed Avocado under its Meta "
-                "Superintelligence Labs, led by Chief AI Officer Alexandr Wang.")
+    faithful = (
+        "Meta is developing a new model codenamed Avocado under its Meta "
+        "Superintelligence Labs, led by Chief AI Officer Alexandr Wang."
+    )
     _, lessons, _ = _fake_lessons(tmp_path, reply=faithful)
     asyncio.run(lessons.sync(narrate=False))
     from_llm = [s for s in lessons.script(1).segments if s.llm]
     assert [s.text for s in from_llm] == [faithful]
     assert "Reports surfaced" in from_llm[0].sources[0].quote
 
-    _, invented, _ = _fake_lessons(tmp_path / "b", reply="Meta spent $5 billion on Avocado "
-                                   "in 1999, said Mark Smith.")
+    _, invented, _ = _fake_lessons(
+        tmp_path / "b", reply="Meta spent $5 billion on Avocado in 1999, said Mark Smith."
+    )
     asyncio.run(invented.sync(narrate=False))
     assert not any(s.llm for s in invented.script(1).segments)
 

@@ -72,8 +72,15 @@ def test_spoken_question_gets_a_spoken_grounded_answer(client: TestClient) -> No
         stream(ws, utterance("avocado_launch.piper.wav"))
         events, audio = collect(ws, "turn.metrics")
     kinds = [e["type"] for e in events]
-    order = ["speech.started", "speech.stopped", "transcript.final", "answer.done", "audio.start",
-             "audio.end", "turn.metrics"]
+    order = [
+        "speech.started",
+        "speech.stopped",
+        "transcript.final",
+        "answer.done",
+        "audio.start",
+        "audio.end",
+        "turn.metrics",
+    ]
     positions = [kinds.index(k) for k in order]
     assert positions == sorted(positions), kinds
     final = events[kinds.index("transcript.final")]
@@ -115,26 +122,33 @@ def test_barge_in_stops_the_reply(client: TestClient) -> None:
 def test_text_question_on_the_voice_socket(client: TestClient) -> None:
     with client.websocket_connect("/ws/voice") as ws:
         hello(ws)
-        ws.send_json({"type": "text", "text": "Which companies keep their best models "
-                                              "proprietary?"})
+        ws.send_json(
+            {"type": "text", "text": "Which companies keep their best models proprietary?"}
+        )
         events, audio = collect(ws, "turn.metrics")
     done = next(e for e in events if e["type"] == "answer.done")
     assert done["grounded"] and done["sources"] and audio > 0
 
 
-@pytest.mark.parametrize("send,code", [
-    (lambda ws: ws.send_bytes(b"\x01\x02\x03"), "bad_audio"),
-    (lambda ws: ws.send_bytes(b""), "empty_audio"),
-    (lambda ws: ws.send_text("this is not json"), "bad_json"),
-    (lambda ws: ws.send_json({"type": "dance"}), "unknown_type"),
-    (lambda ws: ws.send_json({"type": "text", "text": 42}), "bad_message"),
-    (lambda ws: ws.send_bytes(b"\x00" * 300_000), "too_large"),
-    (lambda ws: ws.send_text("x" * 300_000), "too_large"),
-    (lambda ws: ws.send_json({"type": "playback", "turn_id": "nope", "played_ms": 5}),
-     "unknown_turn"),
-])
-def test_bad_input_gets_a_typed_error_and_the_session_goes_on(client: TestClient, send,
-                                                             code: str) -> None:
+@pytest.mark.parametrize(
+    "send,code",
+    [
+        (lambda ws: ws.send_bytes(b"\x01\x02\x03"), "bad_audio"),
+        (lambda ws: ws.send_bytes(b""), "empty_audio"),
+        (lambda ws: ws.send_text("this is not json"), "bad_json"),
+        (lambda ws: ws.send_json({"type": "dance"}), "unknown_type"),
+        (lambda ws: ws.send_json({"type": "text", "text": 42}), "bad_message"),
+        (lambda ws: ws.send_bytes(b"\x00" * 300_000), "too_large"),
+        (lambda ws: ws.send_text("x" * 300_000), "too_large"),
+        (
+            lambda ws: ws.send_json({"type": "playback", "turn_id": "nope", "played_ms": 5}),
+            "unknown_turn",
+        ),
+    ],
+)
+def test_bad_input_gets_a_typed_error_and_the_session_goes_on(
+    client: TestClient, send, code: str
+) -> None:
     with client.websocket_connect("/ws/voice") as ws:
         hello(ws)
         send(ws)
@@ -185,8 +199,10 @@ def test_two_sessions_at_once_both_complete(client: TestClient) -> None:
             stream(ws, utterance(name))
             results[name], _ = collect(ws, "turn.metrics")
 
-    threads = [threading.Thread(target=talk, args=(n,))
-               for n in ("llama4.piper.wav", "stability.piper.wav")]
+    threads = [
+        threading.Thread(target=talk, args=(n,))
+        for n in ("llama4.piper.wav", "stability.piper.wav")
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -212,7 +228,8 @@ def test_sessions_past_the_limit_are_refused_busy(settings: Settings, engines: E
 
 
 def test_answer_starts_on_the_early_transcript_and_waits_for_the_turn_end(
-        settings: Settings, engines: Engines) -> None:
+    settings: Settings, engines: Engines
+) -> None:
     # A long silence window makes "the early transcript is ready before the turn ends"
     # certain on any machine.
     settings.vad_silence_ms = 2000
@@ -227,8 +244,7 @@ def test_answer_starts_on_the_early_transcript_and_waits_for_the_turn_end(
     assert events[-1]["voice_to_voice"] > 0
 
 
-def test_speaking_again_drops_the_speculative_answer(settings: Settings,
-                                                     engines: Engines) -> None:
+def test_speaking_again_drops_the_speculative_answer(settings: Settings, engines: Engines) -> None:
     settings.vad_silence_ms = 2000
     with TestClient(create_app(settings, engines)) as client:
         with client.websocket_connect("/ws/voice") as ws:

@@ -35,8 +35,9 @@ def bench_stt(
     results = stt.run(settings, model or ["tiny.en", "base"], prompt)
     table = Table("model", "vocabulary prompt", "voice", "WER", "s per s of audio")
     for r in results:
-        table.add_row(r.model, "yes" if r.prompted else "no", r.voice, f"{r.wer:.1%}",
-                      f"{r.rtf:.3f}")
+        table.add_row(
+            r.model, "yes" if r.prompted else "no", r.voice, f"{r.wer:.1%}", f"{r.rtf:.3f}"
+        )
     console.print(table)
     console.print(f"[dim]{settings.threads} threads; prompt: {prompt[:100]}...[/dim]")
 
@@ -53,8 +54,11 @@ def _bench_server(data_dir: Path | None, max_sessions: int = 16):  # type: ignor
     from server.app import create_app
 
     # No background lesson build: it would compete with the turns being measured.
-    settings = settings_from(data_dir=data_dir or Path(tempfile.mkdtemp(prefix="tutor-bench-")),
-                             log_level="WARNING", build_lessons=False)
+    settings = settings_from(
+        data_dir=data_dir or Path(tempfile.mkdtemp(prefix="tutor-bench-")),
+        log_level="WARNING",
+        build_lessons=False,
+    )
     settings.check()
     settings.max_sessions = max_sessions
     settings.question_rate_limit = "10000/minute"
@@ -62,8 +66,11 @@ def _bench_server(data_dir: Path | None, max_sessions: int = 16):  # type: ignor
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     app_ = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app_, host="127.0.0.1", port=port, log_level="error",
-                                           ws_max_size=16 * 1024 * 1024))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app_, host="127.0.0.1", port=port, log_level="error", ws_max_size=16 * 1024 * 1024
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
@@ -77,11 +84,13 @@ def _bench_utterances(services, questions: Path | None):  # type: ignore[no-unty
     from server.bench import voice
 
     source = questions or Path(__file__).resolve().parents[3] / "shared/eval/qa_public.json"
-    texts = ([item["q"] for item in jsonlib.loads(source.read_text())] if source.exists()
-             else voice.DEFAULT_QUESTIONS)
+    texts = (
+        [item["q"] for item in jsonlib.loads(source.read_text())]
+        if source.exists()
+        else voice.DEFAULT_QUESTIONS
+    )
     synth = services.engines.synthesizer
-    return voice.speak_questions(texts, lambda t: b"".join(synth.synthesize(t)),
-                                 synth.sample_rate)
+    return voice.speak_questions(texts, lambda t: b"".join(synth.synthesize(t)), synth.sample_rate)
 
 
 @bench_app.command("load")
@@ -101,8 +110,13 @@ def bench_load(
 
     settings, services, url, server, thread = _bench_server(data_dir, max_sessions)
     utterances = _bench_utterances(services, questions)
-    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.fields[turns]} turns"), console=err) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[turns]} turns"),
+        console=err,
+    ) as progress:
         task = progress.add_task(f"{clients} clients", total=None, turns=0)
         count = [0]
 
@@ -119,16 +133,20 @@ def bench_load(
     for name, value in [
         ("turns completed", str(len(report.results))),
         ("errors", ", ".join(f"{k} {v}" for k, v in report.errors.items()) or "0"),
-        ("refused (busy or dropped)",
-         ", ".join(f"{k} {v}" for k, v in report.refusals.items()) or "0"),
+        (
+            "refused (busy or dropped)",
+            ", ".join(f"{k} {v}" for k, v in report.refusals.items()) or "0",
+        ),
         ("voice-to-voice p50 / p95", f"{s['v2v_p50']:.2f} s / {s['v2v_p95']:.2f} s"),
         ("end of speech -> final transcript p50 / p95", f"{final[0]:.2f} s / {final[1]:.2f} s"),
         ("transcript WER", f"{s['wer']:.1%}"),
     ]:
         table.add_row(name, value)
     console.print(table)
-    console.print(f"[dim]server session limit {settings.max_sessions}, {settings.threads} "
-                  f"threads per model[/dim]")
+    console.print(
+        f"[dim]server session limit {settings.max_sessions}, {settings.threads} "
+        f"threads per model[/dim]"
+    )
 
 
 @bench_app.command("voice")
@@ -153,9 +171,15 @@ def bench_voice(
 
     async def run_all(progress: Progress) -> None:
         for n in levels:
-            todo = utterances if n == 1 else [
-                utterances[(i * 5 + j) % len(utterances)] for i in range(n)
-                for j in range(per_talker)]
+            todo = (
+                utterances
+                if n == 1
+                else [
+                    utterances[(i * 5 + j) % len(utterances)]
+                    for i in range(n)
+                    for j in range(per_talker)
+                ]
+            )
             task = progress.add_task(f"{n} talker(s)", total=len(todo))
             results: list = []
 
@@ -177,18 +201,35 @@ def bench_voice(
     server.should_exit = True
     thread.join(timeout=10)
 
-    table = Table("talkers", "turns", "errors", "v2v p50", "v2v p95", "WER",
-                  title="Voice-to-voice (end of speech -> first reply audio, client-measured)")
+    table = Table(
+        "talkers",
+        "turns",
+        "errors",
+        "v2v p50",
+        "v2v p95",
+        "WER",
+        title="Voice-to-voice (end of speech -> first reply audio, client-measured)",
+    )
     for n, s in summaries.items():
-        table.add_row(str(n), str(s["turns"]), str(s["errors"]), f"{s['v2v_p50']:.2f} s",
-                      f"{s['v2v_p95']:.2f} s", f"{s['wer']:.1%}")
+        table.add_row(
+            str(n),
+            str(s["turns"]),
+            str(s["errors"]),
+            f"{s['v2v_p50']:.2f} s",
+            f"{s['v2v_p95']:.2f} s",
+            f"{s['wer']:.1%}",
+        )
     console.print(table)
     stages = Table("stage (server)", *[f"{n} talker(s) p50 / p95" for n in summaries])
     names = sorted({k for s in summaries.values() for k in s["stages"]})
     for name in names:
-        stages.add_row(name, *[
-            "{:.3f} / {:.3f} s".format(*s["stages"][name]) if name in s["stages"] else "-"
-            for s in summaries.values()])
+        stages.add_row(
+            name,
+            *[
+                "{:.3f} / {:.3f} s".format(*s["stages"][name]) if name in s["stages"] else "-"
+                for s in summaries.values()
+            ],
+        )
     console.print(stages)
     base = summaries.get(1) or next(iter(summaries.values()))
     n50, n95 = voice.percentile(naive, 50), voice.percentile(naive, 95)

@@ -42,9 +42,11 @@ def judge(item: dict[str, Any], result: Answer) -> tuple[str, bool]:
         return "abstain", not result.grounded
     if "all" in item:
         return "all: " + ", ".join(item["all"]), result.grounded and all(
-            f.lower() in text for f in item["all"])
+            f.lower() in text for f in item["all"]
+        )
     return "any: " + ", ".join(item["any"]), result.grounded and any(
-        f.lower() in text for f in item["any"])
+        f.lower() in text for f in item["any"]
+    )
 
 
 async def naive_answer(answerer: Answerer, question: str) -> Answer:
@@ -55,27 +57,40 @@ async def naive_answer(answerer: Answerer, question: str) -> Answer:
     assert answerer.llm is not None
     hits = answerer.index.search(question, 3)
     context = "\n\n".join(h.passage.text for h in hits)
-    messages = [{"role": "system", "content": "Answer the question using the context."},
-                {"role": "user", "content": f"Context:\n{context}\n\nQuestion: {question}"}]
+    messages = [
+        {"role": "system", "content": "Answer the question using the context."},
+        {"role": "user", "content": f"Context:\n{context}\n\nQuestion: {question}"},
+    ]
     responder = answerer.llm.engine
-    text = await answerer.llm.call(lambda: "".join(
-        responder.stream(messages, answerer.max_tokens, threading.Event())))
-    sources = [Source(h.passage.article_id, h.passage.article_title, h.passage.text,
-                      h.passage.paragraph) for h in hits]
+    text = await answerer.llm.call(
+        lambda: "".join(responder.stream(messages, answerer.max_tokens, threading.Event()))
+    )
+    sources = [
+        Source(h.passage.article_id, h.passage.article_title, h.passage.text, h.passage.paragraph)
+        for h in hits
+    ]
     return Answer(text.strip(), True, sources)
 
 
-async def run(answerer: Answerer, path: Path, progress: Any = None,
-              naive: bool = False) -> list[Result]:
+async def run(
+    answerer: Answerer, path: Path, progress: Any = None, naive: bool = False
+) -> list[Result]:
     items = json.loads(path.read_text())
     results = []
     for item in items:
         start = time.perf_counter()
-        result = await (naive_answer(answerer, item["q"]) if naive
-                        else answer(answerer, item["q"]))
+        result = await (naive_answer(answerer, item["q"]) if naive else answer(answerer, item["q"]))
         expected, passed = judge(item, result)
-        results.append(Result(item["q"], expected, result, passed, unsupported_claims(result),
-                              time.perf_counter() - start))
+        results.append(
+            Result(
+                item["q"],
+                expected,
+                result,
+                passed,
+                unsupported_claims(result),
+                time.perf_counter() - start,
+            )
+        )
         if progress:
             progress()
     return results

@@ -25,8 +25,9 @@ class LoadReport:
         return Counter(r.error for r in self.results if r.error)
 
 
-async def run(url: str, utterances: list[Utterance], clients: int, seconds: float,
-              on_turn=None) -> LoadReport:  # type: ignore[no-untyped-def]
+async def run(
+    url: str, utterances: list[Utterance], clients: int, seconds: float, on_turn=None
+) -> LoadReport:  # type: ignore[no-untyped-def]
     report = LoadReport(clients, seconds)
     stop_at = time.monotonic() + seconds
 

@@ -63,10 +63,17 @@ def run(settings: Settings, models: list[str], prompt: str) -> list[SttResult]:
                     heard = engine.transcribe(audio, prompt if prompted else None)
                     spent = time.perf_counter() - start
                     refs, hyps, secs, audio_s = by_voice.get(voice, ([], [], 0.0, 0.0))
-                    by_voice[voice] = (refs + [normalize(text)], hyps + [normalize(heard)],
-                                       secs + spent, audio_s + len(audio) / 16000)
+                    by_voice[voice] = (
+                        refs + [normalize(text)],
+                        hyps + [normalize(heard)],
+                        secs + spent,
+                        audio_s + len(audio) / 16000,
+                    )
                     progress.advance(task)
                 for voice, (refs, hyps, secs, audio_s) in by_voice.items():
-                    results.append(SttResult(name, prompted, voice, jiwer.wer(refs, hyps),
-                                             secs / audio_s, audio_s))
+                    results.append(
+                        SttResult(
+                            name, prompted, voice, jiwer.wer(refs, hyps), secs / audio_s, audio_s
+                        )
+                    )
     return results

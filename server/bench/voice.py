@@ -32,9 +32,13 @@ from server.bench.stt import normalize
 
 FRAME_S = 0.02
 DEFAULT_QUESTIONS = [
-    "What is Avocado?", "How was Llama 4 received?", "When is Avocado now expected to launch?",
-    "Which open models are suggested as a fallback to Llama?", "What happened to Stability AI?",
-    "Who is Meta's Chief AI Officer?", "What is the capital of Australia?",
+    "What is Avocado?",
+    "How was Llama 4 received?",
+    "When is Avocado now expected to launch?",
+    "Which open models are suggested as a fallback to Llama?",
+    "What happened to Stability AI?",
+    "Who is Meta's Chief AI Officer?",
+    "What is the capital of Australia?",
 ]
 
 
@@ -55,8 +59,12 @@ class TurnResult:
     error: str | None = None
 
 
-def speak_questions(questions: list[str], synthesize: Callable[[str], bytes], rate: int,
-                    voices: tuple[str, ...] = ("piper", "espeak-ng")) -> list[Utterance]:
+def speak_questions(
+    questions: list[str],
+    synthesize: Callable[[str], bytes],
+    rate: int,
+    voices: tuple[str, ...] = ("piper", "espeak-ng"),
+) -> list[Utterance]:
     out: list[Utterance] = []
     have_espeak = shutil.which("espeak-ng") is not None
     for text in questions:
@@ -67,12 +75,14 @@ def speak_questions(questions: list[str], synthesize: Callable[[str], bytes], ra
             elif have_espeak:
                 with tempfile.TemporaryDirectory() as tmp:
                     wav = Path(tmp) / "q.wav"
-                    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "160", "-w", str(wav), text],
-                                   check=True)
+                    subprocess.run(
+                        ["espeak-ng", "-v", "en-us", "-s", "160", "-w", str(wav), text], check=True
+                    )
                     with wave.open(str(wav)) as w:
                         raw = np.frombuffer(w.readframes(w.getnframes()), np.int16)
-                        audio = soxr.resample(raw.astype(np.float32) / 32768, w.getframerate(),
-                                              16_000)
+                        audio = soxr.resample(
+                            raw.astype(np.float32) / 32768, w.getframerate(), 16_000
+                        )
             else:
                 continue
             lead = np.zeros(int(0.3 * 16_000), np.float32)
@@ -97,8 +107,7 @@ async def talk(url: str, utterance: Utterance, timeout: float = 30.0) -> TurnRes
     return result
 
 
-async def _talk(connection: Any, utterance: Utterance, result: TurnResult,
-                timeout: float) -> None:
+async def _talk(connection: Any, utterance: Utterance, result: TurnResult, timeout: float) -> None:
     frame = int(16_000 * FRAME_S) * 2
     async with connection as ws:
         await ws.send(json.dumps({"type": "hello", "sample_rate": 16_000}))
@@ -156,8 +165,16 @@ def summarize(results: list[TurnResult]) -> dict[str, Any]:
     v2v = [r.voice_to_voice for r in results if r.voice_to_voice is not None]
     stages: dict[str, list[float]] = {}
     for r in results:
-        for key in ("vad_end_delay", "end_of_speech_to_final", "retrieval", "first_token",
-                    "first_sentence", "tts_first_sentence", "first_audio", "voice_to_voice"):
+        for key in (
+            "vad_end_delay",
+            "end_of_speech_to_final",
+            "retrieval",
+            "first_token",
+            "first_sentence",
+            "tts_first_sentence",
+            "first_audio",
+            "voice_to_voice",
+        ):
             if isinstance(r.metrics.get(key), (int, float)):
                 stages.setdefault(key, []).append(float(r.metrics[key]))
     refs = [normalize(r.utterance.text) for r in results if r.heard]
@@ -165,7 +182,8 @@ def summarize(results: list[TurnResult]) -> dict[str, Any]:
     return {
         "turns": len(results),
         "errors": sum(1 for r in results if r.error),
-        "v2v_p50": percentile(v2v, 50), "v2v_p95": percentile(v2v, 95),
+        "v2v_p50": percentile(v2v, 50),
+        "v2v_p95": percentile(v2v, 95),
         "stages": {k: (percentile(v, 50), percentile(v, 95)) for k, v in stages.items()},
         "wer": jiwer.wer(refs, hyps) if refs else float("nan"),
     }
@@ -194,8 +212,11 @@ async def naive_turn(services: Any, utterance: Utterance, silence_s: float) -> f
         hits = answerer.extractor.with_definitions(question, hits)
         context = answerer.extractor.llm_context(question, hits)
         messages = build_messages(question, context, [])
-        full = await engines.llm.call(lambda: "".join(engines.responder.stream(
-            messages, answerer.max_tokens, threading.Event())))
+        full = await engines.llm.call(
+            lambda: "".join(
+                engines.responder.stream(messages, answerer.max_tokens, threading.Event())
+            )
+        )
         splitter = SentenceSplitter()
         kept: list[str] = []
         for sentence in splitter.feed(full) + splitter.flush():

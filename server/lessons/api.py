@@ -24,9 +24,14 @@ from server.services import Services, ServicesDep
 def attach(services: Services) -> Lessons:
     """Lessons for a running server: polite to learners, rebuilt on library changes."""
     engines = services.engines
-    lessons = Lessons(services.store, services.settings.cache_dir, tts=engines.tts,
-                      llm=engines.llm, voice=engines.synthesizer.name,
-                      watch=[engines.stt, engines.llm, engines.tts])
+    lessons = Lessons(
+        services.store,
+        services.settings.cache_dir,
+        tts=engines.tts,
+        llm=engines.llm,
+        voice=engines.synthesizer.name,
+        watch=[engines.stt, engines.llm, engines.tts],
+    )
     services.lessons = lessons
     services.library.on_change(lessons.changed)
     return lessons
@@ -67,5 +72,6 @@ async def get_lesson(lesson_id: int, services: ServicesDep) -> dict[str, Any]:
 async def segment_audio(lesson_id: int, index: int, services: ServicesDep) -> FileResponse:
     """Starlette's FileResponse answers Range requests itself (206 + Content-Range)."""
     audio = await _lessons(services).audio(lesson_id, index)
-    return FileResponse(audio.path, media_type=audio.media_type,
-                        headers={"Cache-Control": "no-cache"})  # rebuilt lessons change it
+    return FileResponse(
+        audio.path, media_type=audio.media_type, headers={"Cache-Control": "no-cache"}
+    )  # rebuilt lessons change it

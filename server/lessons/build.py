@@ -40,10 +40,18 @@ REPHRASE_PROMPT = (
 
 
 class Lessons:
-    def __init__(self, store: Store, cache_dir: Path, *, tts: ModelWorker | None,
-                 llm: ModelWorker | None = None, voice: str | None = None,
-                 watch: list[ModelWorker] | None = None, polite: bool = True,
-                 grace_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        store: Store,
+        cache_dir: Path,
+        *,
+        tts: ModelWorker | None,
+        llm: ModelWorker | None = None,
+        voice: str | None = None,
+        watch: list[ModelWorker] | None = None,
+        polite: bool = True,
+        grace_s: float = 1.0,
+    ) -> None:
         """`watch`: the workers whose queues mean a learner is waiting (default: llm, tts);
         `polite=False` (the CLI) builds flat out."""
         self.store = store
@@ -67,21 +75,34 @@ class Lessons:
         for lesson in records.load_all(self.store):
             durations = [self._duration(s.text) for s in lesson.script.segments]
             known = None if None in durations else round(sum(d or 0 for d in durations), 2)
-            out.append({"id": lesson.id, "title": lesson.title, "article_id": lesson.article_id,
-                        "segment_count": len(durations), "duration_s": known,
-                        "built_at": lesson.built_at})
+            out.append(
+                {
+                    "id": lesson.id,
+                    "title": lesson.title,
+                    "article_id": lesson.article_id,
+                    "segment_count": len(durations),
+                    "duration_s": known,
+                    "built_at": lesson.built_at,
+                }
+            )
         return out
 
     def detail(self, lesson_id: int) -> dict[str, Any]:
         lesson = records.load(self.store, lesson_id)
         return {
-            "id": lesson.id, "title": lesson.title, "article_id": lesson.article_id,
+            "id": lesson.id,
+            "title": lesson.title,
+            "article_id": lesson.article_id,
             "built_at": lesson.built_at,
             "segments": [
-                {"index": s.index, "kind": s.kind, "text": s.text,
-                 "sources": [x.to_dict() for x in s.sources],
-                 "duration_s": self._duration(s.text),
-                 "audio_url": f"/api/lessons/{lesson.id}/segments/{s.index}/audio"}
+                {
+                    "index": s.index,
+                    "kind": s.kind,
+                    "text": s.text,
+                    "sources": [x.to_dict() for x in s.sources],
+                    "duration_s": self._duration(s.text),
+                    "audio_url": f"/api/lessons/{lesson.id}/segments/{s.index}/audio",
+                }
                 for s in lesson.script.segments
             ],
             "quiz": [{"index": q.index, "question": q.question} for q in lesson.script.quiz],
@@ -142,8 +163,10 @@ class Lessons:
         }
         if len(articles) >= 2:
             digest = hashlib.sha256(" ".join(a.content_hash for a in articles).encode())
-            want[records.ALL_ARTICLES] = (f"{SCRIPT_VERSION}:{digest.hexdigest()[:32]}",
-                                          lambda: draft_all(articles))
+            want[records.ALL_ARTICLES] = (
+                f"{SCRIPT_VERSION}:{digest.hexdigest()[:32]}",
+                lambda: draft_all(articles),
+            )
         have = records.built_from(self.store)
         stale = [i for i in want if have.get(i) != want[i][0]]
         stale.sort(key=lambda i: (i == records.ALL_ARTICLES, i))
@@ -163,8 +186,13 @@ class Lessons:
                 await self._rephrase(script)
             script.segments = [s for s in script.segments if verified(s) or s.kind != "point"]
             records.save(self.store, lesson_id, script, source)
-            log.info("built lesson %d: %s (%d segments, %d quiz questions)", lesson_id,
-                     script.title, len(script.segments), len(script.quiz))
+            log.info(
+                "built lesson %d: %s (%d segments, %d quiz questions)",
+                lesson_id,
+                script.title,
+                len(script.segments),
+                len(script.quiz),
+            )
             if progress:
                 progress("scripts", done + 1, len(stale))
         if narrate and self.tts is not None:
@@ -173,8 +201,7 @@ class Lessons:
 
     async def narrate_all(self, progress: Progress | None = None) -> int:
         """Render every segment that has no narration yet; returns how many."""
-        texts = [s.text for lesson in records.load_all(self.store)
-                 for s in lesson.script.segments]
+        texts = [s.text for lesson in records.load_all(self.store) for s in lesson.script.segments]
         todo = list(dict.fromkeys(t for t in texts if not self.narration.get(t, self.voice)))
         for done, text in enumerate(todo):
             await self._render(text, polite=self.polite)
@@ -195,8 +222,7 @@ class Lessons:
             finally:
                 self._own -= 1
         rate = tts.engine.sample_rate
-        return await asyncio.to_thread(self.narration.put, text, self.voice, b"".join(parts),
-                                       rate)
+        return await asyncio.to_thread(self.narration.put, text, self.voice, b"".join(parts), rate)
 
     async def _rephrase(self, script: Script) -> None:
         """Let the LLM say long points more simply; keep its words only when they are
@@ -204,16 +230,21 @@ class Lessons:
         for segment in script.segments:
             if segment.kind != "point" or len(segment.text.split()) <= REPHRASE_OVER_WORDS:
                 continue
-            messages = [{"role": "system", "content": REPHRASE_PROMPT},
-                        {"role": "user", "content": f"Rewrite: {segment.text}"}]
+            messages = [
+                {"role": "system", "content": REPHRASE_PROMPT},
+                {"role": "user", "content": f"Rewrite: {segment.text}"},
+            ]
             while (reply := await self._generate(messages)) is None:
                 await self._quiet()  # a learner needed the LLM: try again afterwards
             candidate = say(reply.strip().split("\n\n")[0].removeprefix("Rewrite:"))
             trial = Segment(segment.index, segment.kind, candidate, segment.sources, llm=True)
             wanted = set(terms(segment.text))
-            if (candidate and len(candidate.split()) < len(segment.text.split())
-                    and len(wanted & set(terms(candidate))) >= 0.6 * len(wanted)
-                    and verified(trial)):
+            if (
+                candidate
+                and len(candidate.split()) < len(segment.text.split())
+                and len(wanted & set(terms(candidate))) >= 0.6 * len(wanted)
+                and verified(trial)
+            ):
                 segment.text, segment.llm = candidate, True
             else:
                 log.debug("kept the article's words for %r (LLM said %r)", segment.text, reply)

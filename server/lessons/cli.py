@@ -28,19 +28,22 @@ def open_lessons(settings: Settings, *, use_llm: bool, narrate: bool) -> Lessons
     llm = tts = None
     if use_llm:
         path = catalog.resolve("llm", settings.llm_model, settings.cache_dir)
-        llm = ModelWorker(LlamaResponder(path, settings.llm_model, settings.threads,
-                                         settings.llm_context), "llm")
+        llm = ModelWorker(
+            LlamaResponder(path, settings.llm_model, settings.threads, settings.llm_context), "llm"
+        )
     if narrate:
         path = catalog.resolve("tts", settings.tts_voice, settings.cache_dir)
         tts = ModelWorker(PiperSynthesizer(path, settings.tts_voice, settings.threads), "tts")
-    return Lessons(store, settings.cache_dir, tts=tts, llm=llm, voice=settings.tts_voice,
-                   polite=False)
+    return Lessons(
+        store, settings.cache_dir, tts=tts, llm=llm, voice=settings.tts_voice, polite=False
+    )
 
 
 def build(settings: Settings, console: Console, *, use_llm: bool, narrate: bool) -> None:
     lessons = open_lessons(settings, use_llm=use_llm, narrate=narrate)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  console=console) as progress:
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console
+    ) as progress:
         tasks: dict[str, int] = {}
 
         def report(phase: str, done: int, total: int) -> None:
@@ -58,6 +61,12 @@ def table(settings: Settings, voice: str) -> Table:
     for s in lessons.summaries():
         quiz = len(lessons.script(s["id"]).quiz)
         length = f"{s['duration_s']:.0f} s" if s["duration_s"] else "not yet"
-        out.add_row(str(s["id"]), s["title"], str(s["article_id"] or "all"),
-                    str(s["segment_count"]), str(quiz), length)
+        out.add_row(
+            str(s["id"]),
+            s["title"],
+            str(s["article_id"] or "all"),
+            str(s["segment_count"]),
+            str(quiz),
+            length,
+        )
     return out

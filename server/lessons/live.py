@@ -43,9 +43,16 @@ class QuizSession:
             raise TutorError("lessons are not available yet", code="not_ready")
         question = lessons.question(msg.lesson_id, msg.question)  # NotFound -> error event
         self.pending = (msg.lesson_id, question)
-        await self._say(question.question, speak, lambda turn_id: p.QuizQuestionEvent(
-            lesson_id=msg.lesson_id, question=question.index, text=question.question,
-            turn_id=turn_id))
+        await self._say(
+            question.question,
+            speak,
+            lambda turn_id: p.QuizQuestionEvent(
+                lesson_id=msg.lesson_id,
+                question=question.index,
+                text=question.question,
+                turn_id=turn_id,
+            ),
+        )
 
     async def answer(self, reply: str, *, speak: bool, heard: Heard | None = None) -> None:
         """Grade the learner's reply to the pending question, record it, and give
@@ -55,22 +62,39 @@ class QuizSession:
         self.pending = None
         graded = grade(reply, question)
         store = self.conv.services.store
-        records.record_answer(store, self.conv.session_id, lesson_id, question.index, reply,
-                              graded.grade)
+        records.record_answer(
+            store, self.conv.session_id, lesson_id, question.index, reply, graded.grade
+        )
         counts = records.scores(store, self.conv.session_id)
-        log.info("quiz %s lesson %d question %d: %s (%.2f)", self.conv.session_id[:8],
-                 lesson_id, question.index, graded.grade, graded.share)
+        log.info(
+            "quiz %s lesson %d question %d: %s (%.2f)",
+            self.conv.session_id[:8],
+            lesson_id,
+            question.index,
+            graded.grade,
+            graded.share,
+        )
 
         def event(turn_id: str) -> p.ServerEvent:
             return p.QuizResult(
-                lesson_id=lesson_id, question=question.index, grade=graded.grade,
-                feedback=graded.feedback, quote=question.source.quote, turn_id=turn_id,
-                score=p.QuizScore(**{k: counts[k] for k in ("right", "partly", "not_yet")}))
+                lesson_id=lesson_id,
+                question=question.index,
+                grade=graded.grade,
+                feedback=graded.feedback,
+                quote=question.source.quote,
+                turn_id=turn_id,
+                score=p.QuizScore(**{k: counts[k] for k in ("right", "partly", "not_yet")}),
+            )
 
         await self._say(graded.feedback, speak, event, heard=reply if heard else None)
 
-    async def _say(self, text: str, speak: bool, event: Callable[[str], p.ServerEvent],
-                   heard: str | None = None) -> None:
+    async def _say(
+        self,
+        text: str,
+        speak: bool,
+        event: Callable[[str], p.ServerEvent],
+        heard: str | None = None,
+    ) -> None:
         """Run a conversation turn that sends `event` and, when speaking, reads `text`."""
         conv = self.conv
         if conv.turn and conv.turn.running:
@@ -82,8 +106,9 @@ class QuizSession:
         conv.make_current(turn)
         turn.task = asyncio.create_task(self._speak(turn, text, speak, event))
 
-    async def _speak(self, turn: Turn, text: str, speak: bool,
-                     event: Callable[[str], p.ServerEvent]) -> None:
+    async def _speak(
+        self, turn: Turn, text: str, speak: bool, event: Callable[[str], p.ServerEvent]
+    ) -> None:
         conv = self.conv
         start = time.perf_counter()
         turn_id = turn.turn_id
@@ -92,8 +117,9 @@ class QuizSession:
             await conv.send(event(turn_id))
             turn.said.append(text)
             if speak:
-                speaker = Speaker(conv.services.engines.tts, turn_id, turn.gate.send,
-                                  turn.gate.send_bytes)
+                speaker = Speaker(
+                    conv.services.engines.tts, turn_id, turn.gate.send, turn.gate.send_bytes
+                )
                 turn.speaker = speaker
                 speaker.start()
                 speaker.say(text)

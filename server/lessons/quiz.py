@@ -24,8 +24,20 @@ if TYPE_CHECKING:
 Grade = Literal["right", "partly", "not_yet"]
 RIGHT_SHARE = 0.75
 # Words that belong to the fact in front of it: "by [end of 2025]", "[hundreds of] millions".
-LEADS = {"end", "start", "early", "late", "mid", "about", "over", "nearly", "almost", "around",
-         "of", "some"}
+LEADS = {
+    "end",
+    "start",
+    "early",
+    "late",
+    "mid",
+    "about",
+    "over",
+    "nearly",
+    "almost",
+    "around",
+    "of",
+    "some",
+}
 CONNECTORS = {"and", "of", "or", "to", "-", "&"}
 CLAUSE_END = re.compile(r"[.,;:!?)]$")
 PROMPT = "Complete this sentence from the article:"
@@ -53,8 +65,12 @@ def _core(token: str) -> str:
 def _is_fact(token: str) -> bool:
     core = _core(token)
     lower = core.lower()
-    return bool(core) and (any(c.isdigit() for c in core) or lower in NUMBER_WORDS
-                           or lower in MONTHS or core[0].isupper())
+    return bool(core) and (
+        any(c.isdigit() for c in core)
+        or lower in NUMBER_WORDS
+        or lower in MONTHS
+        or core[0].isupper()
+    )
 
 
 def cloze(sentence: str) -> tuple[str, str, float] | None:
@@ -82,7 +98,8 @@ def cloze(sentence: str) -> tuple[str, str, float] | None:
         if not terms(answer) or len(prefix.split()) > 28:
             continue
         numeric = any(c.isdigit() for c in answer) or any(
-            w.lower() in NUMBER_WORDS | MONTHS for w in answer.split())
+            w.lower() in NUMBER_WORDS | MONTHS for w in answer.split()
+        )
         # An acronym alone ("the … AI space") is a weak question.
         vague = all(len(_core(w)) <= 3 or not _is_fact(w) for w in answer.split())
         score = (1.0 if numeric else 0.4 if vague else 0.7) - 0.01 * len(prefix.split())
@@ -104,13 +121,21 @@ def make_question(article: Article, sentence: Sentence) -> QuizQuestion | None:
     if found is None:
         return None
     prefix, answer, _ = found
-    return QuizQuestion(0, f"{PROMPT} {prefix} …", answer,
-                        Source(article.id, article.title, sentence.text, sentence.paragraph))
+    return QuizQuestion(
+        0,
+        f"{PROMPT} {prefix} …",
+        answer,
+        Source(article.id, article.title, sentence.text, sentence.paragraph),
+    )
 
 
-def pick_questions(preferred: list[tuple[Article, Sentence]],
-                   fallback: list[tuple[Article, Sentence]], *, limit: int = 3,
-                   per_article: int = 3) -> list[QuizQuestion]:
+def pick_questions(
+    preferred: list[tuple[Article, Sentence]],
+    fallback: list[tuple[Article, Sentence]],
+    *,
+    limit: int = 3,
+    per_article: int = 3,
+) -> list[QuizQuestion]:
     """Up to `limit` questions, one per paragraph, in article order. Key points count
     extra (the quiz checks what was taught), but a date or number from elsewhere in the
     article beats a vague name."""
@@ -151,5 +176,8 @@ def grade(reply: str, question: QuizQuestion) -> Graded:
     if share >= RIGHT_SHARE:
         return Graded("right", share, f"That's right. The article says: {quote}")
     lead = "Partly right." if share > 0 else "Not yet."
-    return Graded("partly" if share > 0 else "not_yet", share,
-                  f"{lead} The answer is {question.answer}. The article says: {quote}")
+    return Graded(
+        "partly" if share > 0 else "not_yet",
+        share,
+        f"{lead} The answer is {question.answer}. The article says: {quote}",
+    )

@@ -78,8 +78,14 @@ def save(store: Store, lesson_id: int, script: Script, source: str) -> None:
         db.execute(
             "INSERT OR REPLACE INTO lessons (id, article_id, title, built_from, script, built_at)"
             " VALUES (?,?,?,?,?,?)",
-            (lesson_id, script.article_id, script.title, source, json.dumps(script.to_dict()),
-             time.time()),
+            (
+                lesson_id,
+                script.article_id,
+                script.title,
+                source,
+                json.dumps(script.to_dict()),
+                time.time(),
+            ),
         )
 
 
@@ -92,8 +98,9 @@ def delete(store: Store, lesson_ids: list[int]) -> None:
 def load(store: Store, lesson_id: int) -> StoredLesson:
     rows = _query(store, "SELECT * FROM lessons WHERE id = ?", lesson_id)
     if not rows:
-        raise NotFound(f"no lesson {lesson_id} (lessons are built in the background; "
-                       "see GET /api/lessons)")
+        raise NotFound(
+            f"no lesson {lesson_id} (lessons are built in the background; see GET /api/lessons)"
+        )
     return _lesson(rows[0])
 
 
@@ -109,12 +116,19 @@ def article_for(store: Store, lesson_id: int) -> int | None:
 
 
 def _lesson(row: Any) -> StoredLesson:
-    return StoredLesson(row["id"], row["article_id"], row["title"], row["built_from"],
-                        row["built_at"], Script.from_dict(json.loads(row["script"])))
+    return StoredLesson(
+        row["id"],
+        row["article_id"],
+        row["title"],
+        row["built_from"],
+        row["built_at"],
+        Script.from_dict(json.loads(row["script"])),
+    )
 
 
-def record_answer(store: Store, session_id: str, lesson_id: int, question: int, answer: str,
-                  grade: str) -> None:
+def record_answer(
+    store: Store, session_id: str, lesson_id: int, question: int, answer: str, grade: str
+) -> None:
     ensure_schema(store)
     with store.transaction() as db:
         db.execute(
@@ -126,11 +140,18 @@ def record_answer(store: Store, session_id: str, lesson_id: int, question: int, 
 
 def scores(store: Store, session_id: str) -> dict[str, Any]:
     """A session's quiz: counts per grade and every answer, oldest first."""
-    rows = _query(store, "SELECT * FROM quiz_answers WHERE session_id = ? ORDER BY id",
-                  session_id)
+    rows = _query(store, "SELECT * FROM quiz_answers WHERE session_id = ? ORDER BY id", session_id)
     counts = {"right": 0, "partly": 0, "not_yet": 0}
     for r in rows:
         counts[r["grade"]] += 1
-    answers = [{"lesson_id": r["lesson_id"], "question": r["question"], "answer": r["answer"],
-                "grade": r["grade"], "created_at": r["created_at"]} for r in rows]
+    answers = [
+        {
+            "lesson_id": r["lesson_id"],
+            "question": r["question"],
+            "answer": r["answer"],
+            "grade": r["grade"],
+            "created_at": r["created_at"],
+        }
+        for r in rows
+    ]
     return {**counts, "answers": answers}

@@ -27,8 +27,23 @@ from server.store import Article
 SCRIPT_VERSION = "1"  # bump when drafting changes: every lesson is rebuilt once
 MIN_POINTS = 3
 MAX_POINTS = 6
-ANAPHORA_START = {"that", "this", "it", "they", "these", "those", "but", "and", "so", "he",
-                  "she", "there", "here", "then", "also"}
+ANAPHORA_START = {
+    "that",
+    "this",
+    "it",
+    "they",
+    "these",
+    "those",
+    "but",
+    "and",
+    "so",
+    "he",
+    "she",
+    "there",
+    "here",
+    "then",
+    "also",
+}
 
 
 @dataclass
@@ -52,8 +67,10 @@ class Script:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Script:
-        segments = [Segment(**{**s, "sources": [Source(**x) for x in s["sources"]]})
-                    for s in data["segments"]]
+        segments = [
+            Segment(**{**s, "sources": [Source(**x) for x in s["sources"]]})
+            for s in data["segments"]
+        ]
         quiz = [QuizQuestion(**{**q, "source": Source(**q["source"])}) for q in data["quiz"]]
         return cls(data["title"], data["article_id"], segments, quiz)
 
@@ -214,21 +231,28 @@ def draft_all(articles: list[Article]) -> Script:
 
 
 def _intro(title: str, openings: list[tuple[Article, Sentence]], across: bool = False) -> Segment:
-    first = ("This lesson brings all the articles together." if across
-             else f"This lesson is about {title.rstrip('.')}.")
+    first = (
+        "This lesson brings all the articles together."
+        if across
+        else f"This lesson is about {title.rstrip('.')}."
+    )
     text = " ".join([first] + [say(s.text) for _, s in openings] + ["Here are the key points."])
     return Segment(0, "intro", text, [s.source(a) for a, s in openings])
 
 
-def _recap(headings: list[tuple[Article, Sentence]],
-           closings: list[tuple[Article, Sentence]]) -> Segment:
+def _recap(
+    headings: list[tuple[Article, Sentence]], closings: list[tuple[Article, Sentence]]
+) -> Segment:
     parts = ["To recap."]
     names = list(dict.fromkeys(s.heading for _, s in headings if s.heading))
     if len(names) >= 2:
         parts.append(f"We looked at {', '.join(names[:-1])}, and {names[-1]}.")
     parts += [say(s.text) for _, s in closings]
-    sources = [Source(a.id, a.title, s.heading or "", a.paragraphs.index(s.heading))
-               for a, s in headings if s.heading in a.paragraphs]
+    sources = [
+        Source(a.id, a.title, s.heading or "", a.paragraphs.index(s.heading))
+        for a, s in headings
+        if s.heading in a.paragraphs
+    ]
     sources = list({(x.article_id, x.quote): x for x in sources}.values())
     return Segment(0, "recap", " ".join(parts), sources + [s.source(a) for a, s in closings])
 
@@ -245,8 +269,9 @@ def verified(segment: Segment, extra_context: str = "") -> bool:
     """Every name, number and date in the segment stands in its sources (or the lesson's
     title), and every sentence that isn't one of our fixed phrases passes the grounding
     check against its sources."""
-    context = " ".join([s.quote for s in segment.sources] + [s.title for s in segment.sources]
-                       + [extra_context])
+    context = " ".join(
+        [s.quote for s in segment.sources] + [s.title for s in segment.sources] + [extra_context]
+    )
     for sentence in sentences(segment.text):
         if sentence in FIXED or sentence.startswith(("This lesson is about", "We looked at")):
             if any(not _stands_in(c, context) for c in claims(sentence)):

@@ -23,7 +23,8 @@ class AudioInput:
         self.sample_rate = sample_rate
         self.max_frame_bytes = max_frame_bytes
         self._resampler = (
-            None if sample_rate == STT_RATE
+            None
+            if sample_rate == STT_RATE
             else soxr.ResampleStream(sample_rate, STT_RATE, 1, dtype="float32", quality="HQ")
         )
 
@@ -37,7 +38,8 @@ class AudioInput:
         if len(frame) > self.max_frame_bytes:
             raise AudioError(
                 f"audio frame of {len(frame)} bytes is over the {self.max_frame_bytes}-byte "
-                "limit; send smaller frames", code="too_large",
+                "limit; send smaller frames",
+                code="too_large",
             )
         samples = np.frombuffer(frame, dtype="<i2").astype(np.float32) / 32768.0
         if self._resampler is not None:

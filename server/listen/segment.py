@@ -31,7 +31,8 @@ def _session():  # type: ignore[no-untyped-def]
     opts.log_severity_level = 4
     return onnxruntime.InferenceSession(
         os.path.join(get_assets_path(), "silero_vad_v6.onnx"),
-        providers=["CPUExecutionProvider"], sess_options=opts,
+        providers=["CPUExecutionProvider"],
+        sess_options=opts,
     )
 
 

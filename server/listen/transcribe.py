@@ -45,8 +45,15 @@ Emit = Callable[[str, dict], Awaitable[None]]
 
 class Listener:
     def __init__(
-        self, stt: ModelWorker, audio: AudioInput, vad: VadSettings, prompt: Callable[[], str],
-        emit: Emit, *, partial_ms: int = 700, early_ms: int = 100,
+        self,
+        stt: ModelWorker,
+        audio: AudioInput,
+        vad: VadSettings,
+        prompt: Callable[[], str],
+        emit: Emit,
+        *,
+        partial_ms: int = 700,
+        early_ms: int = 100,
         talkers: Callable[[], int] = lambda: 1,
     ) -> None:
         self.stt = stt
@@ -102,8 +109,13 @@ class Listener:
             before = self._silent_audio_ms
             self._silent_audio_ms += int(1000 * len(samples) / STT_RATE)
             if before < 5000 <= self._silent_audio_ms:
-                await self.emit("error", {"code": "silent_audio", "message":
-                                "the microphone sends only silence; check that it is unmuted"})
+                await self.emit(
+                    "error",
+                    {
+                        "code": "silent_audio",
+                        "message": "the microphone sends only silence; check that it is unmuted",
+                    },
+                )
         else:
             self._silent_audio_ms = 0
 

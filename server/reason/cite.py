@@ -24,7 +24,6 @@ class Source:
         return asdict(self)
 
 
-
 def cite(answer: str, hits: list[Hit], limit: int = 3) -> list[Source]:
     """The article sentences behind the answer, quoted verbatim: each answer sentence
     is aligned with the passage sentence that shares most of its words; aligned
@@ -53,8 +52,11 @@ def cite(answer: str, hits: list[Hit], limit: int = 3) -> list[Source]:
         titles[hit.passage.article_id] = hit.passage.article_title
         picked[key][hit.passage.first_sentence + i] = hit.passage.sentences[i]
     return [
-        Source(article_id, titles[article_id],
-               " ".join(text for _, text in sorted(picked[(article_id, paragraph)].items())),
-               paragraph)
+        Source(
+            article_id,
+            titles[article_id],
+            " ".join(text for _, text in sorted(picked[(article_id, paragraph)].items())),
+            paragraph,
+        )
         for article_id, paragraph in order[:limit]
     ]

@@ -50,8 +50,12 @@ class Extractor:
             heading = set(terms(hit.passage.heading or ""))
             for i, sentence in enumerate(hit.passage.sentences):
                 covered = self.index.coverage(weights, frozenset(set(terms(sentence)) | heading))
-                score = (covered + answer_bonus(want, sentence, question)
-                         - 0.03 * rank - 0.002 * len(sentence.split()))
+                score = (
+                    covered
+                    + answer_bonus(want, sentence, question)
+                    - 0.03 * rank
+                    - 0.002 * len(sentence.split())
+                )
                 if sentence.endswith("?"):
                     score -= 0.3  # a question is not an answer
                 scored.append((score, rank, i))
@@ -105,11 +109,17 @@ class Extractor:
                 break
         return " ".join(picked)
 
-DATE_LIKE = re.compile(r"\b((19|20)\d{2}|Q[1-4]|January|February|March|April|May|June|July|"
-                       r"August|September|October|November|December|yesterday|today|"
-                       r"next (year|month|quarter)|last (year|month))\b")
-NUMBER_LIKE = re.compile(r"\d|\b(hundreds?|thousands?|millions?|billions?|trillions?|"
-                         r"dozens?)\b", re.IGNORECASE)
+
+DATE_LIKE = re.compile(
+    r"\b((19|20)\d{2}|Q[1-4]|January|February|March|April|May|June|July|"
+    r"August|September|October|November|December|yesterday|today|"
+    r"next (year|month|quarter)|last (year|month))\b"
+)
+NUMBER_LIKE = re.compile(
+    r"\d|\b(hundreds?|thousands?|millions?|billions?|trillions?|"
+    r"dozens?)\b",
+    re.IGNORECASE,
+)
 NAME_LIKE = re.compile(r"(?<!^)(?<![.!?] )\b[A-Z][a-z]+ [A-Z][a-z]+")
 
 
@@ -130,17 +140,39 @@ def answer_type(question: str) -> str:
     return "other"
 
 
-IMPERATIVE_NEXT = {"your", "the", "a", "an", "for", "on", "to", "with", "what", "how", "it",
-                   "them", "out", "up", "about"}
-REASON_WORDS = re.compile(r"\b(because|reasons?|driv(e|es|ing)|due to|pressure|concerns?|"
-                          r"so that|in order to)\b", re.IGNORECASE)
+IMPERATIVE_NEXT = {
+    "your",
+    "the",
+    "a",
+    "an",
+    "for",
+    "on",
+    "to",
+    "with",
+    "what",
+    "how",
+    "it",
+    "them",
+    "out",
+    "up",
+    "about",
+}
+REASON_WORDS = re.compile(
+    r"\b(because|reasons?|driv(e|es|ing)|due to|pressure|concerns?|"
+    r"so that|in order to)\b",
+    re.IGNORECASE,
+)
 
 
 def is_imperative(sentence: str) -> bool:
-    """"Diversify your model dependencies.": a bare verb, then an object word."""
+    """ "Diversify your model dependencies.": a bare verb, then an object word."""
     parts = sentence.split()
-    return (len(parts) >= 2 and parts[0][:1].isupper()
-            and parts[0].lower() not in STOPWORDS and parts[1].lower() in IMPERATIVE_NEXT)
+    return (
+        len(parts) >= 2
+        and parts[0][:1].isupper()
+        and parts[0].lower() not in STOPWORDS
+        and parts[1].lower() in IMPERATIVE_NEXT
+    )
 
 
 def answer_bonus(want: str, sentence: str, question: str) -> float:
@@ -160,16 +192,20 @@ def answer_bonus(want: str, sentence: str, question: str) -> float:
 
 
 def defined_term(question: str) -> str | None:
-    m = re.match(r"^(?:what|who) (?:is|are|was|were) (?:an? |the )?([\w\s.-]{1,40}?)\s*\?*$",
-                 question.strip(), re.IGNORECASE)
+    m = re.match(
+        r"^(?:what|who) (?:is|are|was|were) (?:an? |the )?([\w\s.-]{1,40}?)\s*\?*$",
+        question.strip(),
+        re.IGNORECASE,
+    )
     return m.group(1).strip() if m else None
 
 
 def definition_bonus(term: str, sentence: str) -> float:
     """'X (a ...)', 'X, a ...', 'X is a ...' define X; 'codenamed X' names it."""
     x = re.escape(term)
-    if re.search(rf"\b{x}[”\"’]?\s*(\(an? |, an? |, the |is an? |are |was an? )", sentence,
-                 re.IGNORECASE):
+    if re.search(
+        rf"\b{x}[”\"’]?\s*(\(an? |, an? |, the |is an? |are |was an? )", sentence, re.IGNORECASE
+    ):
         return 0.5
     if re.search(rf"(codenamed|called|named|known as)\s*[“\"]?{x}\b", sentence, re.IGNORECASE):
         return 0.15

@@ -23,14 +23,51 @@ from dataclasses import dataclass
 from server.reason.text import STOPWORDS, fold, sentences, terms, words
 
 NUMBER_WORDS = {
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-    "eleven", "twelve", "twenty", "thirty", "forty", "fifty", "hundred", "hundreds",
-    "thousand", "thousands", "million", "millions", "billion", "billions", "trillion",
-    "first", "second", "third", "half", "dozen", "percent",
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "twenty",
+    "thirty",
+    "forty",
+    "fifty",
+    "hundred",
+    "hundreds",
+    "thousand",
+    "thousands",
+    "million",
+    "millions",
+    "billion",
+    "billions",
+    "trillion",
+    "first",
+    "second",
+    "third",
+    "half",
+    "dozen",
+    "percent",
 }
 MONTHS = {
-    "january", "february", "march", "april", "june", "july", "august", "september",
-    "october", "november", "december",
+    "january",
+    "february",
+    "march",
+    "april",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
 }
 REFUSAL = re.compile(
     r"\b(i (don't|do not|can't|cannot) (know|say|answer|find)|not (mentioned|stated|"
@@ -52,11 +89,43 @@ class Check:
 
 
 # Capitalised only because they open a sentence: not names.
-OPENERS = {"however", "yes", "instead", "meanwhile", "overall", "still", "finally",
-           "therefore", "thus", "moreover", "furthermore", "additionally", "indeed",
-           "unfortunately", "fortunately", "sure", "well", "today", "currently", "recently",
-           "despite", "although", "though", "according", "even", "many", "some", "several",
-           "most", "both", "each", "every", "another", "like", "unlike"}
+OPENERS = {
+    "however",
+    "yes",
+    "instead",
+    "meanwhile",
+    "overall",
+    "still",
+    "finally",
+    "therefore",
+    "thus",
+    "moreover",
+    "furthermore",
+    "additionally",
+    "indeed",
+    "unfortunately",
+    "fortunately",
+    "sure",
+    "well",
+    "today",
+    "currently",
+    "recently",
+    "despite",
+    "although",
+    "though",
+    "according",
+    "even",
+    "many",
+    "some",
+    "several",
+    "most",
+    "both",
+    "each",
+    "every",
+    "another",
+    "like",
+    "unlike",
+}
 
 
 def claims(text: str) -> list[str]:
@@ -73,8 +142,11 @@ def claims(text: str) -> list[str]:
                 lower = token.lower()
                 if any(c.isdigit() for c in token) or lower in NUMBER_WORDS or lower in MONTHS:
                     found.append(token)
-                elif (token[0].isupper() and lower != "i"
-                      and (i > 0 or (lower not in STOPWORDS and lower not in OPENERS))):
+                elif (
+                    token[0].isupper()
+                    and lower != "i"
+                    and (i > 0 or (lower not in STOPWORDS and lower not in OPENERS))
+                ):
                     found.append(token)
     return found
 
@@ -87,8 +159,11 @@ def unsupported_claims(partial: str, context: str) -> list[str]:
         return []
     haystack = fold(context)
     hay_words = set(words(context))
-    return [c for c in claims(done)
-            if not (fold(c) in haystack and all(p in hay_words for p in words(c)))]
+    return [
+        c
+        for c in claims(done)
+        if not (fold(c) in haystack and all(p in hay_words for p in words(c)))
+    ]
 
 
 def check(sentence: str, context: str, question: str = "") -> Check:

@@ -15,8 +15,13 @@ from pathlib import Path
 from server.errors import IngestError
 from server.reason.clean import Cleaned, clean
 
-SUFFIXES = {".txt": "text", ".md": "markdown", ".markdown": "markdown", ".html": "html",
-            ".htm": "html"}
+SUFFIXES = {
+    ".txt": "text",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".html": "html",
+    ".htm": "html",
+}
 MIN_WORDS = 20
 
 
@@ -67,7 +72,10 @@ def _from_html(html: str) -> tuple[Cleaned, str]:
     import trafilatura
 
     extracted = trafilatura.bare_extraction(
-        html, with_metadata=True, include_comments=False, include_tables=False,
+        html,
+        with_metadata=True,
+        include_comments=False,
+        include_tables=False,
         favor_precision=True,
     )
     if extracted is None:

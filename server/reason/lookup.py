@@ -135,16 +135,24 @@ class Index:
             passage = passages[int(pid)]
             preferred = prefer_article is not None and passage.article_id == prefer_article
             boost = 1.3 if preferred else 1.0
-            hits.append(Hit(passage, float(score) * boost,
-                            self.coverage(weights, p_terms[int(pid)]),
-                            frozenset(qset & p_terms[int(pid)])))
-        hits.sort(key=lambda h: (h.score * (0.5 + h.coverage)), reverse=True)
+            hits.append(
+                Hit(
+                    passage,
+                    float(score) * boost,
+                    self.coverage(weights, p_terms[int(pid)]),
+                    frozenset(qset & p_terms[int(pid)]),
+                )
+            )
+        hits.sort(key=lambda h: h.score * (0.5 + h.coverage), reverse=True)
         if prefer_article is not None and hits:
             # The lesson's article wins whenever it covers the question as fully as the
             # best passage (the boost alone loses to a shorter passage elsewhere).
             top = max(h.coverage for h in hits)
-            hits.sort(key=lambda h: not (h.passage.article_id == prefer_article
-                                         and h.coverage >= top - 1e-9))
+            hits.sort(
+                key=lambda h: (
+                    not (h.passage.article_id == prefer_article and h.coverage >= top - 1e-9)
+                )
+            )
         return hits[:k]
 
     def vocabulary(self, limit: int = 60) -> list[str]:

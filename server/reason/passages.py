@@ -49,9 +49,13 @@ def split_article(article: Article, start_id: int = 0) -> list[Passage]:
                 continue
             passages.append(
                 Passage(
-                    id=start_id + len(passages), article_id=article.id,
-                    article_title=article.title, paragraph=p_index, first_sentence=s,
-                    sentences=window, heading=heading,
+                    id=start_id + len(passages),
+                    article_id=article.id,
+                    article_title=article.title,
+                    paragraph=p_index,
+                    first_sentence=s,
+                    sentences=window,
+                    heading=heading,
                 )
             )
     return passages

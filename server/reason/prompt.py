@@ -21,7 +21,5 @@ def build_messages(
     for asked, answered in history:
         messages.append({"role": "user", "content": asked})
         messages.append({"role": "assistant", "content": answered})
-    messages.append(
-        {"role": "user", "content": f"Article text: {context}\n\nQuestion: {question}"}
-    )
+    messages.append({"role": "user", "content": f"Article text: {context}\n\nQuestion: {question}"})
     return messages

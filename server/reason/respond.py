@@ -30,8 +30,28 @@ from server.reason.sentences import SentenceSplitter
 from server.reason.text import query_terms, words
 
 log = logging.getLogger(__name__)
-ANAPHORA = {"it", "its", "they", "them", "their", "this", "that", "these", "those", "he",
-            "she", "his", "her", "there", "then", "one", "ones", "else", "also", "and"}
+ANAPHORA = {
+    "it",
+    "its",
+    "they",
+    "them",
+    "their",
+    "this",
+    "that",
+    "these",
+    "those",
+    "he",
+    "she",
+    "his",
+    "her",
+    "there",
+    "then",
+    "one",
+    "ones",
+    "else",
+    "also",
+    "and",
+}
 MAX_SENTENCES = 3
 
 
@@ -50,8 +70,15 @@ class Answer:
 
 
 class Answerer:
-    def __init__(self, index: Index, llm: ModelWorker | None, *, k: int = 4,
-                 min_coverage: float = 0.6, max_tokens: int = 96) -> None:
+    def __init__(
+        self,
+        index: Index,
+        llm: ModelWorker | None,
+        *,
+        k: int = 4,
+        min_coverage: float = 0.6,
+        max_tokens: int = 96,
+    ) -> None:
         self.index = index
         self.extractor = Extractor(index)
         self.llm = llm
@@ -61,15 +88,15 @@ class Answerer:
 
     # --- retrieval --------------------------------------------------------------------
 
-    def retrieve(self, question: str, history: list[tuple[str, str]],
-                 prefer_article: int | None = None) -> list[Hit]:
+    def retrieve(
+        self, question: str, history: list[tuple[str, str]], prefer_article: int | None = None
+    ) -> list[Hit]:
         """Follow-ups ("and when was it supposed to launch?") lean on the previous
         question: its topic words join the query when the new one points back."""
         hits = self.index.search(question, self.k * 2, prefer_article)
         asks_back = bool(ANAPHORA & set(words(question))) or len(query_terms(question)) <= 1
         if history and asks_back:
-            combined = self.index.search(f"{history[-1][0]} {question}", self.k * 2,
-                                         prefer_article)
+            combined = self.index.search(f"{history[-1][0]} {question}", self.k * 2, prefer_article)
             if combined and (not hits or combined[0].coverage >= hits[0].coverage):
                 hits = combined
         return hits
@@ -88,8 +115,11 @@ class Answerer:
     # --- answering --------------------------------------------------------------------
 
     async def stream(
-        self, question: str, history: list[tuple[str, str]] | None = None,
-        prefer_article: int | None = None, deadline: float | None = None,
+        self,
+        question: str,
+        history: list[tuple[str, str]] | None = None,
+        prefer_article: int | None = None,
+        deadline: float | None = None,
     ) -> AsyncIterator[AnswerDelta | Answer]:
         """`deadline`: seconds to wait for the LLM's first verified sentence before the
         extractive answer is used instead (voice turns set it: a learner waiting in
@@ -129,8 +159,12 @@ class Answerer:
         yield Answer(text, True, cite(text, hits), fallback, timings)
 
     async def _generate(
-        self, question: str, context: str, history: list[tuple[str, str]],
-        timings: dict[str, float], deadline: float | None = None,
+        self,
+        question: str,
+        context: str,
+        history: list[tuple[str, str]],
+        timings: dict[str, float],
+        deadline: float | None = None,
     ) -> AsyncIterator[str | ground.Check]:
         """Verified sentences from the LLM; a failed Check ends the stream. Sentences are
         checked against exactly the text the LLM was given. Names and numbers are checked
@@ -145,11 +179,13 @@ class Answerer:
         pieces = aiter(stream)
         try:
             while True:
-                wait = None if deadline is None or count else deadline - (
-                    time.perf_counter() - start)
+                wait = (
+                    None if deadline is None or count else deadline - (time.perf_counter() - start)
+                )
                 try:
-                    piece = await asyncio.wait_for(anext(pieces), max(wait, 0.001)
-                                                   if wait is not None else None)
+                    piece = await asyncio.wait_for(
+                        anext(pieces), max(wait, 0.001) if wait is not None else None
+                    )
                 except StopAsyncIteration:
                     break
                 except TimeoutError:
@@ -161,8 +197,12 @@ class Answerer:
                     result = ground.check(sentence, context, question)
                     if not result.ok:
                         if count == 0:
-                            log.info("rejected LLM sentence %r: %s %s", sentence,
-                                     result.reason, result.unsupported)
+                            log.info(
+                                "rejected LLM sentence %r: %s %s",
+                                sentence,
+                                result.reason,
+                                result.unsupported,
+                            )
                             yield result
                         return
                     count += 1
@@ -173,8 +213,7 @@ class Answerer:
                 if early:
                     if count == 0:
                         log.info("stopped LLM at %r: %s", splitter.pending, early)
-                        yield ground.Check(False, tuple(early), 0.0,
-                                           "unsupported names or numbers")
+                        yield ground.Check(False, tuple(early), 0.0, "unsupported names or numbers")
                     return
             for sentence in splitter.flush():
                 # An unfinished last sentence (max_tokens hit) is dropped, not guessed at.
@@ -193,12 +232,17 @@ class Answerer:
         finally:
             await stream.aclose()  # stops llama.cpp if we leave early
 
+
 def clean_question(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-async def answer(answerer: Answerer, question: str, history: list[tuple[str, str]] | None = None,
-                 prefer_article: int | None = None) -> Answer:
+async def answer(
+    answerer: Answerer,
+    question: str,
+    history: list[tuple[str, str]] | None = None,
+    prefer_article: int | None = None,
+) -> Answer:
     """The whole answer at once (CLI, HTTP)."""
     result: Answer | None = None
     async for item in answerer.stream(question, history, prefer_article):
@@ -206,4 +250,3 @@ async def answer(answerer: Answerer, question: str, history: list[tuple[str, str
             result = item
     assert result is not None
     return result
-

@@ -12,12 +12,60 @@ from bm25s.stopwords import STOPWORDS_EN_PLUS
 
 # Words that shape a question but carry no topic: "what happened to X" is about X.
 QUESTION_WORDS = {
-    "happen", "happened", "happens", "tell", "explain", "describe", "know", "mean", "means",
-    "meant", "say", "says", "said", "think", "thinks", "please", "like", "also", "would",
-    "could", "might", "may", "must", "shall", "get", "got", "one", "thing", "things",
-    "anything", "something", "someone", "article", "articles", "text", "author", "according",
-    "us", "actually", "really", "well", "much", "many", "way", "ok", "okay", "hey", "hi",
-    "hello", "now", "new", "kind", "sort", "lot",
+    "happen",
+    "happened",
+    "happens",
+    "tell",
+    "explain",
+    "describe",
+    "know",
+    "mean",
+    "means",
+    "meant",
+    "say",
+    "says",
+    "said",
+    "think",
+    "thinks",
+    "please",
+    "like",
+    "also",
+    "would",
+    "could",
+    "might",
+    "may",
+    "must",
+    "shall",
+    "get",
+    "got",
+    "one",
+    "thing",
+    "things",
+    "anything",
+    "something",
+    "someone",
+    "article",
+    "articles",
+    "text",
+    "author",
+    "according",
+    "us",
+    "actually",
+    "really",
+    "well",
+    "much",
+    "many",
+    "way",
+    "ok",
+    "okay",
+    "hey",
+    "hi",
+    "hello",
+    "now",
+    "new",
+    "kind",
+    "sort",
+    "lot",
 }
 STOPWORDS = frozenset(STOPWORDS_EN_PLUS) | QUESTION_WORDS
 _STEMMER = Stemmer.Stemmer("english")
@@ -26,9 +74,7 @@ SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”’')\]]*\s+(?=[\"“‘(\[]?[A-Z
 
 
 def fold(text: str) -> str:
-    return (
-        text.lower().replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
-    )
+    return text.lower().replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
 
 
 def words(text: str) -> list[str]:
@@ -50,12 +96,66 @@ def stem(word: str) -> str:
 
 # Common irregular past forms: like "-ed" words, they say what happened, not to what.
 IRREGULAR_PAST = {
-    "began", "became", "brought", "built", "bought", "came", "chose", "did", "drew", "fell",
-    "felt", "found", "gave", "went", "grew", "had", "held", "kept", "knew", "led", "left",
-    "lost", "made", "meant", "met", "paid", "put", "ran", "rose", "saw", "sold", "sent",
-    "set", "shut", "spent", "spoke", "stood", "struck", "took", "taught", "told", "thought",
-    "understood", "won", "wrote", "written", "begun", "chosen", "given", "gone", "grown",
-    "known", "shown", "spoken", "taken", "seen", "done", "drawn", "fallen", "risen",
+    "began",
+    "became",
+    "brought",
+    "built",
+    "bought",
+    "came",
+    "chose",
+    "did",
+    "drew",
+    "fell",
+    "felt",
+    "found",
+    "gave",
+    "went",
+    "grew",
+    "had",
+    "held",
+    "kept",
+    "knew",
+    "led",
+    "left",
+    "lost",
+    "made",
+    "meant",
+    "met",
+    "paid",
+    "put",
+    "ran",
+    "rose",
+    "saw",
+    "sold",
+    "sent",
+    "set",
+    "shut",
+    "spent",
+    "spoke",
+    "stood",
+    "struck",
+    "took",
+    "taught",
+    "told",
+    "thought",
+    "understood",
+    "won",
+    "wrote",
+    "written",
+    "begun",
+    "chosen",
+    "given",
+    "gone",
+    "grown",
+    "known",
+    "shown",
+    "spoken",
+    "taken",
+    "seen",
+    "done",
+    "drawn",
+    "fallen",
+    "risen",
 }
 
 
@@ -85,5 +185,6 @@ def sentences(paragraph: str) -> list[str]:
 
 def is_heading(paragraph: str) -> bool:
     """Scraped headings: short, no sentence punctuation at the end."""
-    return len(paragraph.split()) <= 12 and not paragraph.rstrip().endswith((".", "!", ":", ";",
-                                                                             "”", '"'))
+    return len(paragraph.split()) <= 12 and not paragraph.rstrip().endswith(
+        (".", "!", ":", ";", "”", '"')
+    )

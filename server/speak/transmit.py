@@ -45,8 +45,14 @@ def first_clause(sentence: str, min_words: int = 4, max_words: int = 10) -> tupl
 
 
 class Speaker:
-    def __init__(self, tts: ModelWorker, turn_id: str, send_json: SendJson,
-                 send_bytes: SendBytes, frame_ms: int = 100) -> None:
+    def __init__(
+        self,
+        tts: ModelWorker,
+        turn_id: str,
+        send_json: SendJson,
+        send_bytes: SendBytes,
+        frame_ms: int = 100,
+    ) -> None:
         self.tts = tts
         self.turn_id = turn_id
         self.send_json = send_json
@@ -103,8 +109,9 @@ class Speaker:
             if not pcm:
                 continue
             if not started:
-                await self.send_json({"type": "audio.start", "turn_id": self.turn_id,
-                                      "sample_rate": self.rate})
+                await self.send_json(
+                    {"type": "audio.start", "turn_id": self.turn_id, "sample_rate": self.rate}
+                )
                 started = True
             duration = 1000 * len(pcm) / 2 / self.rate
             self.timeline.append(Spoken(sentence, self.sent_ms, duration))

@@ -26,9 +26,16 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = Path("/usr/bin/chromium")
 # Flags that keep Chromium off the network in a sandbox, plus the fake microphone.
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
 ]
 
 
@@ -44,8 +51,11 @@ def serve(engines: Engines, data_dir: Path, **settings: object) -> Iterator[str]
     free loopback port; yields its URL."""
     port = free_port()
     config = Settings(data_dir=data_dir, threads=2, host="127.0.0.1", port=port, **settings)
-    server = uvicorn.Server(uvicorn.Config(create_app(config, engines), host="127.0.0.1",
-                                           port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(config, engines), host="127.0.0.1", port=port, log_level="warning"
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 120
@@ -102,8 +112,11 @@ def browser(tmp_path: Path) -> Iterator[Callable[..., object]]:
             if wav is not None:
                 args.append(f"--use-file-for-fake-audio-capture={wav}%noloop")
             ctx = pw.chromium.launch_persistent_context(
-                tmp_path / f"chromium-{len(contexts)}", executable_path=str(CHROMIUM),
-                headless=True, args=args, viewport={"width": width, "height": height},
+                tmp_path / f"chromium-{len(contexts)}",
+                executable_path=str(CHROMIUM),
+                headless=True,
+                args=args,
+                viewport={"width": width, "height": height},
             )
             contexts.append(ctx)
             page = ctx.pages[0] if ctx.pages else ctx.new_page()

@@ -25,8 +25,12 @@ ARTICLES = "document.querySelectorAll('#articles li .title').length >= 2"
 @pytest.fixture(scope="module")
 def guarded_url(engines: Engines, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     # One question an hour: the second typed question meets the rate limit.
-    with serve(engines, tmp_path_factory.mktemp("guarded-data"), api_token=TOKEN,
-               question_rate_limit="1/hour") as url:
+    with serve(
+        engines,
+        tmp_path_factory.mktemp("guarded-data"),
+        api_token=TOKEN,
+        question_rate_limit="1/hour",
+    ) as url:
         yield url
 
 
@@ -41,8 +45,14 @@ def watch(page) -> dict[str, list]:
     """Every websocket the page opens, and the Authorization header of each article fetch."""
     seen: dict[str, list] = {"sockets": [], "article_auth": []}
     page.on("websocket", lambda ws: seen["sockets"].append(ws.url))
-    page.on("request", lambda r: seen["article_auth"].append(r.headers.get("authorization"))
-            if r.url.endswith("/api/articles") else None)
+    page.on(
+        "request",
+        lambda r: (
+            seen["article_auth"].append(r.headers.get("authorization"))
+            if r.url.endswith("/api/articles")
+            else None
+        ),
+    )
     return seen
 
 
@@ -67,8 +77,9 @@ def test_token_is_asked_once_checked_kept_and_used(browser, guarded_url, shots):
 
     # A wrong token: an error, still asked, nothing stored, and no reconnect storm.
     submit_token(page, "wrong")
-    page.wait_for_function("document.querySelector('#token-error').textContent.includes("
-                           "'not right')")
+    page.wait_for_function(
+        "document.querySelector('#token-error').textContent.includes('not right')"
+    )
     assert page.evaluate(DIALOG_OPEN)
     assert page.get_attribute("#token-input", "aria-invalid") == "true"
     assert page.evaluate("document.activeElement.id") == "token-input"
@@ -98,8 +109,7 @@ def test_token_is_asked_once_checked_kept_and_used(browser, guarded_url, shots):
     # Past the rate limit (1 an hour here): a plain message; the session stays open.
     page.fill("#chat-input", "When is Avocado expected to launch?")
     page.press("#chat-input", "Enter")
-    page.wait_for_function("window.tutorStats.errors.includes('rate_limited')",
-                           timeout=TURN_MS)
+    page.wait_for_function("window.tutorStats.errors.includes('rate_limited')", timeout=TURN_MS)
     assert "a lot of questions" in page.locator("#notice").inner_text()
     assert page.evaluate(OPEN)
 
@@ -117,8 +127,9 @@ def test_a_refused_saved_token_is_forgotten_and_asked_for_again(browser, guarded
     page.evaluate("localStorage.setItem('tutor.token', 'old-token')")
     page.goto(guarded_url)
     page.wait_for_function(DIALOG_OPEN)
-    page.wait_for_function("document.querySelector('#token-error').textContent.includes("
-                           "'no longer accepted')")
+    page.wait_for_function(
+        "document.querySelector('#token-error').textContent.includes('no longer accepted')"
+    )
     assert page.evaluate("localStorage.getItem('tutor.token')") is None
     assert "token=old-token" in seen["sockets"][0]
     # Dismissed with Escape: a way back is offered; acting while refused asks again
@@ -139,8 +150,7 @@ def test_a_refused_saved_token_is_forgotten_and_asked_for_again(browser, guarded
 
 
 def test_a_foreign_origin_is_told_plainly_and_not_retried(browser, engines, tmp_path):
-    with serve(engines, tmp_path / "data", allowed_origins=["https://elsewhere.example"]) \
-            as url:
+    with serve(engines, tmp_path / "data", allowed_origins=["https://elsewhere.example"]) as url:
         page = browser()
         seen = watch(page)
         page.goto(url)

@@ -73,7 +73,8 @@ def test_voice_question_is_heard_answered_and_spoken(browser, server_url, tmp_pa
     assert page.locator("#log .answer .text").first.inner_text().strip()
     # The reply audio was played, not merely received: count samples that left the worklet.
     page.wait_for_function(
-        "window.tutorStats.playedSamples > window.tutorStats.outputRate * 0.5", timeout=TURN_MS)
+        "window.tutorStats.playedSamples > window.tutorStats.outputRate * 0.5", timeout=TURN_MS
+    )
     turn.locator(".sources summary").first.click()
     assert turn.locator(".sources blockquote").first.inner_text().strip()
     page.screenshot(path=str(shots / "voice.png"), full_page=True)
@@ -106,8 +107,11 @@ def test_speaking_over_the_reply_stops_playback(browser, server_url, tmp_path):
     page = browser(wav)
     open_page(page, server_url)
     page.click("#mic")
-    page.wait_for_function("window.tutorStats.playedSamples > window.tutorStats.outputRate "
-                           "&& window.tutorStats.queuedSamples > 0", timeout=TURN_MS)
+    page.wait_for_function(
+        "window.tutorStats.playedSamples > window.tutorStats.outputRate "
+        "&& window.tutorStats.queuedSamples > 0",
+        timeout=TURN_MS,
+    )
     page.click("#mic")  # off
     page.click("#mic")  # on: the question again, while the reply plays
     page.wait_for_function("window.tutorStats.interrupted >= 1", timeout=TURN_MS)
@@ -176,18 +180,46 @@ def play_pause_ask_resume(page) -> None:
 def stub_lessons(page, tmp_path: Path) -> None:
     """The lessons contract (GET /api/lessons, /api/lessons/{id}, segment audio), served by
     the test, for the player while the server's lessons are not in."""
-    audio = spoken_wav(tmp_path / "segment.wav", [
-        ("avocado_launch.piper.wav", 0), (None, 0.5), ("llama4.piper.wav", 0), (None, 0.5),
-        ("fallback.piper.wav", 0), (None, 0.5), ("stability.piper.wav", 0), (None, 0.5)])
-    source = {"article_id": 1, "title": "Meta’s AI Strategy", "quote": "Llama 4’s reception "
-              "was lukewarm.", "paragraph": 12}
-    segments = [{"index": i, "kind": kind, "text": f"{kind.title()}: <b>not bold</b> {i}",
-                 "sources": [source], "duration_s": 9.0, "audio_url": f"/stub/seg{i}.wav"}
-                for i, kind in enumerate(["intro", "point", "recap"])]
-    lesson = {"id": 1, "title": "Meta’s AI strategy", "article_id": 1, "segments": segments,
-              "quiz": [{"index": 0, "question": "How was Llama 4 received?"}]}
-    summary = [{"id": 1, "title": lesson["title"], "article_id": 1, "segment_count": 3,
-                "duration_s": 27.0}]
+    audio = spoken_wav(
+        tmp_path / "segment.wav",
+        [
+            ("avocado_launch.piper.wav", 0),
+            (None, 0.5),
+            ("llama4.piper.wav", 0),
+            (None, 0.5),
+            ("fallback.piper.wav", 0),
+            (None, 0.5),
+            ("stability.piper.wav", 0),
+            (None, 0.5),
+        ],
+    )
+    source = {
+        "article_id": 1,
+        "title": "Meta’s AI Strategy",
+        "quote": "Llama 4’s reception was lukewarm.",
+        "paragraph": 12,
+    }
+    segments = [
+        {
+            "index": i,
+            "kind": kind,
+            "text": f"{kind.title()}: <b>not bold</b> {i}",
+            "sources": [source],
+            "duration_s": 9.0,
+            "audio_url": f"/stub/seg{i}.wav",
+        }
+        for i, kind in enumerate(["intro", "point", "recap"])
+    ]
+    lesson = {
+        "id": 1,
+        "title": "Meta’s AI strategy",
+        "article_id": 1,
+        "segments": segments,
+        "quiz": [{"index": 0, "question": "How was Llama 4 received?"}],
+    }
+    summary = [
+        {"id": 1, "title": lesson["title"], "article_id": 1, "segment_count": 3, "duration_s": 27.0}
+    ]
     wav = audio.read_bytes()
     page.route("**/api/lessons", lambda r: r.fulfill(json=summary))
     page.route("**/api/lessons/1", lambda r: r.fulfill(json=lesson))
@@ -222,8 +254,10 @@ def lessons_available(url: str) -> list:
 
 def test_lesson_plays_pauses_answers_a_question_and_resumes(browser, server_url, shots):
     if not lessons_available(server_url):
-        pytest.skip("the server has no /api/lessons yet (lessons issue not merged); the "
-                    "player is tested against the contract with stubbed routes above")
+        pytest.skip(
+            "the server has no /api/lessons yet (lessons issue not merged); the "
+            "player is tested against the contract with stubbed routes above"
+        )
     page = browser()
     open_page(page, server_url)
     play_pause_ask_resume(page)
@@ -236,8 +270,7 @@ def test_lesson_plays_pauses_answers_a_question_and_resumes(browser, server_url,
     page.fill("#quiz-answer", "I am not sure")
     page.press("#quiz-answer", "Enter")
     page.wait_for_function("window.tutorStats.events['quiz.result'] >= 1", timeout=TURN_MS)
-    assert page.locator("#quiz-result .grade").inner_text() in ("Right", "Partly right",
-                                                                 "Not yet")
+    assert page.locator("#quiz-result .grade").inner_text() in ("Right", "Partly right", "Not yet")
     assert "Score:" in page.locator("#quiz-result").inner_text()
     page.screenshot(path=str(shots / "quiz.png"), full_page=True)
 
@@ -252,6 +285,7 @@ def test_screens_fit_a_phone(browser, server_url, shots):
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     page.screenshot(path=str(shots / "phone-chat.png"), full_page=True)
     page.click("nav .tab[data-panel=lessons]")
-    page.wait_for_function("document.querySelector('#lessons-empty').textContent !== "
-                           "'Loading lessons…'")
+    page.wait_for_function(
+        "document.querySelector('#lessons-empty').textContent !== 'Loading lessons…'"
+    )
     page.screenshot(path=str(shots / "phone-lessons.png"), full_page=True)

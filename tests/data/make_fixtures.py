@@ -28,8 +28,7 @@ SENTENCES = {
 
 def to_16k(src: Path, dst: Path) -> None:
     subprocess.run(
-        ["sox", str(src), "-r", "16000", "-c", "1", "-b", "16", "-e", "signed-integer",
-         str(dst)],
+        ["sox", str(src), "-r", "16000", "-c", "1", "-b", "16", "-e", "signed-integer", str(dst)],
         check=True,
     )
 
@@ -51,17 +50,50 @@ def main() -> None:
                 voice.synthesize_wav(text, w)
             to_16k(raw, HERE / f"{key}.piper.wav")
             raw = Path(tmp) / f"{key}-espeak.wav"
-            subprocess.run(["espeak-ng", "-v", "en-us", "-s", "160", "-w", str(raw), text],
-                           check=True)
+            subprocess.run(
+                ["espeak-ng", "-v", "en-us", "-s", "160", "-w", str(raw), text], check=True
+            )
             to_16k(raw, HERE / f"{key}.espeak.wav")
             manifest += [
                 {"file": f"{key}.piper.wav", "text": text, "voice": "piper"},
                 {"file": f"{key}.espeak.wav", "text": text, "voice": "espeak-ng"},
             ]
-    subprocess.run(["sox", "-n", "-r", "16000", "-c", "1", "-b", "16", str(HERE / "silence.wav"),
-                    "trim", "0", "2"], check=True)
-    subprocess.run(["sox", "-n", "-r", "16000", "-c", "1", "-b", "16", str(HERE / "noise.wav"),
-                    "synth", "2", "whitenoise", "vol", "0.3"], check=True)
+    subprocess.run(
+        [
+            "sox",
+            "-n",
+            "-r",
+            "16000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            str(HERE / "silence.wav"),
+            "trim",
+            "0",
+            "2",
+        ],
+        check=True,
+    )
+    subprocess.run(
+        [
+            "sox",
+            "-n",
+            "-r",
+            "16000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            str(HERE / "noise.wav"),
+            "synth",
+            "2",
+            "whitenoise",
+            "vol",
+            "0.3",
+        ],
+        check=True,
+    )
     (HERE / "fixtures.json").write_text(json.dumps(manifest, indent=1) + "\n")
 
 

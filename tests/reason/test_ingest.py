@@ -8,9 +8,21 @@ from server.reason.ingest import load_file, parse
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "articles"
 CHROME_LINES = [
-    "Back to Blog", "Loading comments", "Scroll to Top", "min read", "883 words",
-    "Leave a Comment", "Learn more", "Browse Topics", "Written by", "\\n", "Explore AI Companions",
-    "Enjoyed this article", "Last updated", "AgntBox Meta", "| stayupdatedwith.ai",
+    "Back to Blog",
+    "Loading comments",
+    "Scroll to Top",
+    "min read",
+    "883 words",
+    "Leave a Comment",
+    "Learn more",
+    "Browse Topics",
+    "Written by",
+    "\\n",
+    "Explore AI Companions",
+    "Enjoyed this article",
+    "Last updated",
+    "AgntBox Meta",
+    "| stayupdatedwith.ai",
 ]
 
 
@@ -62,8 +74,10 @@ def test_every_body_paragraph_is_kept() -> None:
     assert "Llama 4’s reception was lukewarm." in doc.text
     assert "Have a fallback plan with Mistral, Qwen, or other open models." in doc.text
     # Every line of the raw page from the first body paragraph to the last is kept.
-    raw = [line.strip() for line in
-           (BUNDLED_CORPUS / "meta-ai-strategy-avocado.raw.txt").read_text().split("\n")]
+    raw = [
+        line.strip()
+        for line in (BUNDLED_CORPUS / "meta-ai-strategy-avocado.raw.txt").read_text().split("\n")
+    ]
     first = next(i for i, line in enumerate(raw) if line.startswith("Meta has been the loudest"))
     last = next(i for i, line in enumerate(raw) if line.startswith("My bet: Meta"))
     body_lines = [line for line in raw[first : last + 1] if line]
@@ -71,8 +85,23 @@ def test_every_body_paragraph_is_kept() -> None:
     assert body_lines == list(doc.paragraphs)
 
     doc2 = secret()
-    assert len([p for p in doc2.paragraphs if p.startswith(("Safety concerns.", "Competitive "
-                "intelligence.", "Revenue pressure.", "The security breach factor."))]) == 4
+    assert (
+        len(
+            [
+                p
+                for p in doc2.paragraphs
+                if p.startswith(
+                    (
+                        "Safety concerns.",
+                        "Competitive intelligence.",
+                        "Revenue pressure.",
+                        "The security breach factor.",
+                    )
+                )
+            ]
+        )
+        == 4
+    )
     assert doc2.paragraphs[-1].startswith("Whether Meta’s hybrid approach")
     assert not any(p.startswith(("AI education researchers", "SA")) for p in doc2.paragraphs)
 
@@ -94,9 +123,11 @@ def test_html_goes_through_trafilatura_and_the_same_cleaning() -> None:
 
 
 def test_markdown() -> None:
-    md = ("# Alpacas\n\nAlpacas are *smaller* than llamas and are bred for their fiber, "
-          "which is soft and warm.\n\n## Care\n\n- They live in herds of several animals.\n"
-          "- See [the guide](http://example.invalid) for feeding times and hay.\n")
+    md = (
+        "# Alpacas\n\nAlpacas are *smaller* than llamas and are bred for their fiber, "
+        "which is soft and warm.\n\n## Care\n\n- They live in herds of several animals.\n"
+        "- See [the guide](http://example.invalid) for feeding times and hay.\n"
+    )
     doc = parse(md.encode(), "alpacas.md")
     assert doc.title == "Alpacas"
     assert "Alpacas are smaller than llamas" in doc.text
@@ -105,13 +136,17 @@ def test_markdown() -> None:
 
 
 def test_hard_wrapped_text_is_rejoined() -> None:
-    txt = ("Notes on camels\n\nThe dromedary has one hump and lives in\nthe deserts of the "
-           "Middle East and\nnorth Africa, where it carries loads.\n\nThe Bactrian camel has "
-           "two humps and lives in the cold steppes of Central Asia.\n")
+    txt = (
+        "Notes on camels\n\nThe dromedary has one hump and lives in\nthe deserts of the "
+        "Middle East and\nnorth Africa, where it carries loads.\n\nThe Bactrian camel has "
+        "two humps and lives in the cold steppes of Central Asia.\n"
+    )
     doc = parse(txt.encode(), "camels.txt")
     assert doc.title == "Notes on camels"
-    assert doc.paragraphs[0] == ("The dromedary has one hump and lives in the deserts of the "
-                                 "Middle East and north Africa, where it carries loads.")
+    assert doc.paragraphs[0] == (
+        "The dromedary has one hump and lives in the deserts of the "
+        "Middle East and north Africa, where it carries loads."
+    )
 
 
 @pytest.mark.parametrize(

@@ -18,16 +18,21 @@ PARAPHRASES = [
 
 
 @pytest.mark.parametrize("question,expected", PARAPHRASES)
-def test_paraphrased_questions_find_the_passage(index: Index, question: str,
-                                                expected: str) -> None:
+def test_paraphrased_questions_find_the_passage(index: Index, question: str, expected: str) -> None:
     hits = index.search(question, k=4)
     assert any(expected in h.passage.text for h in hits), [h.passage.text for h in hits]
 
 
-@pytest.mark.parametrize("question", [
-    "What is the capital of Australia?", "How do I change a flat tire?",
-    "Who won the World Cup in 2022?", "Who is the CEO of OpenAI?", "How do I bake bread?",
-])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the capital of Australia?",
+        "How do I change a flat tire?",
+        "Who won the World Cup in 2022?",
+        "Who is the CEO of OpenAI?",
+        "How do I bake bread?",
+    ],
+)
 def test_out_of_scope_questions_have_low_coverage(index: Index, question: str) -> None:
     hits = index.search(question, k=4)
     assert not hits or hits[0].coverage < 0.6
@@ -40,15 +45,19 @@ def test_passages_keep_positions(index: Index, library: Library) -> None:
         assert passage.text in paragraph  # verbatim, so sources quote the article
 
 
-def test_index_is_saved_reused_and_rebuilt_on_change(index: Index, library: Library,
-                                                     tmp_path: Path) -> None:
+def test_index_is_saved_reused_and_rebuilt_on_change(
+    index: Index, library: Library, tmp_path: Path
+) -> None:
     saved = (tmp_path / "index" / "fingerprint").read_text()
     again = Index(tmp_path / "index")
     again.rebuild(library.store.articles())
     assert again.fingerprint == saved and len(again.passages) == len(index.passages)
 
-    doc = parse(b"Alpaca farming\n\nAlpacas are shorn once a year in spring for their soft "
-                b"fleece, which is spun into yarn by farmers in Peru.", "alpacas.txt")
+    doc = parse(
+        b"Alpaca farming\n\nAlpacas are shorn once a year in spring for their soft "
+        b"fleece, which is spun into yarn by farmers in Peru.",
+        "alpacas.txt",
+    )
     article, created = library.add(doc)
     assert created
     assert index.fingerprint != saved

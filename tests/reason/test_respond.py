@@ -24,8 +24,10 @@ def ask(a: Answerer, q: str, history=None) -> Answer:
 
 
 def test_verified_llm_answer_is_kept_with_quoted_sources(index: Index) -> None:
-    a, _ = answerer_with(index, "Llama 4's reception was lukewarm. It didn't generate the "
-                                "same excitement as Llama 3.")
+    a, _ = answerer_with(
+        index,
+        "Llama 4's reception was lukewarm. It didn't generate the same excitement as Llama 3.",
+    )
     result = ask(a, "How was Llama 4 received?")
     assert result.grounded and result.fallback is None
     assert result.text.startswith("Llama 4's reception was lukewarm.")
@@ -61,8 +63,10 @@ def test_follow_up_uses_the_previous_question(index: Index) -> None:
 
 
 def test_stream_sends_deltas_before_the_answer(index: Index) -> None:
-    a, _ = answerer_with(index, "Llama 4's reception was lukewarm. Llama 4 didn't generate "
-                                "the same excitement as Llama 3.")
+    a, _ = answerer_with(
+        index,
+        "Llama 4's reception was lukewarm. Llama 4 didn't generate the same excitement as Llama 3.",
+    )
 
     async def collect() -> list:
         return [item async for item in a.stream("How was Llama 4 received?")]
@@ -85,5 +89,6 @@ def test_public_eval_bar_with_the_real_model(index: Index, engines) -> None:
     abstain = [r for r, i in zip(results, items, strict=True) if i.get("abstain")]
     assert all(r.passed for r in abstain), [r.answer.text for r in abstain if not r.passed]
     assert sum(r.passed for r in answerable) >= 8, [
-        (r.question, r.answer.text) for r in answerable if not r.passed]
+        (r.question, r.answer.text) for r in answerable if not r.passed
+    ]
     assert not [r for r in results if r.unsupported]
