@@ -237,7 +237,10 @@ def lessons_list(data_dir: DataDir = None) -> None:
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns a command's exit code instead of exiting.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except TutorError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         sys.exit(2)

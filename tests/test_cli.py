@@ -1,0 +1,51 @@
+"""The command line as a user runs it (subprocesses, real files)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from server.config import BUNDLED_CORPUS
+
+
+def tutor(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "server", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+    )
+
+
+def test_ingest_adds_good_files_reports_bad_ones_and_lists_them(tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "camels.md").write_text(
+        "# Camels\n\nThe dromedary has one hump and the Bactrian camel has two humps; both "
+        "store fat in them, not water, and can go for days without drinking.\n"
+    )
+    (folder / "empty.txt").write_text("")
+    (folder / "notes.pdf").write_bytes(b"%PDF")  # not a supported type: not even tried
+    data = tmp_path / "data"
+    result = tutor("ingest", str(folder), str(BUNDLED_CORPUS), "--data-dir", str(data))
+    assert result.returncode == 1, result.stderr  # one file failed
+    assert "added: #1 Camels" in result.stdout
+    assert "empty.txt: the file is empty" in result.stderr
+    assert result.stdout.count("added:") == 3
+    again = tutor("ingest", str(folder / "camels.md"), "--data-dir", str(data))
+    assert again.returncode == 0 and "already present" in again.stdout
+    listing = tutor("articles", "--data-dir", str(data))
+    assert "Camels" in listing.stdout and "AgntBox" in listing.stdout
+
+
+def test_ingest_of_nothing_is_a_usage_error(tmp_path: Path) -> None:
+    result = tutor("ingest", str(tmp_path), "--data-dir", str(tmp_path / "d"))
+    assert result.returncode == 2 and result.stderr.startswith("error: no .txt")
+
+
+def test_ask_prints_the_answer_and_its_sources(tmp_path: Path) -> None:
+    result = tutor("ask", "How was Llama 4 received?", "--data-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "lukewarm" in result.stdout and "[1] Meta’s AI Strategy" in result.stdout
+    declined = tutor("ask", "What is the capital of Australia?", "--data-dir", str(tmp_path))
+    assert "not covered by the articles" in declined.stdout
