@@ -14,12 +14,14 @@ threads into one llama.cpp context (it is not thread-safe).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
+import queue
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -29,11 +31,14 @@ import numpy as np
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-# Three models share a few cores. OpenMP's default is to spin idle worker threads,
-# which steals the cores the other models need: measured with 4 concurrent talkers on 2
-# cores, passive waiting cut voice-to-voice p50 from 2.4-3.0 s to 1.4-1.7 s (one talker:
-# unchanged within noise). Must be set before llama.cpp / CTranslate2 start OpenMP.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Three models share a few cores. OpenMP's default is to spin idle worker threads for a
+# long while, which steals the cores the other models need; never spinning (passive)
+# slows llama.cpp's token loop instead. A short spin keeps both: measured on 2 cores,
+# voice-to-voice p50/p95 went from 0.69-0.75/1.3-1.4 s to 0.54/1.21 s with one talker and
+# from 2.4-3.0/4.1-4.5 s to 1.6/3.1 s with four (passive: 0.8/1.3 s and 1.4-1.7/3.1-3.4 s).
+# Read by libgomp when llama.cpp and CTranslate2 start it; a user's own setting wins.
+if "OMP_WAIT_POLICY" not in os.environ:
+    os.environ.setdefault("GOMP_SPINCOUNT", "20000")
 
 STT_RATE = 16_000
 
@@ -156,46 +161,86 @@ class PiperSynthesizer:
 # --- workers --------------------------------------------------------------------------
 
 
+# Queue priorities: what a learner is waiting for right now goes first.
+URGENT = 0  # a final transcript, the first audio of a reply
+NORMAL = 1  # the rest of a reply, answers
+LATER = 2  # partial transcripts
+BACKGROUND = 3  # lesson building
+
+
 class ModelWorker:
-    """One thread, one FIFO queue, one model instance."""
+    """One thread, one priority queue, one model instance.
+
+    A llama.cpp context is not thread-safe and the models share the cores anyway, so each
+    model runs one job at a time; the queue decides which learner's job runs next (FIFO
+    within a priority), so one learner's long reply doesn't hold back another's first
+    sentence."""
 
     def __init__(self, engine: Any, label: str) -> None:
         self.engine = engine
         self.label = label
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"model-{label}")
         self.pending = 0
+        self._queue: queue.PriorityQueue[tuple[int, int, Callable[[], None] | None]] = (
+            queue.PriorityQueue()
+        )
+        self._order = itertools.count()
+        self._thread = threading.Thread(target=self._run, name=f"model-{label}", daemon=True)
+        self._thread.start()
 
-    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+    def _run(self) -> None:
+        while True:
+            _, _, job = self._queue.get()
+            if job is None:
+                return
+            job()
+
+    def submit(self, fn: Callable[..., T], *args: Any, priority: int = NORMAL) -> Future[T]:
+        future: Future[T] = Future()
+
+        def job() -> None:
+            if not future.set_running_or_notify_cancel():
+                return  # cancelled while queued: skip it
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
+                future.set_exception(exc)
+
+        self._queue.put((priority, next(self._order), job))
+        return future
+
+    async def call(self, fn: Callable[..., T], *args: Any, priority: int = NORMAL) -> T:
         self.pending += 1
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+            return await asyncio.wrap_future(self.submit(fn, *args, priority=priority))
         finally:
             self.pending -= 1
 
-    async def stream(self, make_iter: Callable[[threading.Event], Iterator[T]]) -> AsyncIterator[T]:
+    async def stream(
+        self, make_iter: Callable[[threading.Event], Iterator[T]], priority: int = NORMAL
+    ) -> AsyncIterator[T]:
         """Run a blocking generator on the model thread and yield its items here.
 
         Closing the async iterator (cancellation, a break) sets the cancel event, which the
         generator checks between items, so the model thread is freed promptly."""
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        items: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         cancel = threading.Event()
 
         def produce() -> None:
             try:
                 for item in make_iter(cancel):
-                    loop.call_soon_threadsafe(queue.put_nowait, ("item", item))
+                    loop.call_soon_threadsafe(items.put_nowait, ("item", item))
                     if cancel.is_set():
                         break
-                loop.call_soon_threadsafe(queue.put_nowait, ("end", None))
+                loop.call_soon_threadsafe(items.put_nowait, ("end", None))
             except BaseException as exc:  # noqa: BLE001 - re-raised on the loop side
-                loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
+                loop.call_soon_threadsafe(items.put_nowait, ("error", exc))
 
         self.pending += 1
-        future = loop.run_in_executor(self._pool, produce)
+        future = self.submit(produce, priority=priority)
         try:
             while True:
-                kind, value = await queue.get()
+                kind, value = await items.get()
                 if kind == "item":
                     yield value
                 elif kind == "end":
@@ -205,11 +250,10 @@ class ModelWorker:
         finally:
             cancel.set()
             self.pending -= 1
-            # Don't await the thread: a cancelled caller must return at once.
-            future.add_done_callback(lambda f: f.exception())
+            future.cancel()  # still queued: never runs; running: stops at the next item
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._queue.put((-1, -1, None))
 
 
 @dataclass

@@ -73,3 +73,23 @@ def test_worker_runs_blocking_calls_off_the_loop(engines: Engines) -> None:
         return pieces
 
     assert asyncio.run(main())
+
+
+def test_worker_runs_urgent_jobs_first_and_skips_cancelled_ones() -> None:
+    import threading as th
+
+    from server.engines import LATER, NORMAL, URGENT, ModelWorker
+
+    worker = ModelWorker(object(), "test")
+    gate, ran = th.Event(), []
+    blocker = worker.submit(gate.wait)  # holds the thread while the others queue
+    later = worker.submit(ran.append, "partial", priority=LATER)
+    normal = worker.submit(ran.append, "sentence", priority=NORMAL)
+    dropped = worker.submit(ran.append, "cancelled", priority=URGENT)
+    urgent = worker.submit(ran.append, "final", priority=URGENT)
+    assert dropped.cancel()
+    gate.set()
+    for future in (blocker, later, normal, urgent):
+        future.result(timeout=10)
+    assert ran == ["final", "sentence", "partial"]
+    worker.close()

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from server.engines import ModelWorker
+from server.engines import BACKGROUND, NORMAL, ModelWorker
 from server.errors import NotFound, TutorError
 from server.lessons import records
 from server.lessons.narration import Audio, NarrationCache
@@ -218,7 +218,13 @@ class Lessons:
                 await self._quiet()
             self._own += 1
             try:
-                parts.append(await tts.call(lambda s=sentence: b"".join(tts.engine.synthesize(s))))
+                parts.append(
+                    await tts.call(
+                        lambda s=sentence: b"".join(tts.engine.synthesize(s)),
+                        # The background build yields; a learner waiting for it doesn't.
+                        priority=BACKGROUND if polite else NORMAL,
+                    )
+                )
             finally:
                 self._own -= 1
         rate = tts.engine.sample_rate
@@ -254,7 +260,9 @@ class Lessons:
         assert self.llm is not None
         await self._quiet()
         responder = self.llm.engine
-        stream = self.llm.stream(lambda cancel: responder.stream(messages, 80, cancel))
+        stream = self.llm.stream(
+            lambda cancel: responder.stream(messages, 80, cancel), priority=BACKGROUND
+        )
         parts: list[str] = []
         self._own += 1
         try:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from server.engines import STT_RATE, ModelWorker
+from server.engines import LATER, STT_RATE, URGENT, ModelWorker
 from server.listen.capture import AudioInput
 from server.listen.segment import WINDOW_MS, Event, Segmenter, VadSettings
 
@@ -81,8 +81,10 @@ class Listener:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def _transcribe(self, audio: np.ndarray) -> str:
-        return await self.stt.call(self.stt.engine.transcribe, audio, self.prompt())
+    async def _transcribe(self, audio: np.ndarray, priority: int = URGENT) -> str:
+        return await self.stt.call(
+            self.stt.engine.transcribe, audio, self.prompt(), priority=priority
+        )
 
     async def feed(self, frame: bytes) -> None:
         samples = self.audio.convert(frame)
@@ -132,7 +134,7 @@ class Listener:
         audio = self.segmenter.utterance(trim_silence=False)
 
         async def partial() -> None:
-            text = await self._transcribe(audio)
+            text = await self._transcribe(audio, LATER)
             if text and self.segmenter.speaking:
                 await self.emit("transcript.partial", {"text": text})
 

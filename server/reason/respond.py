@@ -138,7 +138,13 @@ class Answerer:
         context = self.extractor.llm_context(question, hits)
         said: list[str] = []
         fallback: str | None = None
-        if self.llm is not None:
+        if self.llm is None:
+            fallback = "no model"
+        elif deadline is not None and self.llm.pending:
+            # Another learner's answer holds the LLM: ours could not start, let alone
+            # pass verification, within the deadline. Shed the work, not the latency.
+            fallback = "llm busy"
+        else:
             async for item in self._generate(question, context, history, timings, deadline):
                 if isinstance(item, str):
                     said.append(item)
@@ -146,8 +152,6 @@ class Answerer:
                 else:
                     fallback = item.reason
                     break
-        else:
-            fallback = "no model"
         if not said:
             if fallback:
                 FALLBACKS.labels(reason=fallback).inc()

@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from server.engines import ModelWorker
+from server.engines import NORMAL, URGENT, ModelWorker
 from server.reason.text import sentences
 
 SendJson = Callable[[dict], Awaitable[None]]
@@ -96,7 +96,11 @@ class Speaker:
 
     async def _synthesize(self, sentence: str) -> bytes:
         start = time.perf_counter()
-        pcm = await self.tts.call(lambda: b"".join(self.tts.engine.synthesize(sentence)))
+        # The first piece is what the learner is waiting for; the rest can queue.
+        priority = URGENT if not self.synth_seconds else NORMAL
+        pcm = await self.tts.call(
+            lambda: b"".join(self.tts.engine.synthesize(sentence)), priority=priority
+        )
         self.synth_seconds.append(time.perf_counter() - start)
         return pcm
 
