@@ -33,10 +33,10 @@ T = TypeVar("T")
 
 # Three models share a few cores. OpenMP's default is to spin idle worker threads for a
 # long while, which steals the cores the other models need; never spinning (passive)
-# slows llama.cpp's token loop instead. A short spin keeps both: measured on 2 cores,
-# voice-to-voice p50/p95 went from 0.69-0.75/1.3-1.4 s to 0.54/1.21 s with one talker and
-# from 2.4-3.0/4.1-4.5 s to 1.6/3.1 s with four (passive: 0.8/1.3 s and 1.4-1.7/3.1-3.4 s).
-# Read by libgomp when llama.cpp and CTranslate2 start it; a user's own setting wins.
+# slows llama.cpp's token loop instead. A short spin kept the single-talker latency and
+# halved it with four talkers (2 cores: p50 2.4-3.0 s -> 1.6 s; passive: 1.4-1.7 s but
+# about 0.1 s slower with one talker). Read by libgomp when llama.cpp and CTranslate2
+# start it; a user's own OMP_WAIT_POLICY wins.
 if "OMP_WAIT_POLICY" not in os.environ:
     os.environ.setdefault("GOMP_SPINCOUNT", "20000")
 

@@ -49,6 +49,16 @@ class Utterance:
     pcm: bytes  # 16 kHz s16le, speech then nothing: the talker appends silence
     lead_s: float = 0.3
 
+    @property
+    def speech_end_byte(self) -> int:
+        """Where the speech really ends: after the last 10 ms above -40 dBFS (voices
+        trail off in near-silence that no listener counts as speech)."""
+        samples = np.frombuffer(self.pcm, "<i2").astype(np.float32) / 32768
+        frames = samples[: len(samples) // 160 * 160].reshape(-1, 160)
+        loud = np.flatnonzero(np.sqrt((frames**2).mean(axis=1)) > 0.01)
+        end = (int(loud[-1]) + 1) * 160 if len(loud) else len(samples)
+        return 2 * end
+
 
 @dataclass
 class TurnResult:
@@ -116,6 +126,7 @@ async def _talk(connection: Any, utterance: Utterance, result: TurnResult, timeo
             result.error = first["code"]
             return
         speech_end: list[float] = []
+        end_of_speech = utterance.speech_end_byte
         done = asyncio.Event()
 
         async def microphone() -> None:
@@ -124,7 +135,7 @@ async def _talk(connection: Any, utterance: Utterance, result: TurnResult, timeo
             audio = utterance.pcm
             while not done.is_set():
                 chunk = audio[i * frame : (i + 1) * frame] or bytes(frame)
-                if not speech_end and i * frame >= len(audio):
+                if not speech_end and (i + 1) * frame >= end_of_speech:
                     speech_end.append(time.perf_counter())
                 await ws.send(chunk)
                 i += 1

@@ -16,6 +16,7 @@ import asyncio
 import logging
 import re
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -69,6 +70,28 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+class LlmOdds:
+    """Whether a spoken turn should wait for the LLM at all. Spoken turns give the LLM a
+    deadline; when its last `window` tries all failed (too slow, or not verified: the
+    default 135M model mostly is), waiting again would only add silence, so spoken turns
+    go straight to the extractive answer and retry the LLM every `window`-th turn, which
+    notices a better model or a quieter machine. Text turns always try the LLM."""
+
+    def __init__(self, window: int = 5) -> None:
+        self.window = window
+        self.outcomes: deque[bool] = deque(maxlen=window)
+        self.skipped = 0
+
+    def worth_trying(self) -> bool:
+        if len(self.outcomes) < self.window or any(self.outcomes):
+            return True
+        self.skipped += 1
+        return self.skipped % self.window == 0
+
+    def record(self, used: bool) -> None:
+        self.outcomes.append(used)
+
+
 class Answerer:
     def __init__(
         self,
@@ -81,6 +104,7 @@ class Answerer:
     ) -> None:
         self.index = index
         self.extractor = Extractor(index)
+        self.spoken_llm = LlmOdds()
         self.llm = llm
         self.k = k
         self.min_coverage = min_coverage
@@ -144,6 +168,8 @@ class Answerer:
             # Another learner's answer holds the LLM: ours could not start, let alone
             # pass verification, within the deadline. Shed the work, not the latency.
             fallback = "llm busy"
+        elif deadline is not None and not self.spoken_llm.worth_trying():
+            fallback = "llm unlikely"
         else:
             async for item in self._generate(question, context, history, timings, deadline):
                 if isinstance(item, str):
@@ -152,6 +178,8 @@ class Answerer:
                 else:
                     fallback = item.reason
                     break
+            if deadline is not None:
+                self.spoken_llm.record(bool(said))
         if not said:
             if fallback:
                 FALLBACKS.labels(reason=fallback).inc()

@@ -92,3 +92,24 @@ def test_public_eval_bar_with_the_real_model(index: Index, engines) -> None:
         (r.question, r.answer.text) for r in answerable if not r.passed
     ]
     assert not [r for r in results if r.unsupported]
+
+
+def test_spoken_turns_stop_waiting_for_an_llm_that_keeps_failing(index: Index) -> None:
+    a, fake = answerer_with(index, "Avocado launches in 2031.")  # always unverified
+
+    async def spoken(q: str) -> Answer:
+        items = [i async for i in a.stream(q, deadline=5.0)]
+        return items[-1]
+
+    for _ in range(5):
+        assert asyncio.run(spoken("When is Avocado expected to launch?")).fallback == (
+            "unsupported names or numbers"
+        )
+    assert len(fake.calls) == 5
+    skipped = [asyncio.run(spoken("How was Llama 4 received?")) for _ in range(5)]
+    assert [r.fallback for r in skipped[:4]] == ["llm unlikely"] * 4
+    assert all(r.grounded and r.text for r in skipped)
+    assert len(fake.calls) == 6  # tried again on the 5th turn
+    # Text turns (no deadline) always ask the LLM.
+    ask(a, "How was Llama 4 received?")
+    assert len(fake.calls) == 7
