@@ -24,11 +24,12 @@ SENTENCES = {
     "stability": "What happened to Stability AI?",
     "capital": "What is the capital of Australia?",
 }
+PCM_16K = ["-r", "16000", "-c", "1", "-b", "16", "-e", "signed-integer"]
 
 
 def to_16k(src: Path, dst: Path) -> None:
     subprocess.run(
-        ["sox", str(src), "-r", "16000", "-c", "1", "-b", "16", "-e", "signed-integer", str(dst)],
+        ["sox", str(src), *PCM_16K, str(dst)],
         check=True,
     )
 
@@ -58,42 +59,12 @@ def main() -> None:
                 {"file": f"{key}.piper.wav", "text": text, "voice": "piper"},
                 {"file": f"{key}.espeak.wav", "text": text, "voice": "espeak-ng"},
             ]
-    subprocess.run(
-        [
-            "sox",
-            "-n",
-            "-r",
-            "16000",
-            "-c",
-            "1",
-            "-b",
-            "16",
-            str(HERE / "silence.wav"),
-            "trim",
-            "0",
-            "2",
-        ],
-        check=True,
-    )
-    subprocess.run(
-        [
-            "sox",
-            "-n",
-            "-r",
-            "16000",
-            "-c",
-            "1",
-            "-b",
-            "16",
-            str(HERE / "noise.wav"),
-            "synth",
-            "2",
-            "whitenoise",
-            "vol",
-            "0.3",
-        ],
-        check=True,
-    )
+    # Two seconds of digital silence and of white noise, for the no-speech cases.
+    for name, effect in (
+        ("silence.wav", ["trim", "0", "2"]),
+        ("noise.wav", ["synth", "2", "whitenoise", "vol", "0.3"]),
+    ):
+        subprocess.run(["sox", "-n", *PCM_16K, str(HERE / name), *effect], check=True)
     (HERE / "fixtures.json").write_text(json.dumps(manifest, indent=1) + "\n")
 
 
