@@ -151,33 +151,42 @@ def claims(text: str) -> list[str]:
     return found
 
 
-def unsupported_claims(partial: str, context: str) -> list[str]:
+class Evidence:
+    """The text an answer may use, prepared once: the folded text, its words and each
+    sentence's terms. The LLM stream checks every piece it writes against it, so none
+    of this is redone per token."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.folded = fold(text)
+        self.words = set(words(text))
+        self.sentence_terms = [set(terms(x)) for x in sentences(text)]
+
+    @classmethod
+    def of(cls, context: str | Evidence) -> Evidence:
+        return context if isinstance(context, Evidence) else cls(context)
+
+    def missing(self, claimed: list[str]) -> list[str]:
+        """The claims the text does not hold (as a phrase, and word by word)."""
+        return [
+            c
+            for c in claimed
+            if not (fold(c) in self.folded and all(p in self.words for p in words(c)))
+        ]
+
+
+def unsupported_claims(partial: str, context: str | Evidence) -> list[str]:
     """Names and numbers in a sentence still being written that the context lacks. The
     last word may be cut mid-token ("Llam"), so it waits for the next piece."""
     done = partial.rsplit(None, 1)[0] if " " in partial.strip() else ""
-    if not done:
-        return []
-    haystack = fold(context)
-    hay_words = set(words(context))
-    return [
-        c
-        for c in claims(done)
-        if not (fold(c) in haystack and all(p in hay_words for p in words(c)))
-    ]
+    return Evidence.of(context).missing(claims(done)) if done else []
 
 
-def check(sentence: str, context: str, question: str = "") -> Check:
+def check(sentence: str, context: str | Evidence, question: str = "") -> Check:
     if REFUSAL.search(sentence):
         return Check(False, reason="hedge")
-    haystack = fold(context)
-    hay_words = set(words(context))
-    missing = []
-    for claim in claims(sentence):
-        key = fold(claim)
-        parts = words(claim)
-        if key in haystack and (not parts or all(p in hay_words for p in parts)):
-            continue
-        missing.append(claim)
+    evidence = Evidence.of(context)
+    missing = evidence.missing(claims(sentence))
     if missing:
         return Check(False, tuple(missing), 0.0, "unsupported names or numbers")
     content = set(terms(sentence))
@@ -186,7 +195,7 @@ def check(sentence: str, context: str, question: str = "") -> Check:
     new = content - set(terms(question))
     if question and len(new) < MIN_NEW_WORDS:
         return Check(False, reason="repeats the question")
-    best = max((len(content & set(terms(x))) for x in sentences(context)), default=0)
+    best = max((len(content & x) for x in evidence.sentence_terms), default=0)
     support = best / len(content)
     if support < MIN_SUPPORT or len(content) - best > MAX_UNSUPPORTED_WORDS:
         return Check(False, (), support, "not supported by the passages")

@@ -203,6 +203,7 @@ class Answerer:
         as soon as they are written, so an invention stops the LLM mid-sentence."""
         assert self.llm is not None
         messages = build_messages(question, context, history)
+        evidence = ground.Evidence(context)  # checked against on every piece the LLM writes
         splitter = SentenceSplitter()
         responder = self.llm.engine
         start = time.perf_counter()
@@ -226,7 +227,7 @@ class Answerer:
                     return
                 timings.setdefault("first_token", time.perf_counter() - start)
                 for sentence in splitter.feed(piece):
-                    result = ground.check(sentence, context, question)
+                    result = ground.check(sentence, evidence, question)
                     if not result.ok:
                         if count == 0:
                             log.info(
@@ -241,7 +242,7 @@ class Answerer:
                     yield sentence
                     if count >= MAX_SENTENCES:
                         return
-                early = ground.unsupported_claims(splitter.pending, context)
+                early = ground.unsupported_claims(splitter.pending, evidence)
                 if early:
                     if count == 0:
                         log.info("stopped LLM at %r: %s", splitter.pending, early)
@@ -249,7 +250,7 @@ class Answerer:
                     return
             for sentence in splitter.flush():
                 # An unfinished last sentence (max_tokens hit) is dropped, not guessed at.
-                result = ground.check(sentence, context, question)
+                result = ground.check(sentence, evidence, question)
                 if not sentence.endswith((".", "!", "?")):
                     result = ground.Check(False, reason="unfinished sentence")
                 if result.ok:
