@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Annotated, Any
 
@@ -9,12 +10,22 @@ from fastapi import APIRouter, File, Request, UploadFile
 from pydantic import BaseModel, Field
 
 from server.access import client_key
-from server.errors import IngestError, TutorError
+from server.errors import IngestError, NotFound, TutorError
 from server.lessons.records import scores
 from server.reason.respond import Answer
 from server.services import ServicesDep
 
 router = APIRouter()
+ROW_ID = re.compile(r"-?[0-9]{1,19}")
+ROW_ID_MAX = 2**63 - 1  # SQLite's INTEGER range: larger ids can't exist, only overflow
+
+
+def row_id(raw: str, what: str) -> int:
+    """A path id as a database id; anything that can't be one (not an integer, or out of
+    SQLite's range) is simply not found, never a 422 or a 500."""
+    if ROW_ID.fullmatch(raw) and -ROW_ID_MAX - 1 <= int(raw) <= ROW_ID_MAX:
+        return int(raw)
+    raise NotFound(f"no {what} with id {raw[:40]}")
 
 
 @router.get("/healthz")
@@ -35,8 +46,8 @@ async def list_articles(services: ServicesDep) -> list[dict[str, Any]]:
 
 
 @router.get("/api/articles/{article_id}")
-async def get_article(article_id: int, services: ServicesDep) -> dict[str, Any]:
-    article = services.store.article(article_id)
+async def get_article(article_id: str, services: ServicesDep) -> dict[str, Any]:
+    article = services.store.article(row_id(article_id, "article"))
     return {**article.summary(), "paragraphs": article.paragraphs}
 
 
@@ -55,8 +66,8 @@ async def upload_article(
 
 
 @router.delete("/api/articles/{article_id}", status_code=204)
-async def delete_article(article_id: int, services: ServicesDep) -> None:
-    services.library.remove(article_id)
+async def delete_article(article_id: str, services: ServicesDep) -> None:
+    services.library.remove(row_id(article_id, "article"))
 
 
 class AskRequest(BaseModel):

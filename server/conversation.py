@@ -293,9 +293,16 @@ class Conversation:
         return ms / 1000 if speak and ms else None
 
     def _prefer_article(self) -> int | None:
+        """The lesson's article, if any. Only a preference: a lesson context that can't
+        be looked up is dropped, and never fails this question or the next."""
         if self.lesson is None or self.lesson.lesson_id is None:
             return None
-        return self.services.lesson_article(self.lesson.lesson_id, self.lesson.segment)
+        try:
+            return self.services.lesson_article(self.lesson.lesson_id, self.lesson.segment)
+        except Exception:  # noqa: BLE001 - see above
+            log.exception("dropping lesson context %s", self.lesson)
+            self.lesson = None
+            return None
 
     async def _run_turn(self, turn: Turn, speak: bool) -> None:
         start = time.perf_counter()

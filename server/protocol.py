@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from server.errors import TutorError
 
 MAX_TEXT_CHARS = 2000
+MAX_ID = 2**63 - 1  # ids are SQLite integers: past this, a lookup would overflow
 
 
 class _Message(BaseModel):
@@ -45,13 +46,13 @@ class Interrupt(_Message):
 class Playback(_Message):
     type: Literal["playback"]
     turn_id: str = Field(max_length=64)
-    played_ms: int = Field(ge=0)
+    played_ms: int = Field(ge=0, le=MAX_ID)
 
 
 class LessonContext(_Message):
     type: Literal["lesson.context"]
-    lesson_id: int | None = None  # None: the learner left the lesson
-    segment: int = Field(0, ge=0)
+    lesson_id: int | None = Field(None, ge=0, le=MAX_ID)  # None: the learner left the lesson
+    segment: int = Field(0, ge=0, le=MAX_ID)
 
 
 class QuizAsk(_Message):
@@ -59,8 +60,8 @@ class QuizAsk(_Message):
     spoken) is graded."""
 
     type: Literal["quiz.ask"]
-    lesson_id: int
-    question: int = Field(ge=0)
+    lesson_id: int = Field(ge=0, le=MAX_ID)
+    question: int = Field(ge=0, le=MAX_ID)
 
 
 class Ping(_Message):

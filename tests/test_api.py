@@ -1,6 +1,7 @@
 """HTTP API and the chat websocket through the real app and the real models."""
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -8,6 +9,7 @@ from fastapi.testclient import TestClient
 from server.app import create_app
 from server.config import Settings
 from server.engines import Engines
+from tests.fakes import fake_engines
 
 ALPACAS = (
     b"Alpaca farming in the Andes\n\nAlpacas are shorn once a year, in spring, for "
@@ -124,3 +126,58 @@ def test_metrics_endpoint(client: TestClient) -> None:
     client.post("/api/ask", json={"question": "What is Avocado?"})
     text = client.get("/metrics").text
     assert "tutor_turns_total" in text and "tutor_stage_seconds_bucket" in text
+
+
+@pytest.fixture
+def fake_client(tmp_path: Path) -> Iterator[TestClient]:
+    """The real app around fakes of our engines (these tests are about ids, not models)."""
+    settings = Settings(data_dir=tmp_path, build_lessons=False)
+    with TestClient(create_app(settings, fake_engines())) as c:
+        yield c
+
+
+HUGE = "99999999999999999999"  # past SQLite's 64-bit integers
+
+
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("GET", f"/api/articles/{HUGE}"),
+        ("DELETE", f"/api/articles/{HUGE}"),
+        ("GET", f"/api/articles/-{HUGE}"),
+        ("GET", "/api/articles/abc"),
+        ("DELETE", "/api/articles/1e3"),
+        ("GET", f"/api/lessons/{HUGE}"),
+        ("GET", "/api/lessons/one"),
+        ("GET", f"/api/lessons/{HUGE}/segments/0/audio"),
+        ("GET", f"/api/lessons/1/segments/{HUGE}/audio"),
+        ("GET", "/api/lessons/1/segments/x/audio"),
+    ],
+)
+def test_ids_that_cannot_exist_are_not_found(
+    fake_client: TestClient, method: str, path: str
+) -> None:
+    reply = fake_client.request(method, path)
+    assert reply.status_code == 404, reply.text
+    assert reply.json()["error"]["code"] == "not_found"
+    assert fake_client.get("/api/articles/1").status_code == 200  # real ids still work
+
+
+def test_an_impossible_lesson_id_is_refused_and_later_questions_still_work(
+    fake_client: TestClient,
+) -> None:
+    with fake_client.websocket_connect("/ws/chat") as ws:
+        ws.send_json({"type": "hello"})
+        assert ws.receive_json()["type"] == "ready"
+        ws.send_text('{"type": "lesson.context", "lesson_id": 1e20}')
+        assert ws.receive_json()["code"] == "bad_message"
+        ws.send_text(f'{{"type": "quiz.ask", "lesson_id": {HUGE}, "question": 0}}')
+        assert ws.receive_json()["code"] == "bad_message"
+        for _ in range(2):
+            ws.send_json({"type": "text", "text": "What is Avocado?"})
+            events = [ws.receive_json()]
+            while events[-1]["type"] not in ("answer.done", "error"):
+                events.append(ws.receive_json())
+            assert events[-1]["type"] == "answer.done", events[-1]
+            while ws.receive_json()["type"] != "turn.metrics":
+                pass

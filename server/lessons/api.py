@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse
 
+from server.api import row_id
 from server.errors import TutorError
 from server.lessons.build import Lessons
 from server.services import Services, ServicesDep
@@ -64,14 +65,14 @@ async def list_lessons(services: ServicesDep) -> list[dict[str, Any]]:
 
 
 @router.get("/api/lessons/{lesson_id}")
-async def get_lesson(lesson_id: int, services: ServicesDep) -> dict[str, Any]:
-    return _lessons(services).detail(lesson_id)
+async def get_lesson(lesson_id: str, services: ServicesDep) -> dict[str, Any]:
+    return _lessons(services).detail(row_id(lesson_id, "lesson"))
 
 
 @router.get("/api/lessons/{lesson_id}/segments/{index}/audio")
-async def segment_audio(lesson_id: int, index: int, services: ServicesDep) -> FileResponse:
+async def segment_audio(lesson_id: str, index: str, services: ServicesDep) -> FileResponse:
     """Starlette's FileResponse answers Range requests itself (206 + Content-Range)."""
-    audio = await _lessons(services).audio(lesson_id, index)
+    audio = await _lessons(services).audio(row_id(lesson_id, "lesson"), row_id(index, "segment"))
     return FileResponse(
         audio.path, media_type=audio.media_type, headers={"Cache-Control": "no-cache"}
     )  # rebuilt lessons change it
