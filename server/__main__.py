@@ -35,7 +35,7 @@ def serve(
     """Start the tutor (HTTP + websockets) with the models loaded once."""
     import uvicorn
 
-    from server.app import create_app
+    from server.app import create_app, serve_options
 
     settings = settings_from(
         host=host,
@@ -48,18 +48,7 @@ def serve(
     )
     settings.check()  # fail here, with one line, before uvicorn starts
     setup_logging(settings.log_level)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        # Above our own message limit, so an oversized message gets a typed error from
-        # the conversation instead of uvicorn dropping the connection.
-        ws_max_size=max(settings.max_upload_bytes, 4 * settings.max_message_bytes),
-        # On shutdown, open sockets are closed and running turns cancelled (committed
-        # turns are already on disk); don't wait on a slow client for long.
-        timeout_graceful_shutdown=5,
-    )
+    uvicorn.run(create_app(settings), **serve_options(settings))
 
 
 @app.command()

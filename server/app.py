@@ -1,5 +1,8 @@
 """FastAPI app: the lifespan loads every model once and builds the services; routes stay
-thin and live in api.py (HTTP) and conversation.py (websockets). Serves client/ at `/`."""
+thin and live in api.py (HTTP) and conversation.py (websockets). Serves client/ at `/`.
+
+`serve_options()` is how uvicorn serves it, in one place for the CLI, the benchmarks and
+the tests: anything a client can cause at the transport gets the same typed errors."""
 
 from __future__ import annotations
 
@@ -9,19 +12,24 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.frames import CloseCode, Frame, Opcode
 
 from server import api, conversation
+from server import protocol as p
 from server.access import AccessDenied
 from server.config import Settings
 from server.engines import Engines, load_engines
 from server.errors import IngestError, NotFound, TutorError
 from server.lessons import api as lessons_api
+from server.metrics import ERRORS
 from server.services import build_services
 
 log = logging.getLogger(__name__)
@@ -128,3 +136,47 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(
             {"error": {"code": "bad_request", "message": f"{where}: {first['msg']}"}}, 422
         )
+
+
+def serve_options(settings: Settings, **overrides: Any) -> dict[str, Any]:
+    """uvicorn's options (for `uvicorn.run` or `uvicorn.Config`) for serving this app."""
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level.lower(),
+        # Messages between our limit and the transport's ceiling reach the conversation,
+        # which answers `error too_large` and goes on; past the ceiling the transport
+        # refuses them unread (see TooLargeFirst).
+        "ws": too_large_first(settings.max_message_bytes),
+        "ws_max_size": 4 * settings.max_message_bytes,
+        # On shutdown, open sockets are closed and running turns cancelled (committed
+        # turns are already on disk); don't wait on a slow client for long.
+        "timeout_graceful_shutdown": 5,
+    }
+    return options | overrides
+
+
+class TooLargeFirst(WebSocketsSansIOProtocol):
+    """uvicorn's websocket protocol, except that a message past the transport's ceiling
+    (`ws_max_size`), which it refuses from the frame header without reading it, gets our
+    `error too_large` just before the 1009 close instead of a bare close."""
+
+    limit = 0  # our own message limit, for the message
+
+    def handle_parser_exception(self) -> None:
+        close = self.conn.close_sent
+        if self.handshake_complete and close is not None:
+            if close.code == CloseCode.MESSAGE_TOO_BIG and not self.close_sent:
+                ERRORS.labels(code="too_large").inc()
+                error = p.Error(
+                    code="too_large",
+                    message=f"that message is over the {self.limit}-byte limit; closing",
+                )
+                frame = Frame(Opcode.TEXT, error.json_text().encode())
+                # The close frame is still queued in self.conn: this goes out before it.
+                self.transport.write(frame.serialize(mask=False, extensions=self.conn.extensions))
+        super().handle_parser_exception()
+
+
+def too_large_first(limit: int) -> type[TooLargeFirst]:
+    return type("TooLargeFirst", (TooLargeFirst,), {"limit": limit})

@@ -132,6 +132,7 @@ class Conversation:
             return None
         if message.get("text") is not None:
             try:
+                self._check_size(message)
                 first = p.parse_client(message["text"])
             except TutorError as exc:
                 await self.error(exc.code, exc.message)
@@ -143,14 +144,8 @@ class Conversation:
 
     async def _dispatch(self, message: dict[str, Any]) -> None:
         try:
+            self._check_size(message)
             data, text = message.get("bytes"), message.get("text")
-            size = len(data) if data is not None else len(text or "")
-            if size > self.settings.max_message_bytes:
-                raise TutorError(
-                    f"message of {size} bytes is over the "
-                    f"{self.settings.max_message_bytes}-byte limit",
-                    "too_large",
-                )
             if data is not None:
                 if self.listener is None:
                     raise TutorError(
@@ -165,6 +160,17 @@ class Conversation:
         except Exception:  # noqa: BLE001 - a bug must not end the session
             log.exception("error handling a message")
             await self.error("internal", "something went wrong handling that message")
+
+    def _check_size(self, message: dict[str, Any]) -> None:
+        """Our message limit, in bytes as sent (UTF-8 for text). The transport refuses
+        what is far past it (see server.app.TooLargeFirst); this refuses the rest."""
+        data, text = message.get("bytes"), message.get("text")
+        limit = self.settings.max_message_bytes
+        size = len(data) if data is not None else len(text or "")
+        if data is None and size * 4 > limit:  # a character is at most 4 bytes
+            size = len((text or "").encode("utf-8", "surrogatepass"))
+        if size > limit:
+            raise TutorError(f"message of {size} bytes is over the {limit}-byte limit", "too_large")
 
     async def _on_message(self, msg: p.ClientMessage) -> None:
         if isinstance(msg, p.Text):

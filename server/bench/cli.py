@@ -51,7 +51,7 @@ def _bench_server(data_dir: Path | None, max_sessions: int = 16):  # type: ignor
 
     import uvicorn
 
-    from server.app import create_app
+    from server.app import create_app, serve_options
 
     # No background lesson build: it would compete with the turns being measured.
     settings = settings_from(
@@ -68,7 +68,7 @@ def _bench_server(data_dir: Path | None, max_sessions: int = 16):  # type: ignor
     app_ = create_app(settings)
     server = uvicorn.Server(
         uvicorn.Config(
-            app_, host="127.0.0.1", port=port, log_level="error", ws_max_size=16 * 1024 * 1024
+            app_, **serve_options(settings, host="127.0.0.1", port=port, log_level="error")
         )
     )
     thread = threading.Thread(target=server.run, daemon=True)

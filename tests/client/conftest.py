@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import uvicorn
 
-from server.app import create_app
+from server.app import create_app, serve_options
 from server.config import Settings
 from server.engines import Engines
 from tests.conftest import read_wav
@@ -52,9 +52,7 @@ def serve(engines: Engines, data_dir: Path, **settings: object) -> Iterator[str]
     port = free_port()
     config = Settings(data_dir=data_dir, threads=2, host="127.0.0.1", port=port, **settings)
     server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(config, engines), host="127.0.0.1", port=port, log_level="warning"
-        )
+        uvicorn.Config(create_app(config, engines), **serve_options(config, log_level="warning"))
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

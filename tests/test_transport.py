@@ -1,0 +1,99 @@
+"""The app as uvicorn serves it (`serve_options`, as the CLI does), spoken to over real
+sockets: what a clumsy or hostile client can cause at the transport gets a typed error,
+never a bare close or a traceback (fake engines: these are about the transport)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import uvicorn
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+from server.app import create_app, serve_options
+from server.config import Settings
+from server.engines import Engines
+from tests.fakes import fake_engines
+
+WAIT = 60  # seconds a receive may block before the test fails instead of hanging
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def served(settings: Settings, engines: Engines | None = None) -> Iterator[str]:
+    """The app on a free loopback port, served in a thread; yields its ws:// base URL."""
+    settings.host, settings.port = "127.0.0.1", free_port()
+    app = create_app(settings, engines or fake_engines())
+    server = uvicorn.Server(uvicorn.Config(app, **serve_options(settings, log_config=None)))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    started = threading.Event()
+    while not server.started and thread.is_alive():
+        started.wait(0.05)
+    assert server.started, "the server did not start"
+    try:
+        yield f"ws://127.0.0.1:{settings.port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def receive(ws: ClientConnection) -> dict:
+    """The next JSON event (reply audio skipped)."""
+    while True:
+        message = ws.recv(timeout=WAIT)
+        if isinstance(message, str):
+            return json.loads(message)
+
+
+def hello(ws: ClientConnection) -> dict:
+    ws.send(json.dumps({"type": "hello"}))
+    ready = receive(ws)
+    assert ready["type"] == "ready", ready
+    return ready
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path, build_lessons=False, max_message_bytes=64_000)
+
+
+@pytest.mark.parametrize("size", [100_000, 10_000_000])
+def test_an_oversized_text_message_gets_too_large_before_any_close(
+    settings: Settings, size: int
+) -> None:
+    """Past our limit: `too_large` and the session goes on; far past it (beyond what the
+    transport reads at all): `too_large`, then the close (1009)."""
+    with served(settings) as base, connect(f"{base}/ws/chat", max_size=None) as ws:
+        hello(ws)
+        try:
+            ws.send("x" * size)
+        except ConnectionClosed:
+            pass  # the server may close while the client is still sending
+        error = receive(ws)
+        assert error["type"] == "error" and error["code"] == "too_large", error
+        if size < 4 * settings.max_message_bytes:
+            ws.send(json.dumps({"type": "ping"}))
+            assert receive(ws)["type"] == "pong"
+        else:
+            with pytest.raises(ConnectionClosed) as closed:
+                receive(ws)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+
+
+def test_an_oversized_hello_gets_too_large(settings: Settings) -> None:
+    with served(settings) as base, connect(f"{base}/ws/chat") as ws:
+        ws.send(json.dumps({"type": "hello", "pad": "é" * 40_000}))  # 80 kB as UTF-8
+        assert receive(ws)["code"] == "too_large"
+        assert receive(ws)["type"] == "ready"  # with the defaults, as for any bad hello
