@@ -21,9 +21,15 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from starlette.websockets import (
+    WebSocket,
+    WebSocketDisconnect,
+    WebSocketDisconnected,
+    WebSocketState,
+)
 
 from server import protocol as p
 from server.access import client_key
@@ -40,6 +46,9 @@ from server.speak.transmit import Speaker
 from server.turns import Turn
 
 log = logging.getLogger(__name__)
+# What sending to (or reading from) a socket whose client has left raises: Starlette's
+# two (the second once it knows), and uvicorn's ClientDisconnected (an OSError).
+GONE = (WebSocketDisconnect, WebSocketDisconnected, OSError)
 
 
 class Conversation:
@@ -65,14 +74,27 @@ class Conversation:
         text = event.json_text() if isinstance(event, p.ServerEvent) else json.dumps(event)
         async with self._send_lock:
             if not self._closed:
-                await self.ws.send_text(text)
+                with self._unless_gone():
+                    await self.ws.send_text(text)
 
     async def send_bytes(self, data: bytes) -> None:
         async with self._send_lock:
             if not self._closed:
-                await self.ws.send_bytes(data)
+                with self._unless_gone():
+                    await self.ws.send_bytes(data)
+
+    @contextlib.contextmanager
+    def _unless_gone(self) -> Iterator[None]:
+        """A client that leaves (even mid-reply) is a normal end, not an error: what is
+        still to be sent is dropped, and the receive loop ends at its disconnect."""
+        try:
+            yield
+        except GONE:
+            self._closed = True
 
     async def error(self, code: str, message: str) -> None:
+        if self._closed:
+            return  # no one to tell
         ERRORS.labels(code=code).inc()
         await self.send(p.Error(code=code, message=message))
 
@@ -114,8 +136,8 @@ class Conversation:
                 await self._dispatch(message)
         except TimeoutError:
             await self.error("idle_timeout", "closing an idle session")
-            await self.ws.close(code=1000)
-        except WebSocketDisconnect:
+            await close(self.ws, 1000)
+        except GONE:
             pass
         finally:
             self._closed = True
@@ -429,6 +451,20 @@ class Conversation:
             self._record_heard(turn, played_ms=float(msg.played_ms))
 
 
+async def close(ws: WebSocket, code: int) -> None:
+    """Close the socket, unless the client has gone already."""
+    if ws.client_state == WebSocketState.CONNECTED:
+        with contextlib.suppress(*GONE):
+            await ws.close(code=code)
+
+
+async def refuse(ws: WebSocket, code: str, message: str, close_code: int) -> None:
+    ERRORS.labels(code=code).inc()
+    with contextlib.suppress(*GONE):
+        await ws.send_text(p.Error(code=code, message=message).json_text())
+    await close(ws, close_code)
+
+
 async def serve(ws: WebSocket, services: Services, *, listen: bool) -> None:
     """Accept a socket, unless its token or origin is refused (error, close 1008) or the
     server is at its session limit (busy, 1013)."""
@@ -436,17 +472,11 @@ async def serve(ws: WebSocket, services: Services, *, listen: bool) -> None:
     try:
         services.access.check(ws)
     except TutorError as exc:
-        await ws.send_text(p.Error(code=exc.code, message=exc.message).json_text())
-        await ws.close(code=1008)
+        await refuse(ws, exc.code, exc.message, 1008)
         return
     active: dict[str, int] = ws.app.state.active_sessions
     if sum(active.values()) >= services.settings.max_sessions:
-        await ws.send_text(
-            p.Error(
-                code="busy", message="the tutor is at its session limit; try again shortly"
-            ).json_text()
-        )
-        await ws.close(code=1013)
+        await refuse(ws, "busy", "the tutor is at its session limit; try again shortly", 1013)
         return
     channel = "voice" if listen else "chat"
     active[channel] = active.get(channel, 0) + 1
@@ -458,6 +488,4 @@ async def serve(ws: WebSocket, services: Services, *, listen: bool) -> None:
     finally:
         active[channel] -= 1
         SESSIONS.labels(channel=channel).dec()
-        if ws.client_state == WebSocketState.CONNECTED:
-            with contextlib.suppress(Exception):
-                await ws.close()
+        await close(ws, 1000)

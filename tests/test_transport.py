@@ -5,6 +5,7 @@ never a bare close or a traceback (fake engines: these are about the transport).
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import threading
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from websockets.sync.client import ClientConnection, connect
 from server.app import create_app, serve_options
 from server.config import Settings
 from server.engines import Engines
+from server.metrics import ERRORS
 from tests.fakes import fake_engines
 
 WAIT = 60  # seconds a receive may block before the test fails instead of hanging
@@ -32,9 +34,10 @@ def free_port() -> int:
 
 @contextmanager
 def served(settings: Settings, engines: Engines | None = None) -> Iterator[str]:
-    """The app on a free loopback port, served in a thread; yields its ws:// base URL."""
+    """The app on a free loopback port, served in a thread; yields its ws:// base URL
+    (the app is `served.app`)."""
     settings.host, settings.port = "127.0.0.1", free_port()
-    app = create_app(settings, engines or fake_engines())
+    app = served.app = create_app(settings, engines or fake_engines())
     server = uvicorn.Server(uvicorn.Config(app, **serve_options(settings, log_config=None)))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -97,3 +100,49 @@ def test_an_oversized_hello_gets_too_large(settings: Settings) -> None:
         ws.send(json.dumps({"type": "hello", "pad": "é" * 40_000}))  # 80 kB as UTF-8
         assert receive(ws)["code"] == "too_large"
         assert receive(ws)["type"] == "ready"  # with the defaults, as for any bad hello
+
+
+def settled(app: object) -> None:
+    """Wait until the server has finished with every socket."""
+    done = threading.Event()
+    while sum(app.state.active_sessions.values()) and not done.wait(0.05):  # type: ignore[attr-defined]
+        pass
+
+
+def errors_sent(code: str) -> float:
+    return ERRORS.labels(code=code)._value.get()
+
+
+@pytest.mark.parametrize("how", ["close", "drop", "flood"])
+def test_a_client_that_leaves_mid_reply_is_a_normal_end(
+    settings: Settings, caplog: pytest.LogCaptureFixture, how: str
+) -> None:
+    """Closing the socket (or dropping the connection) while a spoken reply streams:
+    no traceback, no `internal` or `turn_failed` error, and the server serves on."""
+    engines = fake_engines(reply=" ".join(["Avocado is a frontier model."] * 30), delay=0.01)
+    before = {code: errors_sent(code) for code in ("internal", "turn_failed")}
+    with served(settings, engines) as base:
+        for _ in range(3):
+            with connect(f"{base}/ws/chat", max_queue=None) as ws:
+                hello(ws)
+                ws.send(json.dumps({"type": "text", "text": "What is Avocado?", "speak": True}))
+                while receive(ws)["type"] != "audio.start":
+                    pass
+                if how == "close":
+                    ws.close()
+                elif how == "flood":  # the server is answering these when the client goes
+                    for _ in range(3000):
+                        ws.send(json.dumps({"type": "ping"}))
+                    ws.socket.close()
+                else:
+                    ws.socket.shutdown(socket.SHUT_RDWR)
+                    ws.socket.close()
+            settled(served.app)
+        with connect(f"{base}/ws/chat") as ws:  # still serving
+            hello(ws)
+            ws.send(json.dumps({"type": "ping"}))
+            assert receive(ws)["type"] == "pong"
+    assert "Exception in ASGI application" not in caplog.text
+    server_side = [r for r in caplog.records if not r.name.startswith("websockets.client")]
+    assert not [r for r in server_side if r.levelno >= logging.ERROR], caplog.text
+    assert {code: errors_sent(code) for code in before} == before
