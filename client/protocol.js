@@ -47,6 +47,8 @@ export const ERR = Object.freeze({
   BAD_MESSAGE: "bad_message",
   UNKNOWN_TYPE: "unknown_type",
   IDLE_TIMEOUT: "idle_timeout",
+  HELLO_TIMEOUT: "hello_timeout",
+  TOO_MANY_SOCKETS: "too_many_sockets",
   TURN_FAILED: "turn_failed",
   NOT_READY: "not_ready",
   // access gates (server/access.py)
@@ -55,7 +57,7 @@ export const ERR = Object.freeze({
   RATE_LIMITED: "rate_limited",
 });
 
-// Close code the server uses when it is at its session limit.
+// Close code the server uses when it is at its session limit (or this address's).
 export const CLOSE_BUSY = 1013;
 // Close code after `unauthorized` or `forbidden_origin`: retrying as is cannot help.
 export const CLOSE_POLICY = 1008;

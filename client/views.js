@@ -49,6 +49,9 @@ const ERROR_TEXT = {
   [ERR.UNKNOWN_TYPE]: "The page and the tutor are out of step. Please reload the page.",
   [ERR.IDLE_TIMEOUT]: "The session went quiet and was closed. It reconnects as soon as " +
     "you ask something.",
+  [ERR.HELLO_TIMEOUT]: "The connection to the tutor stalled. Reconnecting…",
+  [ERR.TOO_MANY_SOCKETS]: "The tutor is open in too many tabs on this computer. Close " +
+    "one; this tab keeps trying.",
   [ERR.TURN_FAILED]: "Sorry, answering that failed. Please ask again.",
   [ERR.NOT_READY]: "Lessons are still being prepared. Try again in a minute.",
   [ERR.UNAUTHORIZED]: "This tutor needs an access token. Enter the one you were given to " +

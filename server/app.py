@@ -61,7 +61,8 @@ def create_app(settings: Settings | None = None, engines: Engines | None = None)
         services = await asyncio.to_thread(build_services, settings, loaded)
         services.ready_seconds = time.perf_counter() - start
         app.state.services = services
-        app.state.active_sessions = {}
+        app.state.active_sessions = {}  # channel -> open sockets
+        app.state.sockets_by_address = {}  # client address -> open sockets
         log.info(
             "tutor ready in %.2f s: %d articles, %d passages, http://%s:%d",
             services.ready_seconds,

@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     """Spoken turns wait this long for the LLM's first verified sentence, then say the
     extractive answer instead (0: no deadline)."""
     idle_timeout_s: float = Field(300, gt=0)
+    hello_timeout_s: float = Field(5, gt=0)
+    """A new socket must send `hello` within this; else error hello_timeout, close."""
+    max_sockets_per_address: int = Field(4, ge=1)
+    """Open websockets per client address (a learner's tabs); past it error
+    too_many_sockets, close 1013, so one address cannot hold every session."""
 
     build_lessons: bool = True
     """Build missing lessons (scripts, narration) in the background at start."""

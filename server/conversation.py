@@ -39,7 +39,7 @@ from server.listen.capture import AudioInput
 from server.listen.segment import VadSettings
 from server.listen.transcribe import Heard, Listener
 from server.listen.vocabulary import whisper_prompt
-from server.metrics import ERRORS
+from server.metrics import ERRORS, SESSIONS
 from server.reason.respond import Answer, AnswerDelta
 from server.services import Services
 from server.speak.transmit import Speaker
@@ -148,8 +148,19 @@ class Conversation:
 
     async def _hello(self) -> p.Hello | None:
         """The first message should be `hello`; anything else gets an error and the
-        defaults, so a sloppy client still works."""
-        message = await self.ws.receive()
+        defaults, so a sloppy client still works. A socket that says nothing is closed
+        after TUTOR_HELLO_TIMEOUT_S, so silent sockets cannot hold sessions."""
+        try:
+            message = await asyncio.wait_for(
+                self.ws.receive(), timeout=self.settings.hello_timeout_s
+            )
+        except TimeoutError:
+            await self.error(
+                "hello_timeout",
+                f"no hello within {self.settings.hello_timeout_s:g} s; closing",
+            )
+            await close(self.ws, 1000)
+            return None
         if message["type"] == "websocket.disconnect":
             return None
         if message.get("text") is not None:
@@ -466,26 +477,41 @@ async def refuse(ws: WebSocket, code: str, message: str, close_code: int) -> Non
 
 
 async def serve(ws: WebSocket, services: Services, *, listen: bool) -> None:
-    """Accept a socket, unless its token or origin is refused (error, close 1008) or the
-    server is at its session limit (busy, 1013)."""
+    """Accept a socket, unless its token or origin is refused (error, close 1008), its
+    address has TUTOR_MAX_SOCKETS_PER_ADDRESS open already (too_many_sockets, 1013) or
+    the server is at its session limit (busy, 1013)."""
     await ws.accept()
     try:
         services.access.check(ws)
     except TutorError as exc:
         await refuse(ws, exc.code, exc.message, 1008)
         return
+    settings = services.settings
     active: dict[str, int] = ws.app.state.active_sessions
-    if sum(active.values()) >= services.settings.max_sessions:
+    per_address: dict[str, int] = ws.app.state.sockets_by_address
+    address = client_key(ws)
+    if per_address.get(address, 0) >= settings.max_sockets_per_address:
+        await refuse(
+            ws,
+            "too_many_sockets",
+            f"this address has {settings.max_sockets_per_address} sockets open already; "
+            "close one, or try again shortly",
+            1013,
+        )
+        return
+    if sum(active.values()) >= settings.max_sessions:
         await refuse(ws, "busy", "the tutor is at its session limit; try again shortly", 1013)
         return
     channel = "voice" if listen else "chat"
     active[channel] = active.get(channel, 0) + 1
-    from server.metrics import SESSIONS
-
+    per_address[address] = per_address.get(address, 0) + 1
     SESSIONS.labels(channel=channel).inc()
     try:
         await Conversation(ws, services, listen=listen).run()
     finally:
         active[channel] -= 1
+        per_address[address] -= 1
+        if not per_address[address]:
+            del per_address[address]
         SESSIONS.labels(channel=channel).dec()
         await close(ws, 1000)

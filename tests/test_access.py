@@ -110,3 +110,23 @@ def test_bad_rate_setting_is_refused_at_start(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "TUTOR_QUESTION_RATE_LIMIT" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_one_address_cannot_hold_every_socket(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, max_sockets_per_address=2, max_sessions=8)
+    with TestClient(create_app(settings, fake_engines())) as client:
+        with (
+            client.websocket_connect("/ws/chat") as first,
+            client.websocket_connect("/ws/voice") as second,
+        ):
+            for ws in (first, second):
+                ws.send_json({"type": "hello"})
+                assert ws.receive_json()["type"] == "ready"
+            with client.websocket_connect("/ws/chat") as third:
+                assert third.receive_json()["code"] == "too_many_sockets"
+                with pytest.raises(WebSocketDisconnect) as closed:
+                    third.receive_json()
+                assert closed.value.code == 1013
+        with client.websocket_connect("/ws/chat") as again:  # closing frees the address
+            again.send_json({"type": "hello"})
+            assert again.receive_json()["type"] == "ready"

@@ -146,3 +146,17 @@ def test_a_client_that_leaves_mid_reply_is_a_normal_end(
     server_side = [r for r in caplog.records if not r.name.startswith("websockets.client")]
     assert not [r for r in server_side if r.levelno >= logging.ERROR], caplog.text
     assert {code: errors_sent(code) for code in before} == before
+
+
+def test_sockets_that_never_say_hello_are_closed_and_free_their_slots(settings: Settings) -> None:
+    settings.hello_timeout_s, settings.max_sessions = 0.5, 2
+    with served(settings) as base:
+        with connect(f"{base}/ws/chat") as silent, connect(f"{base}/ws/voice") as quiet:
+            for ws in (silent, quiet):
+                error = receive(ws)
+                assert error["type"] == "error" and error["code"] == "hello_timeout", error
+                with pytest.raises(ConnectionClosed):
+                    receive(ws)
+        settled(served.app)
+        with connect(f"{base}/ws/chat") as third:  # not `busy`: the silent ones are gone
+            hello(third)
