@@ -99,15 +99,11 @@ def _answerer(settings: Settings, use_llm: bool = True):  # type: ignore[no-unty
     from server import catalog
     from server.engines import LlamaResponder, ModelWorker
     from server.library import Library
-    from server.reason.lookup import Index
     from server.reason.respond import Answerer
+    from server.services import build_index
     from server.store import Store
 
-    store = Store(settings.db_path)
-    library = Library(store)
-    library.seed(settings.corpus_dir)
-    index = Index(settings.data_dir / "index")
-    index.rebuild(store.articles())
+    index = build_index(settings, Library(Store(settings.db_path)))
     worker = None
     if use_llm:
         path = catalog.resolve("llm", settings.llm_model, settings.cache_dir)
@@ -118,7 +114,7 @@ def _answerer(settings: Settings, use_llm: bool = True):  # type: ignore[no-unty
         index,
         worker,
         k=settings.retrieval_k,
-        min_coverage=settings.min_coverage,
+        threshold=settings.answer_threshold,
         max_tokens=settings.max_answer_tokens,
     )
 
@@ -148,6 +144,9 @@ def evaluate(
     data_dir: DataDir = None,
     no_llm: Annotated[bool, typer.Option(help="Extractive answers only.")] = False,
     naive: Annotated[bool, typer.Option(help="Baseline: plain RAG prompt, no checks.")] = False,
+    fit: Annotated[
+        bool, typer.Option(help="Refit the coverage model (server/reason/gate.json) on FILE.")
+    ] = False,
 ) -> None:
     """Score the answer path on a question file."""
     import asyncio
@@ -174,24 +173,42 @@ def evaluate(
         console.print(f"     {r.answer.text}", highlight=False)
         if r.unsupported:
             console.print(f"     [red]unsupported: {r.unsupported}[/red]")
+    s = ev.summary(results)
     answerable = [r for r in results if r.expected != "abstain"]
-    abstain = [r for r in results if r.expected == "abstain"]
-    unsupported = sum(1 for r in results if r.unsupported)
     kept = sum(1 for r in answerable if r.answer.grounded and not r.answer.fallback)
     firsts = [r.answer.timings["first_token"] for r in results if "first_token" in r.answer.timings]
+    full = [r.answer.timings.get("answer", 0.0) for r in results]
+    table = Table("", "value", title=f"{file.name}: {len(results)} questions")
+    for name, value in [
+        ("facts found", f"{s['facts_found']}/{s['answerable']}"),
+        ("out-of-scope declined", f"{s['declined_right']}/{s['out_of_scope']}"),
+        (
+            "abstention precision / recall",
+            f"{s['abstain_precision']:.2f} / {s['abstain_recall']:.2f}",
+        ),
+        ("answers with unsupported names/numbers", str(s["unsupported"])),
+        ("median answer length (factual), words", f"{s['median_words']:.0f}"),
+        ("retrieval p50 / p95", f"{s['retrieval_p50_ms']:.1f} / {s['retrieval_p95_ms']:.1f} ms"),
+        ("LLM answers kept", f"{kept}/{len(answerable)}"),
+        (
+            "first token median",
+            f"{statistics.median(firsts):.2f} s" if firsts else "-",
+        ),
+        ("full answer median", f"{statistics.median(full):.2f} s"),
+    ]:
+        table.add_row(name, value)
+    by_kind: dict[str, list[bool]] = {}
+    for r in results:
+        by_kind.setdefault(r.kind or r.expected.split(":")[0], []).append(r.passed)
+    console.print(table)
     console.print(
-        f"\nfacts found {sum(r.passed for r in answerable)}/{len(answerable)}, "
-        f"abstentions right {sum(r.passed for r in abstain)}/{len(abstain)}, "
-        f"answers with unsupported names/numbers {unsupported}, "
-        f"LLM answers kept {kept}/{len(answerable)}"
+        "by kind: " + ", ".join(f"{k} {sum(v)}/{len(v)}" for k, v in sorted(by_kind.items())),
+        highlight=False,
     )
-    retrieval = [r.answer.timings.get("retrieval", 0) * 1000 for r in results]
-    full = [r.answer.timings.get("answer", 0) for r in results]
-    console.print(
-        f"retrieval median {statistics.median(retrieval):.1f} ms; first token median "
-        f"{statistics.median(firsts) if firsts else 0:.2f} s; full answer median "
-        f"{statistics.median(full):.2f} s"
-    )
+    if fit:
+        model = ev.fit_gate(results)
+        model.save()
+        console.print(f"coverage model refitted: {model.weights} bias {model.bias}")
 
 
 app.add_typer(bench_app, name="bench")

@@ -11,13 +11,19 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import tomllib
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from server.errors import ConfigError
 
 CATALOG_FILE = Path(__file__).resolve().parent.parent / "models" / "catalog.toml"
-SETTING_FOR_ROLE = {"stt": "TUTOR_STT_MODEL", "llm": "TUTOR_LLM_MODEL", "tts": "TUTOR_TTS_VOICE"}
+SETTING_FOR_ROLE = {
+    "stt": "TUTOR_STT_MODEL",
+    "llm": "TUTOR_LLM_MODEL",
+    "tts": "TUTOR_TTS_VOICE",
+    "embed": "TUTOR_EMBED_MODEL",
+}
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,7 @@ class CatalogEntry:
     size_mb: int
     licence: str
     parts: tuple[str, ...] = ()
+    tokenizer: str | None = None  # "zip inside a package:member" (embedding models)
 
 
 def load_catalog(path: Path = CATALOG_FILE) -> dict[str, dict[str, CatalogEntry]]:
@@ -46,6 +53,7 @@ def load_catalog(path: Path = CATALOG_FILE) -> dict[str, dict[str, CatalogEntry]
                 size_mb=int(e["size_mb"]),
                 licence=e["licence"],
                 parts=tuple(e.get("parts", ())),
+                tokenizer=e.get("tokenizer"),
             )
             for name, e in entries.items()
         }
@@ -85,6 +93,35 @@ def _assemble(entry: CatalogEntry, site: Path, cache_dir: Path) -> Path:
     return target_dir
 
 
+def _pair_with_tokenizer(entry: CatalogEntry, sites: list[Path], cache_dir: Path) -> Path:
+    """An embedding model and its tokenizer, side by side in one folder (the shape a
+    local embedding model has too): the ONNX file linked, tokenizer.json extracted from
+    the zip that holds it, once."""
+    assert entry.tokenizer is not None
+    zip_rel, member = entry.tokenizer.split(":", 1)
+    model = sites[0] / entry.path
+    archive = sites[-1] / zip_rel
+    if not model.exists() or not archive.exists():
+        missing = model if not model.exists() else archive
+        raise ConfigError(
+            f"{SETTING_FOR_ROLE[entry.role]}={entry.name}: {missing} is missing; "
+            "reinstall with `make run`"
+        )
+    target = cache_dir / f"embed-{entry.name}"
+    target.mkdir(parents=True, exist_ok=True)
+    link = target / "model.onnx"
+    if not link.exists() or link.resolve() != model.resolve():
+        link.unlink(missing_ok=True)
+        link.symlink_to(model)
+    tokenizer = target / "tokenizer.json"
+    if not tokenizer.exists():
+        partial = tokenizer.with_suffix(".partial")
+        with zipfile.ZipFile(archive) as zf:
+            partial.write_bytes(zf.read(member))
+        partial.replace(tokenizer)
+    return target
+
+
 def resolve(role: str, value: str, cache_dir: Path) -> Path:
     """A catalog name or a local path -> the file/folder to load, or a clear ConfigError."""
     setting = SETTING_FOR_ROLE[role]
@@ -102,6 +139,8 @@ def resolve(role: str, value: str, cache_dir: Path) -> Path:
         assert site is not None
         if entry.parts:
             return _assemble(entry, site, cache_dir)
+        if entry.tokenizer:
+            return _pair_with_tokenizer(entry, [s for s in sites if s is not None], cache_dir)
         path = site / entry.path
         if not path.exists():
             raise ConfigError(f"{setting}={value}: {path} is missing; reinstall with `make run`")
@@ -113,7 +152,8 @@ def resolve(role: str, value: str, cache_dir: Path) -> Path:
             f"{setting}={value}: no such file or folder, and not a catalog name "
             f"(known: {names}); set {setting} to a catalog name or an existing path"
         )
-    probe = path / "model.bin" if path.is_dir() and role == "stt" else path
+    inside = {"stt": "model.bin", "embed": "model.onnx"}
+    probe = path / inside[role] if path.is_dir() and role in inside else path
     if probe.is_dir() or not probe.exists():
         raise ConfigError(f"{setting}={value}: expected a model file, found none at {probe}")
     try:

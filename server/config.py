@@ -22,6 +22,7 @@ class ModelPaths:
     stt: Path
     llm: Path
     tts: Path
+    embed: Path
 
 
 class Settings(BaseSettings):
@@ -36,6 +37,9 @@ class Settings(BaseSettings):
     stt_model: str = "tiny.en"
     llm_model: str = "smollm2-135m"
     tts_voice: str = "joe-medium"
+    embed_model: str = "minilm-l6-int8"
+    """Sentence-embedding model for retrieval and the coverage decision (catalog name, or
+    a folder with model.onnx and tokenizer.json)."""
     threads: int = Field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)), ge=1)
     """CPU threads per model (whisper, llama.cpp, piper each get this many)."""
 
@@ -44,8 +48,9 @@ class Settings(BaseSettings):
 
     # Reasoning
     retrieval_k: int = Field(4, ge=1, le=20)
-    min_coverage: float = Field(0.6, gt=0, le=1)
-    """Share of a question's (IDF-weighted) words a passage must hold to count as covering it."""
+    answer_threshold: float = Field(0.5, gt=0, lt=1)
+    """The coverage model's probability that the articles answer a question, below which
+    the tutor declines (server/reason/gate.py; higher declines more)."""
     history_turns: int = Field(3, ge=0, le=20)
     max_answer_tokens: int = Field(96, ge=8, le=1024)
     max_upload_bytes: int = Field(2_000_000, ge=1024)
@@ -126,4 +131,5 @@ class Settings(BaseSettings):
             stt=catalog.resolve("stt", self.stt_model, self.cache_dir),
             llm=catalog.resolve("llm", self.llm_model, self.cache_dir),
             tts=catalog.resolve("tts", self.tts_voice, self.cache_dir),
+            embed=catalog.resolve("embed", self.embed_model, self.cache_dir),
         )

@@ -119,6 +119,7 @@ class Conversation:
                     self._on_listen_event,
                     partial_ms=self.settings.partial_interval_ms,
                     talkers=lambda: self.ws.app.state.active_sessions.get("voice", 1),
+                    strange=lambda text: self.services.index.lexicon.strange_words(text),
                 )
             await self.send(
                 p.Ready(

@@ -2,9 +2,10 @@
 
 File format (as ../shared/eval/qa_public.json): a list of
   {"q": question, "any": [facts, one must appear]}  or  {"all": [...]}  or
-  {"q": question, "abstain": true}.
-Scores: facts found in answerable items, right abstentions, and answers containing a
-name or number absent from their own quoted sources (should be 0)."""
+  {"q": question, "abstain": true}, each optionally with a "kind" (paraphrase, misheard...).
+Scores: facts found in answerable items, abstention precision and recall, answers
+containing a name or number absent from their own quoted sources (should be 0), answer
+length, retrieval time. `summary()` computes them for the CLI and the tests alike."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from server.reason import ground
+from server.reason import gate, ground
 from server.reason.cite import Source
 from server.reason.respond import Answer, Answerer, answer
 
@@ -27,6 +28,46 @@ class Result:
     passed: bool
     unsupported: list[str]
     seconds: float
+    kind: str = ""
+    features: dict[str, float] | None = None
+
+
+FACTUAL = {"factual", "metadata", "misheard", "paraphrase", "informal"}
+
+
+def summary(results: list[Result]) -> dict[str, float]:
+    """The eval's figures. Abstention precision: of the questions declined, the share that
+    should have been; recall: of those that should have been, the share declined."""
+    import statistics
+
+    answerable = [r for r in results if r.expected != "abstain"]
+    should = [r for r in results if r.expected == "abstain"]
+    declined = [r for r in results if not r.answer.grounded]
+    right_declines = sum(1 for r in declined if r.expected == "abstain")
+    lengths = [
+        len(r.answer.text.split())
+        for r in answerable
+        if r.answer.grounded and (r.kind in FACTUAL or not r.kind)
+    ]
+    retrieval = sorted(r.answer.timings.get("retrieval", 0.0) * 1000 for r in results)
+    return {
+        "answerable": len(answerable),
+        "facts_found": sum(r.passed for r in answerable),
+        "out_of_scope": len(should),
+        "declined_right": sum(r.passed for r in should),
+        "abstain_precision": right_declines / len(declined) if declined else 1.0,
+        "abstain_recall": right_declines / len(should) if should else 1.0,
+        "unsupported": sum(1 for r in results if r.unsupported),
+        "median_words": statistics.median(lengths) if lengths else 0.0,
+        "retrieval_p50_ms": _percentile(retrieval, 50),
+        "retrieval_p95_ms": _percentile(retrieval, 95),
+    }
+
+
+def _percentile(values: list[float], pct: float) -> float:
+    if not values:
+        return 0.0
+    return values[min(len(values) - 1, round(pct / 100 * (len(values) - 1)))]
 
 
 def unsupported_claims(result: Answer) -> list[str]:
@@ -81,6 +122,7 @@ async def run(
         start = time.perf_counter()
         result = await (naive_answer(answerer, item["q"]) if naive else answer(answerer, item["q"]))
         expected, passed = judge(item, result)
+        decision = answerer.decide(item["q"], [])[2]
         results.append(
             Result(
                 item["q"],
@@ -89,8 +131,24 @@ async def run(
                 passed,
                 unsupported_claims(result),
                 time.perf_counter() - start,
+                item.get("kind", ""),
+                decision.features if not decision.reason.startswith("the articles never") else None,
             )
         )
         if progress:
             progress()
     return results
+
+
+def fit_gate(results: list[Result]) -> gate.GateModel:
+    """Refit the coverage model on these results (questions naming an unknown entity are
+    declined by rule and left out of the fit)."""
+    rows = [r for r in results if r.features]
+    model = gate.fit([r.features or {} for r in rows], [r.expected != "abstain" for r in rows])
+    answerable = sum(1 for r in rows if r.expected != "abstain")
+    return gate.GateModel(
+        {k: round(v, 4) for k, v in model.weights.items()},
+        round(model.bias, 4),
+        f"fitted by `tutor eval --fit` on {answerable} answerable and "
+        f"{len(rows) - answerable} out-of-scope questions",
+    )

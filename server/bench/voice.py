@@ -216,10 +216,11 @@ async def naive_turn(services: Any, utterance: Utterance, silence_s: float) -> f
     start = time.perf_counter()
     prompt = whisper_prompt(services.index.vocabulary())
     question = await engines.stt.call(engines.transcriber.transcribe, audio, prompt)
-    hits = answerer.retrieve(question, [])
-    if not answerer.covered(hits):
+    parsed, hits, decision = answerer.decide(question, [])
+    if not decision.answerable:
         text = answerer.not_covered()
     else:
+        question = parsed.search_text
         hits = answerer.extractor.with_definitions(question, hits)
         context = answerer.extractor.llm_context(question, hits)
         messages = build_messages(question, context, [])

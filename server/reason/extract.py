@@ -14,6 +14,13 @@ from server.reason.lookup import Hit, Index
 from server.reason.passages import Passage
 from server.reason.text import STOPWORDS, query_terms, terms
 
+DENSE_WEIGHT = 0.5
+FIRST_WORDS = 25  # the sentence that answers: a name, a date, a number, a definition
+TOTAL_WORDS = 40  # with what completes it; "tell me more" goes on from there
+# Clauses: after a comma, semicolon or colon (not inside "April 8, 2026"), or before a dash.
+# A parenthesis stays with what it explains: "“Mango” (a multimedia generator)".
+CLAUSE_BREAK = re.compile(r"(?<=[,;:])(?!\s*\d)\s+|\s+(?=[—–])")
+
 
 class Extractor:
     def __init__(self, index: Index) -> None:
@@ -50,46 +57,63 @@ class Extractor:
             heading = set(terms(hit.passage.heading or ""))
             for i, sentence in enumerate(hit.passage.sentences):
                 covered = self.index.coverage(weights, frozenset(set(terms(sentence)) | heading))
+                # Meaning counts as much as shared words: a paraphrased question shares
+                # few words with the sentence that answers it.
+                dense = hit.sentence_dense[i] if i < len(hit.sentence_dense) else 0.0
                 score = (
                     covered
+                    + DENSE_WEIGHT * dense
                     + answer_bonus(want, sentence, question)
                     - 0.03 * rank
                     - 0.002 * len(sentence.split())
                 )
-                if sentence.endswith("?"):
-                    score -= 0.3  # a question is not an answer
+                if sentence.endswith(("?", ":")) or len(sentence.split()) < 5:
+                    score -= 0.3  # a question, a lead-in or a label is not an answer
                 scored.append((score, rank, i))
         scored.sort(key=lambda c: c[0], reverse=True)
         return scored
 
-    def extractive(self, question: str, hits: list[Hit], max_words: int = 45) -> list[str]:
-        """The best-scoring sentence, verbatim, with its paragraph's next sentences up to
-        `max_words` (they usually complete it: "The original plan was to launch by end
-        of 2025. That got delayed. Current estimates put it in Q1-Q2 2026."), and the
-        short label before it if it has one ("Competitive dynamics.")."""
-        ranked = self.candidates(question, hits)
+    def extractive(
+        self, question: str, hits: list[Hit], exclude: frozenset[str] = frozenset()
+    ) -> list[str]:
+        """A short answer in the article's words: the best-scoring sentence, cut to the
+        clause that answers when it is long (at most FIRST_WORDS words: "Who is Meta's
+        Chief AI Officer?" gets "Led by Chief AI Officer Alexandr Wang." rather than the
+        whole sentence about Meta Superintelligence Labs), then what completes it from its
+        paragraph ("That got delayed. Current estimates put it in Q1-Q2 2026."), up to
+        TOTAL_WORDS. If the answer lacks the kind of thing asked for (a date, a name,
+        advice...), the best sentence that has it is added. `exclude`: sentences already
+        said ("tell me more" continues with the next best)."""
+        ranked = [
+            c
+            for c in self.candidates(question, hits)
+            if not said_before(hits[c[1]].passage.sentences[c[2]], exclude)
+        ]
         if not ranked:
             return []
-        chosen = self._extend(hits[ranked[0][1]].passage, ranked[0][2], max_words)
-        # The answer must hold the kind of thing asked for (a date, a name, advice...):
-        # if it doesn't, add the best sentence that does.
         want = answer_type(question)
+        chosen = self._extend(hits[ranked[0][1]].passage, ranked[0][2], TOTAL_WORDS, exclude)
+        chosen[-1 if len(chosen) == 1 else _first_long(chosen)] = focus(
+            chosen[_first_long(chosen)], question, self.index, want
+        )
         if want != "other" and not any(answer_bonus(want, c, question) for c in chosen):
             for _, rank, i in ranked[1:]:
                 sentence = hits[rank].passage.sentences[i]
                 if sentence not in chosen and answer_bonus(want, sentence, question) > 0:
-                    chosen = chosen[:2] + [sentence]
+                    chosen = chosen[:1] + [focus(sentence, question, self.index, want)]
                     break
         return chosen
 
     @staticmethod
-    def _extend(passage: Passage, i: int, max_words: int) -> list[str]:
+    def _extend(
+        passage: Passage, i: int, max_words: int, exclude: frozenset[str] = frozenset()
+    ) -> list[str]:
         chosen = [passage.sentences[i]]
         if i > 0 and len(passage.sentences[i - 1].split()) <= 4:
             chosen.insert(0, passage.sentences[i - 1])
-        budget = max_words - sum(len(c.split()) for c in chosen)
+        budget = max_words - min(FIRST_WORDS, sum(len(c.split()) for c in chosen))
         for nxt in passage.sentences[i + 1 :]:
-            if len(nxt.split()) > budget:
+            if len(nxt.split()) > budget or said_before(nxt, exclude) or len(chosen) >= 3:
                 break
             chosen.append(nxt)
             budget -= len(nxt.split())
@@ -210,3 +234,47 @@ def definition_bonus(term: str, sentence: str) -> float:
     if re.search(rf"(codenamed|called|named|known as)\s*[“\"]?{x}\b", sentence, re.IGNORECASE):
         return 0.15
     return 0.0
+
+
+def said_before(sentence: str, said: frozenset[str]) -> bool:
+    """Whether an article sentence was said already, whole or cut to a clause."""
+    if not said:
+        return False
+    text = sentence.lower()
+    return any(s.lower().rstrip(".") in text if len(s.split()) > 2 else s == sentence for s in said)
+
+
+def _first_long(chosen: list[str]) -> int:
+    """The answering sentence: the first that is not a short label ("Revenue pressure.")."""
+    for n, sentence in enumerate(chosen):
+        if len(sentence.split()) > 4:
+            return n
+    return 0
+
+
+def focus(sentence: str, question: str, index: Index, want: str) -> str:
+    """A long sentence cut to its clauses that answer the question (at most FIRST_WORDS
+    words), in the article's words; a short one as it is."""
+    if len(sentence.split()) <= FIRST_WORDS:
+        return sentence
+    parts = [p for p in CLAUSE_BREAK.split(sentence) if p.strip()]
+    q = query_terms(question)
+    weights = {t: index.weight(t, verb) for t, verb in q.items()}
+    best: tuple[float, str] | None = None
+    for a in range(len(parts)):
+        for b in range(a, len(parts)):
+            text = " ".join(parts[a : b + 1])
+            if len(text.split()) > FIRST_WORDS:
+                break
+            score = (
+                index.coverage(weights, frozenset(terms(text)))
+                + answer_bonus(want, text, question)
+                + 0.01 * len(text.split())  # of equals, the fuller clause
+            )
+            if best is None or score > best[0]:
+                best = (score, text)
+    if best is None:
+        return " ".join(sentence.split()[:FIRST_WORDS]).rstrip(",;:—–") + "."
+    text = best[1].strip().strip(",;:—– ")
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "!", "?", "”")) else text + "."

@@ -11,6 +11,11 @@ Two checks, both lexical, both deliberately strict (the default LLM is tiny and 
    and video", from a sentence on Llama 3.1 and the next on Llama 4) fails even when
    every word is there.
 4. It says something beyond the question (an echo of the question is no answer).
+5. Its names and numbers are bound as the source binds them: each stands in the one source
+   sentence that supports the claim, next to the same words. "Restricted by Meta, who has
+   always argued ..." fails against "If even Meta concludes ... restricted, it strengthens
+   the position of OpenAI and Anthropic, who have always argued ...": every word is there,
+   but "argued" belongs to OpenAI and Anthropic, not to Meta.
 A sentence that hedges or refuses ("I don't know", "the passage does not say") also fails:
 retrieval has already decided the articles cover the question, so the extractive answer
 is better than a shrug."""
@@ -78,6 +83,9 @@ REFUSAL = re.compile(
 MIN_SUPPORT = 0.8
 MAX_UNSUPPORTED_WORDS = 1
 MIN_NEW_WORDS = 2
+# A name's neighbouring content words in the answer must stand within this many content
+# words of it in the source sentence (a clause is rarely longer).
+BIND_WINDOW = 6
 
 
 @dataclass(frozen=True)
@@ -160,7 +168,10 @@ class Evidence:
         self.text = text
         self.folded = fold(text)
         self.words = set(words(text))
-        self.sentence_terms = [set(terms(x)) for x in sentences(text)]
+        split = sentences(text)
+        self.sentences = [fold(x) for x in split]
+        self.sentence_sequences = [terms(x) for x in split]
+        self.sentence_terms = [set(x) for x in self.sentence_sequences]
 
     @classmethod
     def of(cls, context: str | Evidence) -> Evidence:
@@ -195,8 +206,39 @@ def check(sentence: str, context: str | Evidence, question: str = "") -> Check:
     new = content - set(terms(question))
     if question and len(new) < MIN_NEW_WORDS:
         return Check(False, reason="repeats the question")
-    best = max((len(content & x) for x in evidence.sentence_terms), default=0)
+    overlaps = [len(content & x) for x in evidence.sentence_terms]
+    best = max(overlaps, default=0)
     support = best / len(content)
     if support < MIN_SUPPORT or len(content) - best > MAX_UNSUPPORTED_WORDS:
         return Check(False, (), support, "not supported by the passages")
+    supporting = [i for i, n in enumerate(overlaps) if n == best]
+    if not any(bound(sentence, evidence, i) for i in supporting):
+        return Check(False, (), support, "names bound to other words than in the source")
     return Check(True, (), support)
+
+
+def bound(sentence: str, evidence: Evidence, index: int) -> bool:
+    """Whether the sentence's names and numbers stand in source sentence `index`, each
+    near the content words it stands next to in the sentence (its subject or predicate).
+    A neighbour the source sentence lacks altogether is the support check's business."""
+    source = evidence.sentences[index]
+    source_seq = evidence.sentence_sequences[index]
+    seq = terms(sentence)
+    for claim in claims(sentence):
+        if fold(claim) not in source:
+            return False
+        for stem_ in terms(claim):
+            if stem_ not in seq or stem_ not in source_seq:
+                continue
+            at = seq.index(stem_)
+            neighbours = [
+                w
+                for w in seq[max(0, at - 1) : at + 2]
+                if w != stem_ and not any(w == t for c in claims(sentence) for t in terms(c))
+            ]
+            where = [j for j, w in enumerate(source_seq) if w == stem_]
+            for word in neighbours:
+                places = [j for j, w in enumerate(source_seq) if w == word]
+                if places and not any(abs(a - b) <= BIND_WINDOW for a in where for b in places):
+                    return False
+    return True

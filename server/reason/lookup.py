@@ -1,13 +1,21 @@
-"""Retrieval: a question -> the passages that answer it, and whether they cover it.
+"""Retrieval: a question -> the passages that answer it, best first, with the evidence the
+coverage decision (`gate.py`) weighs.
 
-BM25 (bm25s, sparse matrices) ranks passages; our own tokenizer (stopwords + Snowball
-stems) feeds it. Coverage is decided here, not by the LLM: the share of the question's
-information (IDF-weighted terms) that a passage contains. Words the articles never use
-weigh the most, so "How do I change a flat tire?" (only "change" is in the articles)
-scores low and the tutor declines, while "What happened to Stability AI?" scores 1.0.
+Two rankers, fused:
+- BM25 (bm25s, sparse matrices) over our own tokenizer (stopwords + Snowball stems), and
+  the IDF-weighted share of the question's terms each passage holds (`coverage`);
+- sentence embeddings (`embed.py`): the cosine of the question with each article
+  sentence; a passage scores as its closest sentence. This is what finds "the main risk
+  of building everything on Llama" in "If your entire stack depends on Llama, you're
+  exposed to Meta's strategic decisions", which shares one word with it.
 
-The index is saved in the data folder with a fingerprint of the articles it was built
-from, reloaded when it matches and rebuilt when an article is added or removed."""
+Each article also gets a metadata passage (title, site, author, date, as sentences), so
+"who wrote ..." is answered and quoted like any other fact.
+
+The BM25 index is saved in the data folder with a fingerprint of the articles it was built
+from, reloaded when it matches and rebuilt when an article is added or removed. Sentence
+vectors are cached per article (by its text and the model), so adding an article embeds
+only that article."""
 
 from __future__ import annotations
 
@@ -17,16 +25,28 @@ import logging
 import math
 import shutil
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import bm25s
+import numpy as np
 
-from server.reason.passages import Passage, split_article
-from server.reason.text import query_terms, terms
+from server.reason.embed import Embedder
+from server.reason.passages import Passage, metadata_passage, split_article
+from server.reason.question import Lexicon, Question, parse
+from server.reason.text import fold, terms
 from server.store import Article
 
 log = logging.getLogger(__name__)
+# How the fused score weighs its parts: meaning first, then the share of the question's
+# words a passage holds, then BM25 (normalised to the best passage). Chosen on our own
+# question set (tests/data/eval_dev.json) for the rank of the passage with the answer.
+DENSE_WEIGHT = 1.0
+COVERAGE_WEIGHT = 0.35
+BM25_WEIGHT = 0.4
+PREFER_BOOST = 0.1  # the article a lesson plays, or that the question names
+METADATA_BOOST = 0.3  # "who wrote ...": the article's own details, over its prose
 
 
 @dataclass(frozen=True)
@@ -35,28 +55,61 @@ class Hit:
     score: float
     coverage: float
     matched: frozenset[str]
+    dense: float = 0.0  # the closest sentence's cosine with the question
+    sentence_dense: tuple[float, ...] = ()  # each sentence's cosine, in passage order
+
+
+@dataclass
+class _Built:
+    """Everything one rebuild makes, swapped in whole: a search never sees half of it."""
+
+    passages: list[Passage]
+    retriever: bm25s.BM25 | None
+    passage_terms: list[frozenset[str]]
+    df: dict[str, int]
+    lexicon: Lexicon
+    vectors: np.ndarray  # one row per sentence of every passage, in order
+    rows: list[range]  # passage -> its rows in `vectors`
+    fingerprint: str
+    references: dict[int, list[str]] = field(default_factory=dict)  # article -> its names
 
 
 class Index:
-    def __init__(self, folder: Path | None = None) -> None:
+    def __init__(self, folder: Path | None = None, embedder: Embedder | None = None) -> None:
         self.folder = folder
-        self.passages: list[Passage] = []
-        self._retriever: bm25s.BM25 | None = None
-        self._passage_terms: list[frozenset[str]] = []
-        self._df: dict[str, int] = {}
+        self.embedder = embedder
+        self._built = _Built([], None, [], {}, Lexicon(), np.zeros((0, 1)), [], "")
         self._lock = threading.Lock()
-        self.fingerprint = ""
-        self._vocabulary: tuple[list[Passage], list[str]] | None = None
+        self._vocabulary: tuple[str, list[str]] | None = None
+
+    @property
+    def passages(self) -> list[Passage]:
+        return self._built.passages
+
+    @property
+    def fingerprint(self) -> str:
+        return self._built.fingerprint
+
+    @property
+    def lexicon(self) -> Lexicon:
+        return self._built.lexicon
 
     # --- building ---------------------------------------------------------------------
 
-    def rebuild(self, articles: list[Article]) -> None:
-        """Split and index every article (milliseconds for a few articles); save it."""
+    def rebuild(
+        self, articles: list[Article], progress: Callable[[int, int], None] | None = None
+    ) -> None:
+        """Split, index and embed every article; save it. `progress(done, total)` is
+        called per article embedded (the CLI draws a bar with it)."""
         passages: list[Passage] = []
         for article in articles:
             passages.extend(split_article(article, start_id=len(passages)))
+            meta = metadata_passage(article, len(passages))
+            if meta is not None:
+                passages.append(meta)
+        # Of the passages themselves: a change in how articles are split rebuilds too.
         fingerprint = hashlib.sha256(
-            json.dumps([(a.id, a.content_hash) for a in articles]).encode()
+            json.dumps([(p.article_id, p.search_text) for p in passages]).encode()
         ).hexdigest()[:16]
         retriever = None
         if self.folder and self._saved_fingerprint() == fingerprint:
@@ -74,10 +127,63 @@ class Index:
         for ts in passage_terms:
             for t in ts:
                 df[t] = df.get(t, 0) + 1
+        lexicon = Lexicon.of([p.text for p in passages])
+        vectors, rows = self._embed(articles, passages, progress)
+        built = _Built(
+            passages,
+            retriever,
+            passage_terms,
+            df,
+            lexicon,
+            vectors,
+            rows,
+            fingerprint,
+            {a.id: references(a, n, len(articles)) for n, a in enumerate(articles)},
+        )
         with self._lock:
-            self.passages, self._retriever = passages, retriever
-            self._passage_terms, self._df = passage_terms, df
-            self.fingerprint = fingerprint
+            self._built = built
+
+    def _embed(
+        self,
+        articles: list[Article],
+        passages: list[Passage],
+        progress: Callable[[int, int], None] | None,
+    ) -> tuple[np.ndarray, list[range]]:
+        """Sentence vectors for every passage, cached per article on disk."""
+        rows: list[range] = []
+        total = 0
+        for p in passages:
+            rows.append(range(total, total + len(p.sentences)))
+            total += len(p.sentences)
+        if self.embedder is None:
+            return np.zeros((total, 1), dtype=np.float32), rows
+        parts: list[np.ndarray] = []
+        for n, article in enumerate(articles, 1):
+            texts = [s for p in passages if p.article_id == article.id for s in p.sentences]
+            parts.append(self._article_vectors(texts))
+            if progress:
+                progress(n, len(articles))
+        # Passages were made article by article, so the rows line up with `passages`.
+        return (np.concatenate(parts) if parts else np.zeros((0, self.embedder.dim))), rows
+
+    def _article_vectors(self, texts: list[str]) -> np.ndarray:
+        assert self.embedder is not None
+        key = hashlib.sha256(json.dumps([self.embedder.name, texts]).encode()).hexdigest()[:20]
+        cache = self.folder.parent / "embeddings" / f"{key}.npy" if self.folder else None
+        if cache is not None and cache.exists():
+            try:
+                vectors = np.load(cache)
+                if vectors.shape == (len(texts), self.embedder.dim):
+                    return vectors
+            except (OSError, ValueError):
+                log.warning("cached sentence vectors unreadable, recomputing")
+        vectors = self.embedder.encode(texts)
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_suffix(".tmp.npy")
+            np.save(tmp, vectors)
+            tmp.replace(cache)
+        return vectors
 
     def _saved_fingerprint(self) -> str | None:
         assert self.folder is not None
@@ -97,72 +203,113 @@ class Index:
 
     # --- searching --------------------------------------------------------------------
 
+    def question(self, text: str) -> Question:
+        return parse(text, self._built.lexicon)
+
     def idf(self, term: str) -> float:
-        n = max(1, len(self.passages))
-        return math.log(1 + (n + 0.5) / (self._df.get(term, 0) + 0.5))
+        n = max(1, len(self._built.passages))
+        return math.log(1 + (n + 0.5) / (self._built.df.get(term, 0) + 0.5))
+
+    def knows(self, term: str) -> bool:
+        return term in self._built.df
 
     def weight(self, term: str, verb: bool) -> float:
         """A query term's weight in coverage. Words the articles never use weigh the
         most (the articles say nothing about them), except inflected verbs: an unseen
         "received" is a paraphrase of "reception" far more often than a new topic."""
-        if term in self._df or not verb:
+        if term in self._built.df or not verb:
             return self.idf(term)
         return self.idf(term) / 3
 
-    def coverage(self, weights: dict[str, float], passage_terms: frozenset[str]) -> float:
+    def weights(self, question: Question) -> dict[str, float]:
+        return {t: self.weight(t, verb) for t, verb in question.terms.items()}
+
+    @staticmethod
+    def coverage(weights: dict[str, float], passage_terms: frozenset[str]) -> float:
         total = sum(weights.values())
         if total == 0:
             return 0.0
         return sum(w for t, w in weights.items() if t in passage_terms) / total
 
-    def search(self, query: str, k: int = 4, prefer_article: int | None = None) -> list[Hit]:
-        """Top passages for the query, best first. `prefer_article` (a lesson's article)
-        boosts that article's passages by 30%."""
-        q_info = query_terms(query)
-        q_terms = list(q_info)
-        with self._lock:
-            retriever, passages, p_terms = self._retriever, self.passages, self._passage_terms
-        if not q_terms or retriever is None or not passages:
+    def embed(self, text: str) -> np.ndarray | None:
+        return None if self.embedder is None else self.embedder.encode([text])[0]
+
+    def search(
+        self,
+        question: Question | str,
+        k: int = 4,
+        prefer_article: int | None = None,
+        vector: np.ndarray | None = None,
+    ) -> list[Hit]:
+        """Top passages for the question, best first. `prefer_article` (a lesson's
+        article) wins ties and near-ties. `vector`: the question's embedding, when the
+        caller has it already."""
+        if isinstance(question, str):
+            question = self.question(question)
+        built = self._built
+        if prefer_article is None:
+            prefer_article = self.referenced_article(question)
+        about_article = question.about_article
+        if not built.passages:
             return []
-        n = min(len(passages), max(k * 3, 10))
-        ids, scores = retriever.retrieve([q_terms], k=n, show_progress=False, n_threads=1)
+        if vector is None and self.embedder is not None:
+            vector = self.embed(question.search_text)
+        n = len(built.passages)
+        bm25 = np.zeros(n, dtype=np.float32)
+        q_terms = list(question.terms)
+        if q_terms and built.retriever is not None:
+            ids, scores = built.retriever.retrieve([q_terms], k=n, show_progress=False, n_threads=1)
+            bm25[ids[0]] = scores[0]
+        top_bm25 = float(bm25.max()) or 1.0
+        sims = (
+            built.vectors @ vector
+            if vector is not None and built.vectors.shape[1] == len(vector)
+            else np.zeros(len(built.vectors), dtype=np.float32)
+        )
         qset = set(q_terms)
-        weights = {t: self.weight(t, verb) for t, verb in q_info.items()}
+        weights = self.weights(question)
         hits = []
-        for pid, score in zip(ids[0], scores[0], strict=True):
-            if score <= 0:
+        for pid, passage in enumerate(built.passages):
+            sentence_dense = tuple(float(x) for x in sims[built.rows[pid]])
+            dense = max(sentence_dense, default=0.0)
+            cov = self.coverage(weights, built.passage_terms[pid])
+            if dense <= 0 and bm25[pid] <= 0:
                 continue
-            passage = passages[int(pid)]
-            preferred = prefer_article is not None and passage.article_id == prefer_article
-            boost = 1.3 if preferred else 1.0
-            hits.append(
-                Hit(
-                    passage,
-                    float(score) * boost,
-                    self.coverage(weights, p_terms[int(pid)]),
-                    frozenset(qset & p_terms[int(pid)]),
-                )
+            if passage.is_metadata and not about_article:
+                continue  # "according to the AgntBox article, ..." asks about its content
+            score = (
+                DENSE_WEIGHT * dense
+                + COVERAGE_WEIGHT * cov
+                + BM25_WEIGHT * float(bm25[pid]) / top_bm25
             )
-        hits.sort(key=lambda h: h.score * (0.5 + h.coverage), reverse=True)
-        if prefer_article is not None and hits:
-            # The lesson's article wins whenever it covers the question as fully as the
-            # best passage (the boost alone loses to a shorter passage elsewhere).
-            top = max(h.coverage for h in hits)
-            hits.sort(
-                key=lambda h: (
-                    not (h.passage.article_id == prefer_article and h.coverage >= top - 1e-9)
-                )
-            )
+            if prefer_article is not None and passage.article_id == prefer_article:
+                score += PREFER_BOOST
+            if passage.is_metadata:
+                score += METADATA_BOOST
+            matched = frozenset(qset & built.passage_terms[pid])
+            hits.append(Hit(passage, score, cov, matched, dense, sentence_dense))
+        hits.sort(key=lambda h: h.score, reverse=True)
         return hits[:k]
+
+    def referenced_article(self, question: Question) -> int | None:
+        """The article a question names ("the AgntBox article", "Jake Chen's piece",
+        "the second article"), if it names exactly one."""
+        text = " " + fold(question.search_text) + " "
+        named = {
+            article
+            for article, names in self._built.references.items()
+            if any(f" {n} " in text or f" {n}'s " in text for n in names)
+        }
+        return named.pop() if len(named) == 1 else None
 
     def vocabulary(self, limit: int = 60) -> list[str]:
         """Distinctive names and terms of the articles (for Whisper's prompt): capitalised
         words and words with digits, most frequent first. Cached until the next rebuild:
         every transcription asks."""
-        passages = self.passages
         cached = self._vocabulary
-        if cached is None or cached[0] is not passages:
-            cached = (passages, self._count_vocabulary(passages))
+        if cached is None or cached[0] != self.fingerprint:
+            passages = [p for p in self.passages if not p.is_metadata]
+            cached = (self.fingerprint, self._count_vocabulary(passages))
             self._vocabulary = cached
         return cached[1][:limit]
 
@@ -180,3 +327,18 @@ class Index:
                         counts[word] = counts.get(word, 0) + 1
         ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
         return [w for w, _ in ranked]
+
+
+ORDINALS = ("first", "second", "third", "fourth", "fifth")
+
+
+def references(article: Article, position: int, count: int) -> list[str]:
+    """How a learner names an article: its site, its author, "the first article"."""
+    names = [fold(x) for x in (article.site, article.author) if x]
+    if article.author and " " in article.author:
+        names.extend(fold(p) for p in article.author.split() if len(p) > 3)
+    if article.site and "." in article.site:
+        names.append(fold(article.site.split(".")[0]))
+    if count > 1 and position < len(ORDINALS):
+        names.extend(f"{ORDINALS[position]} {w}" for w in ("article", "piece", "one", "post"))
+    return [n.strip(" .") for n in names if n.strip(" .")]

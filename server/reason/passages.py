@@ -6,10 +6,14 @@ helps retrieval: "What This Means for Developers" answers "what should developer
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from server.reason.text import is_heading, sentences
 from server.store import Article
+
+METADATA_PARAGRAPH = -1  # the article's title, site, author and date, said as sentences
+METADATA_HEADING = "About the article: who wrote it, where and when it was published"
 
 WINDOW = 3
 STRIDE = 2
@@ -28,6 +32,10 @@ class Passage:
     @property
     def text(self) -> str:
         return " ".join(self.sentences)
+
+    @property
+    def is_metadata(self) -> bool:
+        return self.paragraph == METADATA_PARAGRAPH
 
     @property
     def search_text(self) -> str:
@@ -59,3 +67,37 @@ def split_article(article: Article, start_id: int = 0) -> list[Passage]:
                 )
             )
     return passages
+
+
+def metadata_passage(article: Article, passage_id: int) -> Passage | None:
+    """The article's metadata as sentences, so "who wrote ...", "which site ..." and "when
+    was it published" are answered, and quoted, like any other fact. Each sentence names
+    the title, so it is retrieved with the article it describes."""
+    title = f"“{article.title}”"
+    where = f" on {article.site}" if article.site else ""
+    when = f" on {spoken_date(article.published)}" if article.published else ""
+    by = f" written by {article.author}" if article.author else ""
+    # One sentence for who, where and when: "who wrote the AgntBox article?" names the
+    # site, and must find the author beside it.
+    facts = " and".join(x for x in (by, f" published{where}{when}" if where or when else "") if x)
+    said = [f"The article {title} is {article.word_count} words long."]
+    if facts:
+        said.insert(0, f"The article {title} was{facts}.")
+    return Passage(
+        id=passage_id,
+        article_id=article.id,
+        article_title=article.title,
+        paragraph=METADATA_PARAGRAPH,
+        first_sentence=0,
+        sentences=tuple(said),
+        heading=METADATA_HEADING,
+    )
+
+
+def spoken_date(iso: str) -> str:
+    """2026-03-12 -> March 12, 2026 (as a person says it); other forms pass through."""
+    try:
+        day = dt.date.fromisoformat(iso[:10])
+    except ValueError:
+        return iso
+    return f"{day:%B} {day.day}, {day.year}"

@@ -25,10 +25,12 @@ from server.metrics import FALLBACKS
 from server.reason import ground
 from server.reason.cite import Source, cite
 from server.reason.extract import Extractor
+from server.reason.gate import Decision, Gate
 from server.reason.lookup import Hit, Index
 from server.reason.prompt import build_messages
+from server.reason.question import Question
 from server.reason.sentences import SentenceSplitter
-from server.reason.text import query_terms, words
+from server.reason.text import words
 
 log = logging.getLogger(__name__)
 ANAPHORA = {
@@ -54,6 +56,13 @@ ANAPHORA = {
     "and",
 }
 MAX_SENTENCES = 3
+# "tell me more", typed or spoken: go on from the last answer with the next best passage.
+MORE = re.compile(
+    r"^\W*(ok(ay)?\W+|and\W+|please\W+|can you\W+|could you\W+)*(tell me more|more|go on|"
+    r"continue|keep going|what else|anything else|say more|more please|tell me more about "
+    r"(it|that|this))\W*(please)?\W*$",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -99,34 +108,40 @@ class Answerer:
         llm: ModelWorker | None,
         *,
         k: int = 4,
-        min_coverage: float = 0.6,
+        threshold: float = 0.5,
         max_tokens: int = 96,
     ) -> None:
         self.index = index
         self.extractor = Extractor(index)
+        self.gate = Gate(index, threshold)
         self.spoken_llm = LlmOdds()
         self.llm = llm
         self.k = k
-        self.min_coverage = min_coverage
         self.max_tokens = max_tokens
 
     # --- retrieval --------------------------------------------------------------------
 
     def retrieve(
-        self, question: str, history: list[tuple[str, str]], prefer_article: int | None = None
-    ) -> list[Hit]:
+        self, question: Question, history: list[tuple[str, str]], prefer_article: int | None = None
+    ) -> tuple[Question, list[Hit]]:
         """Follow-ups ("and when was it supposed to launch?") lean on the previous
-        question: its topic words join the query when the new one points back."""
+        question: its topic words join the query when the new one points back. Returns
+        the question as answered (the combined one, for a follow-up) and its hits."""
         hits = self.index.search(question, self.k * 2, prefer_article)
-        asks_back = bool(ANAPHORA & set(words(question))) or len(query_terms(question)) <= 1
+        asks_back = bool(ANAPHORA & set(words(question.text))) or len(question.terms) <= 1
         if history and asks_back:
-            combined = self.index.search(f"{history[-1][0]} {question}", self.k * 2, prefer_article)
+            combined_q = self.index.question(f"{history[-1][0]} {question.search_text}")
+            combined = self.index.search(combined_q, self.k * 2, prefer_article)
             if combined and (not hits or combined[0].coverage >= hits[0].coverage):
-                hits = combined
-        return hits
+                return combined_q, combined
+        return question, hits
 
-    def covered(self, hits: list[Hit]) -> bool:
-        return bool(hits) and hits[0].coverage >= self.min_coverage
+    def decide(
+        self, text: str, history: list[tuple[str, str]], prefer_article: int | None = None
+    ) -> tuple[Question, list[Hit], Decision]:
+        """Parse, retrieve and decide coverage: the part of a turn before any model."""
+        question, hits = self.retrieve(self.index.question(text), history, prefer_article)
+        return question, hits, self.gate.decide(question, hits)
 
     def not_covered(self) -> str:
         topics = self.index.vocabulary(6)
@@ -150,14 +165,23 @@ class Answerer:
         silence is worse off than one hearing the article's own sentence)."""
         history = history or []
         start = time.perf_counter()
-        hits = self.retrieve(question, history, prefer_article)
+        if MORE.match(question):
+            async for item in self._more(history, prefer_article, start):
+                yield item
+            return
+        # The question's embedding is a few milliseconds of inference: off the event loop.
+        parsed, hits, decision = await asyncio.to_thread(
+            self.decide, question, history, prefer_article
+        )
         timings = {"retrieval": time.perf_counter() - start}
-        if not self.covered(hits):
+        if not decision.answerable:
+            log.info("declined %r: %s %s", question, decision.reason, decision.features)
             text = self.not_covered()
             yield AnswerDelta(text)
             yield Answer(text, False, [], timings=timings)
             return
 
+        question = parsed.search_text
         hits = self.extractor.with_definitions(question, hits)
         context = self.extractor.llm_context(question, hits)
         said: list[str] = []
@@ -189,6 +213,32 @@ class Answerer:
         text = " ".join(said)
         timings["answer"] = time.perf_counter() - start
         yield Answer(text, True, cite(text, hits), fallback, timings)
+
+    async def _more(
+        self, history: list[tuple[str, str]], prefer_article: int | None, start: float
+    ) -> AsyncIterator[AnswerDelta | Answer]:
+        """ "Tell me more": the last real question again, answered with the best sentences
+        not yet said in this conversation (extractive: verbatim, so nothing to check)."""
+        asked = next((q for q, _ in reversed(history) if not MORE.match(q)), None)
+        if asked is None:
+            text = "Ask me a question about the articles first, then I can tell you more."
+            yield AnswerDelta(text)
+            yield Answer(text, False, [], timings={"retrieval": 0.0})
+            return
+        parsed, hits, decision = await asyncio.to_thread(self.decide, asked, [], prefer_article)
+        # Every piece said (an answer may join clauses that do not split as sentences).
+        said = frozenset(s for _, a in history for s in re.split(r"(?<=[.!?])\s+", a) if s)
+        more = self.extractor.extractive(parsed.search_text, hits, exclude=said)
+        timings = {"retrieval": time.perf_counter() - start}
+        if not decision.answerable or not more:
+            text = "That's all the articles say about it."
+            yield AnswerDelta(text)
+            yield Answer(text, False, [], timings=timings)
+            return
+        text = " ".join(more)
+        yield AnswerDelta(text)
+        timings["answer"] = time.perf_counter() - start
+        yield Answer(text, True, cite(text, hits), "more", timings)
 
     async def _generate(
         self,

@@ -2,10 +2,19 @@ from pathlib import Path
 
 import pytest
 
-from server.config import BUNDLED_CORPUS
+from server.catalog import resolve
+from server.config import BUNDLED_CORPUS, Settings
 from server.library import Library
+from server.reason.embed import Embedder
 from server.reason.lookup import Index
 from server.store import Store
+
+
+@pytest.fixture(scope="session")
+def embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
+    """The real sentence-embedding model (23 MB), loaded once."""
+    name = Settings().embed_model
+    return Embedder(resolve("embed", name, tmp_path_factory.mktemp("embed-cache")), name)
 
 
 @pytest.fixture
@@ -16,8 +25,8 @@ def library(tmp_path: Path) -> Library:
 
 
 @pytest.fixture
-def index(library: Library, tmp_path: Path) -> Index:
-    idx = Index(tmp_path / "index")
+def index(library: Library, tmp_path: Path, embedder: Embedder) -> Index:
+    idx = Index(tmp_path / "index", embedder)
     idx.rebuild(library.store.articles())
     library.on_change(lambda: idx.rebuild(library.store.articles()))
     return idx

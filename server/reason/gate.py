@@ -1,0 +1,115 @@
+"""The coverage decision: do the articles answer this question? Decided here, never by the
+LLM.
+
+In: the parsed `Question` and its retrieval `Hit`s. Out: a `Decision` (answer or decline,
+the probability, the evidence it weighed, and why).
+
+1. A question that names something the articles never mention ("Llama 2", "Scale AI", a
+   number they never give) is declined: they cannot say anything about it.
+2. Otherwise a small logistic model weighs three pieces of evidence:
+   - `dense`: the closest article sentence's cosine with the question (meaning: catches
+     paraphrase and one misheard word);
+   - `coverage`: the IDF-weighted share of the question's words the best passage holds;
+   - `unknown`: the IDF-weighted share of its words the articles never use at all
+     ("parameters" in "How many parameters does Mango have?": near the topic, not in it).
+   Its coefficients are fitted on our own labelled questions (`tutor eval --fit`,
+   tests/data/eval_dev.json) and kept in `gate.json`; `TUTOR_ANSWER_THRESHOLD` moves the
+   line. Three features and a fitted line, rather than a hand-set threshold on one score,
+   because paraphrase lowers coverage and near-topic questions raise similarity: neither
+   alone separates them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from server.reason.lookup import Hit, Index
+from server.reason.question import Question
+
+MODEL_FILE = Path(__file__).with_name("gate.json")
+FEATURES = ("dense", "coverage", "unknown")
+
+
+@dataclass(frozen=True)
+class Decision:
+    answerable: bool
+    probability: float
+    features: dict[str, float] = field(default_factory=dict)
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class GateModel:
+    weights: dict[str, float]
+    bias: float
+    note: str = ""
+
+    def probability(self, features: dict[str, float]) -> float:
+        z = self.bias + sum(self.weights[f] * features[f] for f in FEATURES)
+        return 1 / (1 + math.exp(-z))
+
+    @classmethod
+    def load(cls, path: Path = MODEL_FILE) -> GateModel:
+        raw = json.loads(path.read_text())
+        return cls(
+            {f: float(raw["weights"][f]) for f in FEATURES}, float(raw["bias"]), raw.get("note", "")
+        )
+
+    def save(self, path: Path = MODEL_FILE) -> None:
+        path.write_text(
+            json.dumps({"weights": self.weights, "bias": self.bias, "note": self.note}, indent=2)
+            + "\n"
+        )
+
+
+def features(question: Question, hits: list[Hit], index: Index) -> dict[str, float]:
+    weights = index.weights(question)
+    total = sum(weights.values()) or 1.0
+    unknown = sum(w for t, w in weights.items() if not index.knows(t)) / total
+    return {
+        "dense": max((h.dense for h in hits), default=0.0),
+        "coverage": max((h.coverage for h in hits[:3]), default=0.0),
+        "unknown": unknown if weights else 1.0,
+    }
+
+
+class Gate:
+    def __init__(self, index: Index, threshold: float = 0.5, model: GateModel | None = None):
+        self.index = index
+        self.threshold = threshold
+        self.model = model or GateModel.load()
+
+    def decide(self, question: Question, hits: list[Hit]) -> Decision:
+        if not hits:
+            return Decision(False, 0.0, {}, "nothing retrieved")
+        found = features(question, hits, self.index)
+        if question.unknown_entities:
+            names = ", ".join(question.unknown_entities)
+            return Decision(False, 0.0, found, f"the articles never mention {names}")
+        p = self.model.probability(found)
+        return Decision(p >= self.threshold, p, found, "" if p >= self.threshold else "low")
+
+
+def fit(rows: list[dict[str, float]], labels: list[bool], l2: float = 0.01) -> GateModel:
+    """Logistic regression by Newton's method (IRLS) with a little L2: three coefficients
+    on a few hundred rows converge in a handful of steps. numpy only, so the runtime needs
+    no fitting library."""
+    x = np.array([[1.0] + [r[f] for f in FEATURES] for r in rows])
+    y = np.array(labels, dtype=float)
+    w = np.zeros(x.shape[1])
+    ridge = l2 * np.eye(x.shape[1])
+    ridge[0, 0] = 0.0  # the intercept is not shrunk
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-(x @ w)))
+        gradient = x.T @ (p - y) + ridge @ w
+        hessian = (x * (p * (1 - p))[:, None]).T @ x + ridge
+        step = np.linalg.solve(hessian, gradient)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return GateModel({f: float(v) for f, v in zip(FEATURES, w[1:], strict=True)}, float(w[0]))

@@ -1,0 +1,256 @@
+"""A question, parsed once: what retrieval, the coverage decision and extraction all need.
+
+In: the learner's words (typed, or a speech-recognition transcript) and the `Lexicon` of
+the articles. Out: a `Question` with
+- `search_text`: the words with likely mishearings put back in the articles' spelling
+  ("avacado" -> "Avocado", "lama four" -> "Llama 4", "mister al" -> "Mistral"), so one
+  misheard name does not sink a spoken question;
+- `terms`: its content stems (as the index tokenizes them) and whether each is an
+  inflected verb;
+- `entities`: the names and numbers it mentions, and `unknown_entities`: those the
+  articles never mention ("Llama 2", "Scale AI"): a question about a thing the articles do
+  not name is one they cannot answer;
+- `kind`: the kind of answer it asks for (a date, a number, a name, a definition, advice,
+  a reason), which picks and trims the answer sentence.
+
+Corrections use rapidfuzz's edit-distance ratio against the articles' own words: only
+words the articles never use are touched, and only towards a word the articles do use."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from rapidfuzz import fuzz, process
+from wordfreq import zipf_frequency
+
+from server.reason.ground import claims
+from server.reason.text import STOPWORDS, fold, is_inflected_verb, stem, words
+
+NUMBER_WORDS = {
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+    "ten": "10",
+}
+# A correction must be this close (rapidfuzz ratio, 0-100). A common English word (Zipf
+# frequency >= 4: "date", "read", "last") is what the recogniser heard and is kept, unless
+# it is one letter from a name ("alexander" -> "Alexandr").
+MIN_RATIO = 80
+MIN_RATIO_SAME_START = 74  # "quen" -> "qwen": same first letter, one sound apart
+MIN_RATIO_COMMON = 90
+COMMON_ZIPF = 4.0
+MIN_RATIO_JOINED = 85
+STRANGE_ZIPF = 3.0  # rarer than this in English, and not in the articles: a misrecognition
+# Honorifics and fillers that are capitalised in a transcript but name nothing.
+NOT_NAMES = {"mr", "mrs", "ms", "dr", "ok", "okay", "hey", "hi", "um", "uh", "so", "like"}
+
+
+@dataclass
+class Lexicon:
+    """The articles' words, for corrections and the unknown-entity test."""
+
+    words: Counter[str] = field(default_factory=Counter)
+    folded_text: str = ""
+    before_numbers: set[str] = field(default_factory=set)  # "llama" in "Llama 4"
+    names: dict[str, str] = field(default_factory=dict)  # "avocado" -> "Avocado"
+    _choices: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, texts: list[str]) -> Lexicon:
+        lex = cls()
+        for text in texts:
+            ws = words(text)
+            lex.words.update(ws)
+            for a, b in zip(ws, ws[1:], strict=False):
+                if b[:1].isdigit() and a.isalpha():
+                    lex.before_numbers.add(a)
+            # Names: capitalised past a sentence's start ("Avocado", "Qwen", "Alexandr").
+            for name in re.findall(r"(?<=[a-z0-9,;:)”’] )[“\"‘(]?([A-Z][A-Za-z]+)", text):
+                lex.names.setdefault(name.lower(), name)
+        lex.folded_text = " ".join(fold(t) for t in texts)
+        # Speech recognition knows common words; it mishears names ("avacado", "quen",
+        # "mister al"). Corrections aim only at the articles' names, so an ordinary word
+        # the articles happen not to use ("date", "come") is never bent into one they do.
+        lex._choices = sorted(n for n in lex.names if len(n) >= 3 and n not in STOPWORDS)
+        return lex
+
+    def knows(self, word: str) -> bool:
+        return word in self.words
+
+    def closest(self, word: str) -> str | None:
+        """The article word `word` most likely is, or None."""
+        if len(word) < 4 or not self._choices:
+            return None
+        found = process.extractOne(word, self._choices, scorer=fuzz.ratio, score_cutoff=70)
+        if found is None:
+            return None
+        choice, ratio, _ = found
+        if zipf_frequency(word, "en") >= COMMON_ZIPF:
+            return choice if ratio >= MIN_RATIO_COMMON else None
+        if ratio >= MIN_RATIO or (ratio >= MIN_RATIO_SAME_START and choice[0] == word[0]):
+            return choice
+        return None
+
+    def strange_words(self, text: str) -> int:
+        """Words in a transcript that are neither the articles' nor common English
+        ("Werenity", "Talong", "Wannaa"): the mark of a recogniser led astray."""
+        return sum(
+            1
+            for w in words(text)
+            if w.isalpha()
+            and not self.knows(w)
+            and not self.knows(w.removesuffix("s"))  # "metas": a possessive heard plain
+            and zipf_frequency(w, "en") < STRANGE_ZIPF
+        )
+
+    def mentions(self, phrase: str) -> bool:
+        """Whether the articles mention a name or number (as a word, case-folded)."""
+        parts = words(phrase)
+        return bool(parts) and all(p in self.words for p in parts)
+
+
+# A question about the article itself (its author, site, date, title, length), not its
+# content: only these reach the metadata passages.
+ABOUT_ARTICLE = re.compile(
+    r"\b(who wrote|wrote (it|the|this)|written|writer|authou?rs?|by whom|publish\w*|sites?|"
+    r"websites?|blogs?|titled?|headline|called|how long is|how many words|word count|"
+    r"words long|reading time|to read|updated|byline)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str
+    search_text: str
+    terms: dict[str, bool]
+    entities: tuple[str, ...]
+    unknown_entities: tuple[str, ...]
+    kind: str
+    corrections: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def about_article(self) -> bool:
+        return bool(ABOUT_ARTICLE.search(self.search_text))
+
+    @property
+    def unknown_terms(self) -> tuple[str, ...]:
+        return tuple(t for t in self.terms if t.startswith("?"))
+
+
+def correct(text: str, lexicon: Lexicon) -> tuple[str, list[tuple[str, str]]]:
+    """The text with misheard words replaced by the article words they most likely are."""
+    text = re.sub(r"\b([a-zA-Z])\.([a-zA-Z])\.", r"\1\2", text)  # "A.I." -> "AI"
+    # Spelled-out letters of a name the articles use: "a i" -> "AI", "m s l" -> "MSL".
+    text = re.sub(
+        r"\b[a-zA-Z](?: [a-zA-Z]\b)+",
+        lambda m: lexicon.names.get(m.group(0).replace(" ", "").lower(), m.group(0)),
+        text,
+    )
+    tokens = re.findall(r"[\w’'.-]+|[^\w\s]", text)
+    out: list[str] = []
+    changes: list[tuple[str, str]] = []
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        low = fold(token).strip(".'")
+        # Number words after a name the articles number ("llama four" -> "llama 4").
+        if low in NUMBER_WORDS and out and fold(out[-1]) in lexicon.before_numbers:
+            number = NUMBER_WORDS[low]
+            if i + 2 < len(tokens) and fold(tokens[i + 1]) == "point":
+                nxt = fold(tokens[i + 2])
+                if nxt in NUMBER_WORDS:
+                    number += "." + NUMBER_WORDS[nxt]
+                    i += 2
+            changes.append((token, number))
+            out.append(number)
+            i += 1
+            continue
+        if not low.isalpha() or lexicon.knows(low) or low in STOPWORDS or len(low) < 3:
+            out.append(token)
+            i += 1
+            continue
+        # Two words heard for one name ("mister al" -> "mistral").
+        if i + 1 < len(tokens) and tokens[i + 1].isalpha():
+            joined = low + fold(tokens[i + 1])
+            match = lexicon.closest(joined)
+            if match and fuzz.ratio(joined, match) >= MIN_RATIO_JOINED:
+                changes.append((f"{token} {tokens[i + 1]}", match))
+                out.append(_cased(match, lexicon))
+                i += 2
+                continue
+        match = lexicon.closest(low)
+        if match and stem(match) != stem(low):
+            changes.append((token, match))
+            out.append(_cased(match, lexicon))
+        else:
+            out.append(token)
+        i += 1
+    return _join(out), changes
+
+
+def _cased(word: str, lexicon: Lexicon) -> str:
+    """Names keep their capital ("Avocado"): the entity test and the prompt read it."""
+    return lexicon.names.get(word, word)
+
+
+def _join(tokens: list[str]) -> str:
+    text = " ".join(tokens)
+    return re.sub(r"\s+([?.!,;:’'])", r"\1", text)
+
+
+def parse(text: str, lexicon: Lexicon) -> Question:
+    from server.reason.extract import answer_type  # the answer kinds live with extraction
+
+    search_text, changes = correct(text, lexicon)
+    # A word that is neither the articles' nor English ("Wannaa" for "When") carries no
+    # meaning we can use, and unknown words weigh the most in coverage: leave it out.
+    strange = [w for w in re.findall(r"[\w’'-]+", search_text) if lexicon.strange_words(w)]
+    for w in strange:
+        search_text = re.sub(rf"(?<![\w-]){re.escape(w)}(?![\w-])", "", search_text)
+    search_text = re.sub(r"\s+", " ", search_text).strip()
+    terms: dict[str, bool] = {}
+    for w in words(search_text):
+        if w in STOPWORDS:
+            continue
+        s = stem(w)
+        terms[s] = terms.get(s, True) and is_inflected_verb(w)
+    entities = tuple(_entities(search_text))
+    unknown = tuple(e for e in entities if not lexicon.mentions(e))
+    return Question(
+        text=text,
+        search_text=search_text,
+        terms=terms,
+        entities=entities,
+        unknown_entities=unknown,
+        kind=answer_type(search_text),
+        corrections=tuple(changes),
+    )
+
+
+def _entities(text: str) -> list[str]:
+    """Names and numbers (written with digits) in a question. Its first word is capitalised
+    by grammar (or a misheard question word: "Wannaa is Avocado..."), so it is never taken
+    for a name; a question typed in Title Case has no reliable capitals at all."""
+    # "Avocado-expected" (a transcript's hyphen) names Avocado; "Q1-Q2" names both.
+    parts = [part for c in claims(text) for part in c.split("-") if part]
+    found = [
+        c
+        for c in parts
+        if any(ch.isdigit() for ch in c) or (c[:1].isupper() and len(c.strip(".")) >= 2)
+    ]
+    tokens = text.split()
+    if tokens and found and fold(found[0]) == fold(tokens[0].strip("?.,!")):
+        found = found[1:]
+    capitalised = sum(1 for t in tokens if t[:1].isupper())
+    if len(tokens) >= 4 and capitalised / len(tokens) > 0.6:
+        found = [f for f in found if any(c.isdigit() for c in f)]
+    return [f for f in found if fold(f).strip(".") not in NOT_NAMES]

@@ -1,0 +1,211 @@
+"""Understanding: meaning-based retrieval and coverage, misheard names, article metadata,
+short answers, "tell me more", glued claims, and the eval on our own question sets."""
+
+import asyncio
+import json
+import statistics
+from pathlib import Path
+
+import pytest
+
+from server.bench import evaluate as ev
+from server.reason import ground
+from server.reason.lookup import Index
+from server.reason.question import Lexicon, parse
+from server.reason.respond import Answer, Answerer, answer
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def ask(a: Answerer, q: str, history: list[tuple[str, str]] | None = None) -> Answer:
+    return asyncio.run(answer(a, q, history))
+
+
+@pytest.fixture
+def answerer(index: Index) -> Answerer:
+    return Answerer(index, None)  # extractive: the checks, not the tiny LLM, are under test
+
+
+LEXICON = Lexicon.of(
+    [
+        "Meta is developing a model codenamed Avocado under Chief AI Officer Alexandr Wang.",
+        "Have a fallback plan with Mistral, Qwen, or other models like Llama 4 and Mango.",
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("heard", "meant"),
+    [
+        ("what is avacado", "Avocado"),
+        ("how was lama four received", "Llama 4"),
+        ("what about mister al", "Mistral"),
+        ("and quen", "Qwen"),
+        ("what kind of model is man go", "Mango"),
+        ("what does alexander wong do", "Alexandr Wang"),
+    ],
+)
+def test_misheard_names_are_put_back_in_the_articles_spelling(heard: str, meant: str) -> None:
+    assert meant in parse(heard, LEXICON).search_text
+
+
+@pytest.mark.parametrize("word", ["date", "come", "read", "last", "writer", "heart"])
+def test_common_words_are_never_bent_into_names(word: str) -> None:
+    assert parse(f"what {word} is it", LEXICON).corrections == ()
+
+
+def test_names_the_articles_never_mention_are_unknown_entities() -> None:
+    assert parse("When was Llama 2 released?", LEXICON).unknown_entities == ("2",)
+    assert parse("How much did Meta pay for Scale AI?", LEXICON).unknown_entities == ("Scale",)
+    # The first word is grammar (or a misheard question word), never a name.
+    assert parse("Wannaa is Avocado expected to launch?", LEXICON).unknown_entities == ()
+    assert parse("When is Llama 4 out?", LEXICON).unknown_entities == ()
+
+
+@pytest.mark.parametrize(
+    ("question", "fact"),
+    [
+        ("how was lama four received", "lukewarm"),
+        ("Wannaa is Avocado-expected to launch?", "2026"),  # a transcript heard on AMD
+        ("who is metas chief a i officer", "wang"),
+        ("so what happened with stability", "financ"),
+    ],
+)
+def test_paraphrased_and_misheard_questions_are_answered(
+    answerer: Answerer, question: str, fact: str
+) -> None:
+    result = ask(answerer, question)
+    assert result.grounded and fact in result.text.lower(), result.text
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "When was Llama 2 released?",
+        "How much did Meta pay for Scale AI?",
+        "What is the capital of Australia?",
+        "How do I fix a merge conflict in git?",
+    ],
+)
+def test_questions_the_articles_do_not_answer_are_declined(
+    answerer: Answerer, question: str
+) -> None:
+    assert not ask(answerer, question).grounded
+
+
+@pytest.mark.parametrize(
+    ("question", "fact"),
+    [
+        ("Who wrote the AgntBox article?", "Jake Chen"),
+        ("When was the stayupdatedwith.ai article published?", "April 8, 2026"),
+        ("Which site published the article by Jake Chen?", "AgntBox"),
+    ],
+)
+def test_article_metadata_answers_and_is_quoted(
+    answerer: Answerer, question: str, fact: str
+) -> None:
+    result = ask(answerer, question)
+    assert result.grounded and fact in result.text
+    assert any(fact in s.quote for s in result.sources)
+
+
+def test_metadata_stays_out_of_questions_about_the_content(answerer: Answerer) -> None:
+    result = ask(answerer, "According to the stayupdatedwith.ai article, what is Mango?")
+    assert "multimedia" in result.text and "published" not in result.text
+
+
+def test_factual_answers_are_short_and_keep_the_whole_sentence_as_source(
+    answerer: Answerer,
+) -> None:
+    questions = [
+        "Who is Meta's Chief AI Officer?",
+        "When is Avocado now expected to launch?",
+        "What context length did Llama 3.1 reach?",
+        "Which open models are suggested as a fallback to Llama?",
+        "What is Mango?",
+        "How was Llama 4 received?",
+    ]
+    results = [ask(answerer, q) for q in questions]
+    assert all(r.grounded for r in results)
+    assert statistics.median(len(r.text.split()) for r in results) <= 30
+    officer = results[0]
+    assert "Alexandr Wang" in officer.text and len(officer.text.split()) <= 30
+    assert any("Reports surfaced that Meta" in s.quote for s in officer.sources)
+
+
+def test_tell_me_more_goes_on_without_repeating(answerer: Answerer) -> None:
+    history: list[tuple[str, str]] = []
+    said: list[str] = []
+    for q in ["Why is Meta moving away from open source?", "tell me more", "Tell me more."]:
+        result = ask(answerer, q, history)
+        assert result.grounded and result.sources
+        said.append(result.text)
+        history.append((q, result.text))
+    first, second, third = said
+    assert second != first and third != second
+    assert not set(second.split(". ")) & set(first.split(". "))
+
+
+def test_tell_me_more_with_nothing_asked_yet(answerer: Answerer) -> None:
+    result = ask(answerer, "tell me more")
+    assert not result.grounded and "question" in result.text
+
+
+CONTEXT = (
+    "If even Meta concludes that the most capable models need to be restricted, it "
+    "strengthens the position of OpenAI and Anthropic, who have always argued that "
+    "frontier models require controlled release. The Anthropic Mythos situation — a model "
+    "restricted because of its vulnerability-finding capabilities — illustrates that "
+    "frontier capabilities can create genuine safety dilemmas."
+)
+
+
+@pytest.mark.parametrize(
+    "glued",
+    [
+        # "argued" belongs to OpenAI and Anthropic, not to Meta.
+        "Meta has always argued that frontier models require controlled release.",
+        "Anthropic Mythos was restricted by Meta, who has always argued for controlled release.",
+        # Mythos was restricted for vulnerability finding; Meta concluded nothing about it.
+        "Meta concludes that Mythos needs to be restricted.",
+    ],
+)
+def test_a_name_moved_into_another_sentences_claim_fails(glued: str) -> None:
+    assert not ground.check(glued, CONTEXT, "which model was restricted?").ok
+
+
+@pytest.mark.parametrize(
+    "faithful",
+    [
+        "OpenAI and Anthropic have always argued that frontier models require controlled release.",
+        "The Anthropic Mythos model was restricted because of its vulnerability-finding "
+        "capabilities.",
+    ],
+)
+def test_claims_bound_as_in_the_source_pass(faithful: str) -> None:
+    assert ground.check(faithful, CONTEXT, "which model was restricted?").ok
+
+
+@pytest.mark.slow
+def test_eval_on_our_own_question_sets(answerer: Answerer) -> None:
+    """Regression floors for the labelled sets in tests/data (written from the articles,
+    in varied wording; the holdout set was written apart and never tuned on). The figures
+    measured when they were set are in the README; the issue's bar (90 % / 95 %) is not
+    reached yet."""
+    for name, facts, declines in (("eval_dev.json", 0.55, 0.4), ("eval_holdout.json", 0.6, 0.35)):
+        results = asyncio.run(ev.run(answerer, DATA / name))
+        s = ev.summary(results)
+        assert s["facts_found"] / s["answerable"] >= facts, (name, s)
+        assert s["declined_right"] / s["out_of_scope"] >= declines, (name, s)
+        assert s["unsupported"] == 0, name
+        assert s["median_words"] <= 30, (name, s)
+
+
+def test_eval_sets_are_well_formed() -> None:
+    for name in ("eval_dev.json", "eval_holdout.json"):
+        items = json.loads((DATA / name).read_text())
+        answerable = [i for i in items if not i.get("abstain")]
+        out = [i for i in items if i.get("abstain")]
+        assert len(answerable) >= 45 and len(out) >= 20
+        near = [i for i in out if i["kind"].startswith("near")]
+        assert len(near) * 2 >= len(out)
