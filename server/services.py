@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends
@@ -47,19 +48,32 @@ class Services:
 def build_services(settings: Settings, engines: Engines) -> Services:
     store = Store(settings.db_path)
     library = Library(store)
-    index = Index(settings.data_dir / "index")
-    library.on_change(lambda: index.rebuild(store.articles()))
-    library.seed(settings.corpus_dir)
-    index.rebuild(store.articles())
+    index = build_index(settings, library)
     answerer = Answerer(
         index,
         engines.llm,
         k=settings.retrieval_k,
-        min_coverage=settings.min_coverage,
+        threshold=settings.answer_threshold,
         max_tokens=settings.max_answer_tokens,
     )
     turns = TurnRunner(store, answerer, settings.history_turns)
     return Services(settings, store, library, engines, index, answerer, turns)
+
+
+def build_index(
+    settings: Settings, library: Library, embed_path: Path | None = None, progress: Any = None
+) -> Index:
+    """The retrieval index over the library, kept in step with it, with the sentence
+    embedding model (every place that answers questions builds its index here)."""
+    from server import catalog
+    from server.reason.embed import Embedder
+
+    path = embed_path or catalog.resolve("embed", settings.embed_model, settings.cache_dir)
+    index = Index(settings.data_dir / "index", Embedder(path, settings.embed_model))
+    library.on_change(lambda: index.rebuild(library.store.articles()))
+    library.seed(settings.corpus_dir)
+    index.rebuild(library.store.articles(), progress)
+    return index
 
 
 def get_services(conn: HTTPConnection) -> Services:
@@ -67,4 +81,4 @@ def get_services(conn: HTTPConnection) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
-__all__ = ["Services", "ServicesDep", "build_services", "get_services"]
+__all__ = ["Services", "ServicesDep", "build_index", "build_services", "get_services"]
