@@ -104,9 +104,7 @@ class Index:
         passages: list[Passage] = []
         for article in articles:
             passages.extend(split_article(article, start_id=len(passages)))
-            meta = metadata_passage(article, len(passages))
-            if meta is not None:
-                passages.append(meta)
+            passages.append(metadata_passage(article, len(passages)))
         # Of the passages themselves: a change in how articles are split rebuilds too.
         fingerprint = hashlib.sha256(
             json.dumps([(p.article_id, p.search_text) for p in passages]).encode()

@@ -69,7 +69,7 @@ def split_article(article: Article, start_id: int = 0) -> list[Passage]:
     return passages
 
 
-def metadata_passage(article: Article, passage_id: int) -> Passage | None:
+def metadata_passage(article: Article, passage_id: int) -> Passage:
     """The article's metadata as sentences, so "who wrote ...", "which site ..." and "when
     was it published" are answered, and quoted, like any other fact. Each sentence names
     the title, so it is retrieved with the article it describes."""

@@ -141,10 +141,6 @@ class Question:
     def about_article(self) -> bool:
         return bool(ABOUT_ARTICLE.search(self.search_text))
 
-    @property
-    def unknown_terms(self) -> tuple[str, ...]:
-        return tuple(t for t in self.terms if t.startswith("?"))
-
 
 def correct(text: str, lexicon: Lexicon) -> tuple[str, list[tuple[str, str]]]:
     """The text with misheard words replaced by the article words they most likely are."""
