@@ -123,6 +123,7 @@ def test_one_address_cannot_hold_every_socket(tmp_path: Path) -> None:
                 ws.send_json({"type": "hello"})
                 assert ws.receive_json()["type"] == "ready"
             with client.websocket_connect("/ws/chat") as third:
+                third.send_json({"type": "hello"})
                 assert third.receive_json()["code"] == "too_many_sockets"
                 with pytest.raises(WebSocketDisconnect) as closed:
                     third.receive_json()
