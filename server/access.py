@@ -5,10 +5,14 @@ rate limit.
   files (`/`, `/static/...`, which hold no data and must load to ask for the token) and
   every websocket need it, as `Authorization: Bearer <token>`, an `X-Tutor-Token` header or
   a `token` query parameter (browsers cannot set websocket headers).
+- Host: only the names in `TUTOR_ALLOWED_HOSTS` are served (Starlette's
+  TrustedHostMiddleware, installed in app.py), so a page on another name that resolves to
+  us (DNS rebinding) gets HTTP 400.
 - Origin: a browser sends `Origin`; a websocket, or an HTTP request that changes
-  something, from an origin not in `TUTOR_ALLOWED_ORIGINS` (default: the server's own) is
-  refused, so another site cannot open a socket or upload in the learner's name. Clients
-  that send no Origin (curl, scripts) are not browsers and pass.
+  something, from an origin not in `Settings.origins` (`TUTOR_ALLOWED_ORIGINS`, default
+  our own pages' origins, derived from the allowed hosts and the port, never from the
+  request) is refused, so another site cannot open a socket or upload in the learner's
+  name. Clients that send no Origin (curl, scripts) are not browsers and pass.
 - Questions are rate limited per client address with `limits` (moving window)."""
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ class AccessDenied(TutorError):
 class Access:
     def __init__(self, settings: Settings) -> None:
         self.token = settings.api_token
-        self.allowed_origins = {o.rstrip("/") for o in settings.allowed_origins}
+        self.allowed_origins = set(settings.origins)
         self._limit = parse(settings.question_rate_limit)
         self._limiter = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
 
@@ -59,12 +63,7 @@ class Access:
         origin = conn.headers.get("origin")
         if not origin:
             return True
-        origin = origin.rstrip("/")
-        if self.allowed_origins:
-            return origin in self.allowed_origins or "*" in self.allowed_origins
-        host = conn.headers.get("host", "")
-        secure = conn.url.scheme in ("https", "wss")
-        return origin in (f"{'https' if secure else 'http'}://{host}",)
+        return origin.rstrip("/") in self.allowed_origins or "*" in self.allowed_origins
 
     def check(self, conn: HTTPConnection, method: str | None = None) -> None:
         """Raise AccessDenied (unauthorized / forbidden_origin) unless allowed."""

@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.frames import CloseCode, Frame, Opcode
 
@@ -71,6 +72,12 @@ def create_app(settings: Settings | None = None, engines: Engines | None = None)
             settings.host,
             settings.port,
         )
+        if settings.host in ("0.0.0.0", "::") and not settings.allowed_hosts:
+            log.warning(
+                "listening on every interface, but answering only to %s: set "
+                "TUTOR_ALLOWED_HOSTS to the names (or addresses) learners use",
+                ", ".join(settings.hosts),
+            )
         try:
             yield
         finally:
@@ -91,6 +98,10 @@ def create_app(settings: Settings | None = None, engines: Engines | None = None)
                 status = 401 if exc.code == "unauthorized" else 403
                 return JSONResponse({"error": {"code": exc.code, "message": exc.message}}, status)
         return await call_next(request)
+
+    # Outermost (added last), before any route or the token check: a page on a name we
+    # don't serve, as after DNS rebinding, gets 400 (HTTP and websockets).
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.hosts, www_redirect=False)
 
     app.include_router(api.router)
     app.include_router(lessons_api.router)  # its lifespan starts the lesson builder

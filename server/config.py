@@ -83,18 +83,57 @@ class Settings(BaseSettings):
     api_token: str | None = None
     """When set, every route but /healthz and the client files, and every websocket,
     need this token."""
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Host names (the Host header) the server answers to, e.g. tutor.example or
+    *.example.org; any other gets HTTP 400, so a DNS-rebinding page cannot reach it
+    (default: TUTOR_HOST, 127.0.0.1, localhost)."""
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    """Browser origins allowed to open sockets and change data (default: our own)."""
+    """Browser origins allowed to open sockets and change data (default: http and https
+    on TUTOR_PORT of every allowed host)."""
     question_rate_limit: str = "30/minute"
     """Questions per client address (limits syntax, e.g. "30/minute")."""
 
-    @field_validator("allowed_origins", mode="before")
+    @field_validator("allowed_origins", "allowed_hosts", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         """TUTOR_ALLOWED_ORIGINS=https://a.example,https://b.example"""
         if isinstance(value, str):
             return [o.strip() for o in value.split(",") if o.strip()]
         return value
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _hosts(cls, value: list[str]) -> list[str]:
+        for host in value:
+            wild = host.startswith("*") and host != "*"
+            if "*" in host[1:] or (wild and not host.startswith("*.")):
+                raise ValueError(f"{host!r}: a wildcard host must look like *.example.com")
+        return value
+
+    @property
+    def hosts(self) -> list[str]:
+        """The Host header values served (TrustedHostMiddleware)."""
+        return self.allowed_hosts or list(dict.fromkeys([self.host, "127.0.0.1", "localhost"]))
+
+    @property
+    def origins(self) -> list[str]:
+        """Browser origins allowed to open sockets and change data: the setting, or our
+        own pages' origins, derived from the allowed hosts and the port (never from a
+        request's Host header). Wildcard hosts name no origin: list theirs in the
+        setting (with only wildcards, the default hosts' origins are used)."""
+        if self.allowed_origins:
+            return [o.rstrip("/") for o in self.allowed_origins]
+        names = [h for h in self.hosts if "*" not in h]
+        if not names:
+            names = list(dict.fromkeys([self.host, "127.0.0.1", "localhost"]))
+        found = []
+        for host in names:
+            name = f"[{host}]" if ":" in host else host
+            for scheme, default_port in (("http", 80), ("https", 443)):
+                found.append(f"{scheme}://{name}:{self.port}")
+                if self.port == default_port:
+                    found.append(f"{scheme}://{name}")
+        return found
 
     @field_validator("question_rate_limit")
     @classmethod

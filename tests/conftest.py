@@ -35,7 +35,10 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     # No background lesson build: it would compete for the CPU with what a test measures.
-    return Settings(data_dir=tmp_path / "data", threads=2, build_lessons=False)
+    # Starlette's TestClient sends `Host: testserver`.
+    return Settings(
+        data_dir=tmp_path / "data", threads=2, build_lessons=False, allowed_hosts=["testserver"]
+    )
 
 
 @pytest.fixture(scope="session")

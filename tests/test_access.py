@@ -7,16 +7,21 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from starlette.testclient import WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
 
 from server.app import create_app
 from server.config import Settings
 from tests.fakes import fake_engines
 
+HOSTS = ["testserver"]  # the Host header Starlette's TestClient sends
+
 
 @pytest.fixture
 def guarded(tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings(data_dir=tmp_path, api_token="s3cret", question_rate_limit="3/minute")
+    settings = Settings(
+        data_dir=tmp_path, api_token="s3cret", question_rate_limit="3/minute", allowed_hosts=HOSTS
+    )
     with TestClient(create_app(settings, fake_engines())) as client:
         yield client
 
@@ -47,7 +52,8 @@ def test_token_guards_websockets(guarded: TestClient) -> None:
 
 
 def test_other_sites_cannot_open_sockets_or_change_data(tmp_path: Path) -> None:
-    with TestClient(create_app(Settings(data_dir=tmp_path), fake_engines())) as client:
+    settings = Settings(data_dir=tmp_path, allowed_hosts=HOSTS, port=80)
+    with TestClient(create_app(settings, fake_engines())) as client:
         evil = {"Origin": "https://evil.example"}
         with client.websocket_connect("/ws/voice", headers=evil) as ws:
             assert ws.receive_json()["code"] == "forbidden_origin"
@@ -62,7 +68,9 @@ def test_other_sites_cannot_open_sockets_or_change_data(tmp_path: Path) -> None:
 
 
 def test_allowed_origins_setting(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, allowed_origins="https://tutor.example, http://x")
+    settings = Settings(
+        data_dir=tmp_path, allowed_origins="https://tutor.example, http://x", allowed_hosts=HOSTS
+    )
     assert settings.allowed_origins == ["https://tutor.example", "http://x"]
     with TestClient(create_app(settings, fake_engines())) as client:
         with client.websocket_connect(
@@ -113,7 +121,9 @@ def test_bad_rate_setting_is_refused_at_start(tmp_path: Path) -> None:
 
 
 def test_one_address_cannot_hold_every_socket(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, max_sockets_per_address=2, max_sessions=8)
+    settings = Settings(
+        data_dir=tmp_path, max_sockets_per_address=2, max_sessions=8, allowed_hosts=HOSTS
+    )
     with TestClient(create_app(settings, fake_engines())) as client:
         with (
             client.websocket_connect("/ws/chat") as first,
@@ -131,3 +141,50 @@ def test_one_address_cannot_hold_every_socket(tmp_path: Path) -> None:
         with client.websocket_connect("/ws/chat") as again:  # closing frees the address
             again.send_json({"type": "hello"})
             assert again.receive_json()["type"] == "ready"
+
+
+def test_a_foreign_host_is_refused(tmp_path: Path) -> None:
+    """DNS rebinding: a page on evil.example, which resolves to us, sends its own Host
+    and Origin. Only the allowed hosts (default: TUTOR_HOST, 127.0.0.1, localhost) are
+    served."""
+    app = create_app(Settings(data_dir=tmp_path), fake_engines())
+    with TestClient(app, base_url="http://127.0.0.1:8000") as client:
+        rebound = {"Host": "evil.example:8000", "Origin": "http://evil.example:8000"}
+        assert client.delete("/api/articles/1", headers=rebound).status_code == 400
+        assert client.get("/api/articles", headers=rebound).status_code == 400
+        with pytest.raises(WebSocketDenialResponse) as denied:
+            with client.websocket_connect("/ws/chat", headers=rebound):
+                pass
+        assert denied.value.status_code == 400
+        for name in ("127.0.0.1:8000", "localhost:8000", "localhost"):
+            assert client.get("/api/articles/1", headers={"Host": name}).status_code == 200
+
+
+def test_the_allowed_origins_never_come_from_the_request(tmp_path: Path) -> None:
+    """With every host served, a request's own Host no longer vouches for its Origin:
+    the default origins are the allowed hosts' on TUTOR_PORT."""
+    settings = Settings(data_dir=tmp_path, allowed_hosts=["*"], port=8000)
+    assert "http://127.0.0.1:8000" in settings.origins and not any(
+        "*" in o for o in settings.origins
+    )
+    with TestClient(create_app(settings, fake_engines())) as client:
+        rebound = {"Host": "evil.example:8000", "Origin": "http://evil.example:8000"}
+        refused = client.delete("/api/articles/1", headers=rebound)
+        assert refused.status_code == 403
+        assert refused.json()["error"]["code"] == "forbidden_origin"
+        with client.websocket_connect("/ws/chat", headers=rebound) as ws:
+            assert ws.receive_json()["code"] == "forbidden_origin"
+        ours = {"Host": "localhost:8000", "Origin": "http://localhost:8000"}
+        with client.websocket_connect("/ws/chat", headers=ours) as ws:
+            ws.send_json({"type": "hello"})
+            assert ws.receive_json()["type"] == "ready"
+        assert client.delete("/api/articles/1", headers=ours).status_code == 204
+
+
+def test_bad_allowed_hosts_are_refused_at_start(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="wildcard"):
+        Settings(data_dir=tmp_path, allowed_hosts="tutor.*.example")
+    assert Settings(allowed_hosts="a.example, *.b.example").allowed_hosts == [
+        "a.example",
+        "*.b.example",
+    ]

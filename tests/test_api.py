@@ -131,7 +131,7 @@ def test_metrics_endpoint(client: TestClient) -> None:
 @pytest.fixture
 def fake_client(tmp_path: Path) -> Iterator[TestClient]:
     """The real app around fakes of our engines (these tests are about ids, not models)."""
-    settings = Settings(data_dir=tmp_path, build_lessons=False)
+    settings = Settings(data_dir=tmp_path, build_lessons=False, allowed_hosts=["testserver"])
     with TestClient(create_app(settings, fake_engines())) as c:
         yield c
 

@@ -109,6 +109,7 @@ def client(tmp_path_factory: pytest.TempPathFactory, engines: Engines) -> Iterat
         data_dir=tmp_path_factory.mktemp("fuzz"),
         question_rate_limit="1000/minute",
         build_lessons=False,
+        allowed_hosts=["testserver"],
     )
     with TestClient(create_app(s, engines)) as c:
         yield c

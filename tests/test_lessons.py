@@ -31,7 +31,9 @@ from tests.fakes import FakeResponder, fake_engines
 
 @pytest.fixture(scope="module")
 def built(engines: Engines, tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Lessons]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("lessons"), threads=2)
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("lessons"), threads=2, allowed_hosts=["testserver"]
+    )
     store = Store(settings.db_path)
     Library(store).seed(settings.corpus_dir)
     lessons = Lessons(store, settings.cache_dir, tts=engines.tts, polite=False)
