@@ -13,7 +13,9 @@ rate limit.
   our own pages' origins, derived from the allowed hosts and the port, never from the
   request) is refused, so another site cannot open a socket or upload in the learner's
   name. Clients that send no Origin (curl, scripts) are not browsers and pass.
-- Questions are rate limited per client address with `limits` (moving window)."""
+- Questions are rate limited per client address with `limits` (moving window). The
+  address is the real peer's: forwarded headers count only from `TUTOR_TRUSTED_PROXIES`
+  (uvicorn's proxy headers, set in app.serve_options)."""
 
 from __future__ import annotations
 

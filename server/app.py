@@ -161,6 +161,11 @@ def serve_options(settings: Settings, **overrides: Any) -> dict[str, Any]:
         # refuses them unread (see TooLargeFirst).
         "ws": too_large_first(settings.max_message_bytes),
         "ws_max_size": 4 * settings.max_message_bytes,
+        # uvicorn believes X-Forwarded-For from 127.0.0.1 by default, so any local
+        # client could pick its own address (and so its rate limit): only from the
+        # configured proxies.
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": list(settings.trusted_proxies),
         # On shutdown, open sockets are closed and running turns cancelled (committed
         # turns are already on disk); don't wait on a slow client for long.
         "timeout_graceful_shutdown": 5,

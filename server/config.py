@@ -92,13 +92,28 @@ class Settings(BaseSettings):
     on TUTOR_PORT of every allowed host)."""
     question_rate_limit: str = "30/minute"
     """Questions per client address (limits syntax, e.g. "30/minute")."""
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Addresses or networks of reverse proxies whose X-Forwarded-For / -Proto headers
+    are believed (default: none, so the client address is always the real peer)."""
 
-    @field_validator("allowed_origins", "allowed_hosts", mode="before")
+    @field_validator("allowed_origins", "allowed_hosts", "trusted_proxies", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         """TUTOR_ALLOWED_ORIGINS=https://a.example,https://b.example"""
         if isinstance(value, str):
             return [o.strip() for o in value.split(",") if o.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for proxy in value:
+            try:
+                ipaddress.ip_network(proxy)
+            except ValueError as exc:
+                raise ValueError(f"{proxy!r} is not an address or network") from exc
         return value
 
     @field_validator("allowed_hosts")

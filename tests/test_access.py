@@ -181,6 +181,14 @@ def test_the_allowed_origins_never_come_from_the_request(tmp_path: Path) -> None
         assert client.delete("/api/articles/1", headers=ours).status_code == 204
 
 
+def test_trusted_proxies_are_addresses_or_networks(tmp_path: Path) -> None:
+    assert Settings().trusted_proxies == []  # by default no forwarded header is believed
+    settings = Settings(trusted_proxies="10.0.0.0/8, 192.0.2.7, ::1")
+    assert settings.trusted_proxies == ["10.0.0.0/8", "192.0.2.7", "::1"]
+    with pytest.raises(ValueError, match="not an address or network"):
+        Settings(trusted_proxies="proxy.example")
+
+
 def test_bad_allowed_hosts_are_refused_at_start(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="wildcard"):
         Settings(data_dir=tmp_path, allowed_hosts="tutor.*.example")

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 from websockets.exceptions import ConnectionClosed
@@ -160,3 +161,24 @@ def test_sockets_that_never_say_hello_are_closed_and_free_their_slots(settings: 
         settled(served.app)
         with connect(f"{base}/ws/chat") as third:  # not `busy`: the silent ones are gone
             hello(third)
+
+
+@pytest.mark.parametrize("trusted", [[], ["127.0.0.1"]])
+def test_forwarded_for_counts_only_from_a_trusted_proxy(
+    settings: Settings, trusted: list[str]
+) -> None:
+    """The question rate limit keys on the real peer: eight asks that each claim another
+    X-Forwarded-For are one client, unless the peer is a configured proxy."""
+    settings.question_rate_limit, settings.trusted_proxies = "3/minute", trusted
+    with served(settings) as base:
+        url = base.replace("ws://", "http://") + "/api/ask"
+        codes = [
+            httpx.post(
+                url,
+                json={"question": "What is Avocado?"},
+                headers={"X-Forwarded-For": f"203.0.113.{i}"},
+                timeout=WAIT,
+            ).status_code
+            for i in range(8)
+        ]
+    assert codes == ([200] * 8 if trusted else [200] * 3 + [429] * 5)
