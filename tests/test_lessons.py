@@ -150,6 +150,28 @@ def test_grading_right_partly_and_not_yet() -> None:
     assert cloze("Llama 3.1 pushed context length to 128K tokens.")[1] == "128K tokens"
 
 
+def test_grading_judges_the_answer_not_the_amount_of_text() -> None:
+    body = load_file(BUNDLED_CORPUS / "meta-ai-strategy-avocado.raw.txt").text
+    sentence = "Current estimates put it in Q1-Q2 2026."
+    source = Source(1, "Avocado", sentence, 10)
+    question = QuizQuestion(
+        0,
+        "Complete this sentence from the article: Current estimates put it in …",
+        "Q1-Q2 2026",
+        source,
+    )
+    at = body.index(sentence)
+    pasted = body[max(0, at - 1000) : at + 1000]
+    assert sentence in pasted and len(pasted) == 2000
+    graded = grade(pasted, question)
+    assert graded.grade != "right" and "Q1-Q2 2026" in graded.feedback
+    guesses = " ".join(f"Q{q} {y}" for q in range(1, 5) for y in range(2024, 2030))
+    assert grade(f"Q1-Q2 2026, or {guesses}", question).grade != "right"
+    # A spoken answer with a few words of the learner's own is still right.
+    spoken = "I think the article said they expect it sometime around Q1 to Q2 2026"
+    assert grade(spoken, question).grade == "right"
+
+
 def test_quiz_round_trip_over_the_socket(client: TestClient, built) -> None:
     _, lessons = built
     with client.websocket_connect("/ws/chat") as ws:

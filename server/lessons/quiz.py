@@ -5,7 +5,9 @@ Questions: a key sentence with its fact left off the end ("Current estimates put
 clause, so the question is always a grammatical sentence start and the expected answer is
 the article's own words. Grading: the share of the expected answer's key terms (stems,
 names, numbers) the learner said: all or nearly all is right, some is partly, none is
-not yet. Feedback quotes the source sentence."""
+not yet. It judges the answer, not the amount of text: a reply that holds the answer
+among many words of its own (a pasted paragraph, a list of guesses) is at most partly
+right. Feedback quotes the source sentence."""
 
 from __future__ import annotations
 
@@ -23,6 +25,11 @@ if TYPE_CHECKING:
 
 Grade = Literal["right", "partly", "not_yet"]
 RIGHT_SHARE = 0.75
+# A right answer may come with a few content words of the learner's own ("I think they
+# planned it for ..."), and fit in what one says in one breath; past either it is
+# reading out or guessing wide, and holding the answer is not knowing it.
+OWN_TERMS = 8
+MAX_REPLY_WORDS = 60
 # Words that belong to the fact in front of it: "by [end of 2025]", "[hundreds of] millions".
 LEADS = {
     "end",
@@ -173,8 +180,18 @@ def grade(reply: str, question: QuizQuestion) -> Graded:
     said = set(terms(reply)) | set(terms(re.sub(r"\s+", "", reply)))  # "128 K" says "128K"
     share = len(wanted & said) / len(wanted) if wanted else 0.0
     quote = question.source.quote
-    if share >= RIGHT_SHARE:
+    given = set(terms(question.answer)) | set(terms(question.question))
+    own = [t for t in terms(reply) if t not in given]
+    wordy = len(own) > OWN_TERMS + len(wanted) or len(reply.split()) > MAX_REPLY_WORDS
+    if share >= RIGHT_SHARE and not wordy:
         return Graded("right", share, f"That's right. The article says: {quote}")
+    if share >= RIGHT_SHARE:
+        return Graded(
+            "partly",
+            share,
+            "The answer is in there, with a lot else. In a few words: "
+            f"{question.answer}. The article says: {quote}",
+        )
     lead = "Partly right." if share > 0 else "Not yet."
     return Graded(
         "partly" if share > 0 else "not_yet",
