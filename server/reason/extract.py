@@ -15,6 +15,7 @@ from server.reason.passages import Passage
 from server.reason.text import STOPWORDS, query_terms, terms
 
 DENSE_WEIGHT = 0.5
+RANK_PENALTY = 0.03
 FIRST_WORDS = 25  # the sentence that answers: a name, a date, a number, a definition
 TOTAL_WORDS = 40  # with what completes it; "tell me more" goes on from there
 # Clauses: after a comma, semicolon or colon (not inside "April 8, 2026"), or before a dash.
@@ -64,7 +65,7 @@ class Extractor:
                     covered
                     + DENSE_WEIGHT * dense
                     + answer_bonus(want, sentence, question)
-                    - 0.03 * rank
+                    - RANK_PENALTY * rank
                     - 0.002 * len(sentence.split())
                 )
                 if sentence.endswith(("?", ":")) or len(sentence.split()) < 5:
@@ -92,10 +93,11 @@ class Extractor:
         if not ranked:
             return []
         want = answer_type(question)
-        chosen = self._extend(hits[ranked[0][1]].passage, ranked[0][2], TOTAL_WORDS, exclude)
-        chosen[-1 if len(chosen) == 1 else _first_long(chosen)] = focus(
-            chosen[_first_long(chosen)], question, self.index, want
-        )
+        best = hits[ranked[0][1]].passage
+        chosen = self._extend(best, ranked[0][2], TOTAL_WORDS, exclude)
+        if not best.is_metadata:  # its sentences are written short, and a title has colons
+            n = _first_long(chosen)
+            chosen[n] = focus(chosen[n], question, self.index, want)
         if want != "other" and not any(answer_bonus(want, c, question) for c in chosen):
             for _, rank, i in ranked[1:]:
                 sentence = hits[rank].passage.sentences[i]

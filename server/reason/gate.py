@@ -5,7 +5,9 @@ In: the parsed `Question` and its retrieval `Hit`s. Out: a `Decision` (answer or
 the probability, the evidence it weighed, and why).
 
 1. A question that names something the articles never mention ("Llama 2", "Scale AI", a
-   number they never give) is declined: they cannot say anything about it.
+   number they never give) is declined: they cannot say anything about it. So is a "when"
+   or "how many" question whose retrieved passages about its subject hold no date or
+   number at all ("How many GPUs were used to train Avocado?").
 2. Otherwise a small logistic model weighs three pieces of evidence:
    - `dense`: the closest article sentence's cosine with the question (meaning: catches
      paraphrase and one misheard word);
@@ -30,6 +32,7 @@ import numpy as np
 
 from server.reason.lookup import Hit, Index
 from server.reason.question import Question
+from server.reason.text import fold, terms
 
 MODEL_FILE = Path(__file__).with_name("gate.json")
 FEATURES = ("dense", "coverage", "unknown")
@@ -91,8 +94,27 @@ class Gate:
         if question.unknown_entities:
             names = ", ".join(question.unknown_entities)
             return Decision(False, 0.0, found, f"the articles never mention {names}")
+        if question.kind in ("date", "number") and not holds_kind(question, hits):
+            return Decision(False, 0.0, found, f"no {question.kind} about it in the articles")
         p = self.model.probability(found)
         return Decision(p >= self.threshold, p, found, "" if p >= self.threshold else "low")
+
+
+def holds_kind(question: Question, hits: list[Hit]) -> bool:
+    """Whether a retrieved passage about the question's subject (its names, or else its
+    words; the section heading counts) holds the kind of answer asked for."""
+    from server.reason.extract import answer_bonus
+
+    names = [fold(e) for e in question.entities]
+    wanted = set(question.terms)
+    for hit in hits:
+        text = hit.passage.search_text
+        about = all(n in fold(text) for n in names) if names else bool(wanted & set(terms(text)))
+        if about and any(
+            answer_bonus(question.kind, s, question.search_text) > 0 for s in hit.passage.sentences
+        ):
+            return True
+    return False
 
 
 def fit(rows: list[dict[str, float]], labels: list[bool], l2: float = 0.01) -> GateModel:

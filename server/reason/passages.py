@@ -13,7 +13,7 @@ from server.reason.text import is_heading, sentences
 from server.store import Article
 
 METADATA_PARAGRAPH = -1  # the article's title, site, author and date, said as sentences
-METADATA_HEADING = "About the article: who wrote it, where and when it was published"
+METADATA_HEADING = "About the article: who wrote it, where and when it was published, its title"
 
 WINDOW = 3
 STRIDE = 2
@@ -73,16 +73,20 @@ def metadata_passage(article: Article, passage_id: int) -> Passage:
     """The article's metadata as sentences, so "who wrote ...", "which site ..." and "when
     was it published" are answered, and quoted, like any other fact. Each sentence names
     the title, so it is retrieved with the article it describes."""
-    title = f"“{article.title}”"
+    # Sentences name the article by its short title (before any colon): spoken answers
+    # stay short, and the full title has a sentence of its own.
+    short = f"“{article.title.split(': ')[0].strip()}”"
     where = f" on {article.site}" if article.site else ""
     when = f" on {spoken_date(article.published)}" if article.published else ""
     by = f" written by {article.author}" if article.author else ""
     # One sentence for who, where and when: "who wrote the AgntBox article?" names the
     # site, and must find the author beside it.
     facts = " and".join(x for x in (by, f" published{where}{when}" if where or when else "") if x)
-    said = [f"The article {title} is {article.word_count} words long."]
+    said = [f"The article {short} is {article.word_count} words long."]
     if facts:
-        said.insert(0, f"The article {title} was{facts}.")
+        said.insert(0, f"The article {short} was{facts}.")
+    if short != f"“{article.title}”":
+        said.append(f"The full title of {short} is “{article.title}”.")
     return Passage(
         id=passage_id,
         article_id=article.id,
@@ -90,7 +94,7 @@ def metadata_passage(article: Article, passage_id: int) -> Passage:
         paragraph=METADATA_PARAGRAPH,
         first_sentence=0,
         sentences=tuple(said),
-        heading=METADATA_HEADING,
+        heading=f"{METADATA_HEADING}: “{article.title}”",
     )
 
 

@@ -120,9 +120,11 @@ class Lexicon:
 # A question about the article itself (its author, site, date, title, length), not its
 # content: only these reach the metadata passages.
 ABOUT_ARTICLE = re.compile(
-    r"\b(who wrote|wrote (it|the|this)|written|writer|authou?rs?|by whom|publish\w*|sites?|"
-    r"websites?|blogs?|titled?|headline|called|how long is|how many words|word count|"
-    r"words long|reading time|to read|updated|byline)\b",
+    r"\b(who (wrote|authored|is (the )?(author|writer|credited))|wrote (it|the|this|that)|"
+    r"written by|(author|writer)s? of|by whom|byline|publish\w*|publication|"
+    r"(which|what) (site|website|blog|outlet)|(site|website|blog) (is|was)|on (which|what) site|"
+    r"title|titled|headline|called|how long is|how many words|word count|words long|"
+    r"(reading|read) time|to read|updated)\b",
     re.IGNORECASE,
 )
 
