@@ -285,6 +285,35 @@ def test_the_server_builds_missing_lessons_at_start(settings: Settings) -> None:
         assert client.get(segment["audio_url"]).status_code == 200
 
 
+def test_lesson_0_follows_the_library_without_the_builder(tmp_path: Path) -> None:
+    """TUTOR_BUILD_LESSONS=false: lessons built earlier are served, but deleting the
+    articles they come from takes them away, the lesson across all articles included."""
+    settings = Settings(data_dir=tmp_path, build_lessons=False, allowed_hosts=["testserver"])
+    store = Store(settings.db_path)
+    Library(store).seed(settings.corpus_dir)
+    engines = fake_engines(reply="")
+    asyncio.run(Lessons(store, settings.cache_dir, tts=engines.tts, polite=False).sync(False))
+    store.close()
+    with TestClient(create_app(settings, engines)) as client:
+        assert [lesson["id"] for lesson in client.get("/api/lessons").json()] == [1, 2, 0]
+        text = (
+            b"Alpaca farming in the Andes\n\nAlpacas are shorn once a year, in spring, for "
+            b"their soft fleece. The fleece is spun into yarn by farmers in Peru and sold at "
+            b"the market in Cusco every Sunday.\n"
+        )
+        third = client.post("/api/articles", files={"file": ("a.txt", text)}).json()["id"]
+        assert [lesson["id"] for lesson in client.get("/api/lessons").json()] == [1, 2, 0]
+
+        # Three articles left lesson 0 wanted, but it quotes the deleted one.
+        assert client.delete("/api/articles/1").status_code == 204
+        assert [lesson["id"] for lesson in client.get("/api/lessons").json()] == [2]
+        for article_id in (2, third):
+            assert client.delete(f"/api/articles/{article_id}").status_code == 204
+        assert client.get("/api/lessons").json() == []
+        for url in ("/api/lessons/0", "/api/lessons/0/segments/0/audio", "/api/lessons/2"):
+            assert client.get(url).status_code == 404, url
+
+
 def test_the_lesson_across_articles_prefers_the_segment_s_article(built) -> None:
     _, lessons = built
     script = lessons.script(records.ALL_ARTICLES)

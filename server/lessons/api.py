@@ -35,6 +35,7 @@ def attach(services: Services) -> Lessons:
     )
     services.lessons = lessons
     services.library.on_change(lessons.changed)
+    lessons.prune()  # the library may have changed while the server was down
     return lessons
 
 

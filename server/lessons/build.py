@@ -172,6 +172,25 @@ class Lessons:
         stale.sort(key=lambda i: (i == records.ALL_ARTICLES, i))
         return want, stale, [i for i in have if i not in want]
 
+    def prune(self) -> list[int]:
+        """Drop, now, the lessons the library no longer backs, whether or not the builder
+        runs: an article's lesson goes with it (the database cascades), and the lesson
+        across all articles goes when fewer than two articles remain or when it quotes
+        one that is gone (the builder, when it runs, makes a new one). Returns the ids
+        dropped."""
+        want, _, drop = self.plan()
+        everything = records.ALL_ARTICLES
+        if everything in want and everything in records.built_from(self.store):
+            script = self.script(everything)
+            quoted = {s.article_id for seg in script.segments for s in seg.sources}
+            quoted |= {q.source.article_id for q in script.quiz}
+            if not quoted <= want.keys():
+                drop.append(everything)
+        if drop:
+            records.delete(self.store, drop)
+            log.info("dropped lessons %s: their articles are gone", drop)
+        return drop
+
     async def sync(self, narrate: bool = True, progress: Progress | None = None) -> list[int]:
         """Build what is missing or stale, drop lessons of removed articles, then render
         missing narration. Returns the ids of the lessons (re)built."""
@@ -304,7 +323,12 @@ class Lessons:
         self._task = asyncio.create_task(self._run(), name="lessons")
 
     def changed(self) -> None:
-        """Library listener (may be called from any thread)."""
+        """Library listener (may be called from any thread): what the library no longer
+        backs goes at once; the builder, if running, is woken for the rest."""
+        try:
+            self.prune()
+        except Exception:  # noqa: BLE001 - a library change must not fail on lessons
+            log.exception("dropping the lessons of removed articles failed")
         if self._loop is not None and self._wake is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
 
