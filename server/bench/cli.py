@@ -61,6 +61,7 @@ def _bench_server(data_dir: Path | None, max_sessions: int = 16):  # type: ignor
     )
     settings.check()
     settings.max_sessions = max_sessions
+    settings.max_sockets_per_address = max_sessions  # every simulated client is loopback
     settings.question_rate_limit = "10000/minute"
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
