@@ -42,7 +42,7 @@ NUMBER_WORDS = {
 }
 # A correction must be this close (rapidfuzz ratio, 0-100). A common English word (Zipf
 # frequency >= 4: "date", "read", "last") is what the recogniser heard and is kept, unless
-# it is one letter from a name ("alexander" -> "Alexandr").
+# it is one letter from an article word ("alexander" -> "Alexandr", "lunch" -> "launch").
 MIN_RATIO = 80
 MIN_RATIO_SAME_START = 74  # "quen" -> "qwen": same first letter, one sound apart
 MIN_RATIO_COMMON = 90
@@ -62,6 +62,7 @@ class Lexicon:
     before_numbers: set[str] = field(default_factory=set)  # "llama" in "Llama 4"
     names: dict[str, str] = field(default_factory=dict)  # "avocado" -> "Avocado"
     _choices: list[str] = field(default_factory=list)
+    _content: list[str] = field(default_factory=list)
 
     @classmethod
     def of(cls, texts: list[str]) -> Lexicon:
@@ -80,6 +81,9 @@ class Lexicon:
         # "mister al"). Corrections aim only at the articles' names, so an ordinary word
         # the articles happen not to use ("date", "come") is never bent into one they do.
         lex._choices = sorted(n for n in lex.names if len(n) >= 3 and n not in STOPWORDS)
+        lex._content = sorted(
+            w for w in lex.words if len(w) >= 5 and w.isalpha() and w not in STOPWORDS
+        )
         return lex
 
     def knows(self, word: str) -> bool:
@@ -87,14 +91,23 @@ class Lexicon:
 
     def closest(self, word: str) -> str | None:
         """The article word `word` most likely is, or None."""
-        if len(word) < 4 or not self._choices:
+        if len(word) < 4:
             return None
+        if zipf_frequency(word, "en") >= COMMON_ZIPF:
+            # A common word one letter from an article word is a likely mishearing of it
+            # ("lunch" for "launch", "alexander" for "Alexandr"); anything further is
+            # what was said.
+            near = process.extractOne(
+                word,
+                [w for w in self._content if w[0] == word[0]],  # "reach" is not "breach"
+                scorer=fuzz.ratio,
+                score_cutoff=MIN_RATIO_COMMON,
+            )
+            return near[0] if near else None
         found = process.extractOne(word, self._choices, scorer=fuzz.ratio, score_cutoff=70)
         if found is None:
             return None
         choice, ratio, _ = found
-        if zipf_frequency(word, "en") >= COMMON_ZIPF:
-            return choice if ratio >= MIN_RATIO_COMMON else None
         if ratio >= MIN_RATIO or (ratio >= MIN_RATIO_SAME_START and choice[0] == word[0]):
             return choice
         return None
