@@ -91,6 +91,9 @@ function onServerEvent(msg) {
   switch (msg.type) {
     case P.S.READY:
       stats.outputRate = msg.output_rate;
+      if (msg.notice) {
+        notify("The earlier conversation could not be continued; this is a new one.");
+      }
       break;
     case P.S.SPEECH_STARTED:
       stats.speechStarted += 1;

@@ -1,6 +1,7 @@
 // One websocket to /ws/voice for every mode (voice, typed questions, lessons), so the
-// server keeps one history per learner. Reconnects by itself with the same session_id,
-// which lives in sessionStorage so a reload continues the same conversation.
+// server keeps one history per learner. Reconnects by itself with the same session_id and
+// the session's secret (from `ready`; without it the server starts a new session), which
+// live in sessionStorage so a reload continues the same conversation.
 // A refused socket (`error unauthorized` / `forbidden_origin`, then close 1008) is never
 // retried as is: onBlocked tells the page, which asks for a token and calls connect().
 
@@ -8,6 +9,7 @@ import { token, withToken } from "./access.js";
 import * as P from "./protocol.js";
 
 const STORE_KEY = "tutor.session_id";
+const SECRET_KEY = "tutor.session_secret";
 const RETRY_MS = [500, 1000, 2000, 4000, 8000];
 const BUSY_RETRY_MS = 10000;
 
@@ -35,8 +37,11 @@ export class Connection {
     this.queue = []; // JSON messages waiting for `ready`
   }
 
-  get sessionId() {
-    return sessionStorage.getItem(STORE_KEY);
+  /** The session to continue: {id, secret}, or null for a new one. */
+  get session() {
+    const id = sessionStorage.getItem(STORE_KEY);
+    const secret = sessionStorage.getItem(SECRET_KEY);
+    return id && secret ? { id, secret } : null;
   }
 
   url() {
@@ -57,7 +62,7 @@ export class Connection {
     const ws = new WebSocket(this.url());
     ws.binaryType = "arraybuffer";
     this.ws = ws;
-    ws.onopen = () => ws.send(JSON.stringify(P.hello(P.INPUT_RATE, this.sessionId)));
+    ws.onopen = () => ws.send(JSON.stringify(P.hello(P.INPUT_RATE, this.session)));
     ws.onmessage = (e) => this._onMessage(e.data);
     ws.onclose = (e) => this._onClose(ws, e);
   }
@@ -75,6 +80,7 @@ export class Connection {
     }
     if (msg.type === P.S.READY) {
       sessionStorage.setItem(STORE_KEY, msg.session_id);
+      sessionStorage.setItem(SECRET_KEY, msg.session_secret);
       this.ready = true;
       this.attempt = 0;
       this.onState("open");

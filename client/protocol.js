@@ -63,10 +63,16 @@ export const CLOSE_BUSY = 1013;
 export const CLOSE_POLICY = 1008;
 
 const SESSION_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const SESSION_SECRET = /^[A-Za-z0-9_-]{1,128}$/;
 
-export function hello(sampleRate = INPUT_RATE, sessionId = null, speak = null) {
+/** `session`: {id, secret} from an earlier `ready`, to continue that conversation (the
+ * server starts a new one, and says so in `ready.notice`, without the right secret). */
+export function hello(sampleRate = INPUT_RATE, session = null, speak = null) {
   const msg = { type: C.HELLO, sample_rate: sampleRate };
-  if (sessionId && SESSION_ID.test(sessionId)) msg.session_id = sessionId;
+  if (session && SESSION_ID.test(session.id ?? "") && SESSION_SECRET.test(session.secret ?? "")) {
+    msg.session_id = session.id;
+    msg.session_secret = session.secret;
+  }
   if (speak !== null) msg.speak = speak;
   return msg;
 }

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from server.access import client_key
 from server.errors import IngestError, NotFound, TutorError
 from server.lessons.records import scores
+from server.protocol import resume_notice
 from server.reason.respond import Answer
 from server.services import ServicesDep
 
@@ -73,12 +74,16 @@ async def delete_article(article_id: str, services: ServicesDep) -> None:
 class AskRequest(BaseModel):
     question: str = Field(min_length=1, max_length=2000)
     session_id: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    session_secret: str | None = Field(None, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
 
 
 @router.post("/api/ask")
 async def ask(body: AskRequest, services: ServicesDep, request: Request) -> dict[str, Any]:
+    """One question. To continue a session, send the `session_id` and `session_secret` an
+    earlier reply gave; without the secret a new session starts (`resumed: false`)."""
     services.access.allow_question(client_key(request))
-    session_id = services.store.ensure_session(body.session_id)
+    grant = services.store.open_session(body.session_id, body.session_secret)
+    session_id = grant.id
     result: Answer | None = None
     async for item in services.turns.run(session_id, body.question, channel="http"):
         if isinstance(item, Answer):
@@ -90,6 +95,9 @@ async def ask(body: AskRequest, services: ServicesDep, request: Request) -> dict
         "grounded": result.grounded,
         "sources": [s.to_dict() for s in result.sources],
         "session_id": session_id,
+        "session_secret": grant.secret,
+        "resumed": grant.resumed,
+        "notice": resume_notice(body.session_id, grant.resumed),
         "timings": result.timings,
     }
 

@@ -105,7 +105,8 @@ class Conversation:
             hello = await self._hello()
             if hello is None:
                 return
-            self.session_id = self.services.store.ensure_session(hello.session_id)
+            grant = self.services.store.open_session(hello.session_id, hello.session_secret)
+            self.session_id = grant.id
             self.speak_default = self.listen if hello.speak is None else hello.speak
             if self.listen:
                 self.listener = Listener(
@@ -124,6 +125,9 @@ class Conversation:
             await self.send(
                 p.Ready(
                     session_id=self.session_id,
+                    session_secret=grant.secret,
+                    resumed=grant.resumed,
+                    notice=p.resume_notice(hello.session_id, grant.resumed),
                     input_rate=hello.sample_rate,
                     output_rate=self.services.engines.synthesizer.sample_rate,
                 )

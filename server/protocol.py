@@ -30,6 +30,8 @@ class Hello(_Message):
     type: Literal["hello"]
     sample_rate: int = Field(16_000, ge=8_000, le=48_000)
     session_id: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    # The secret `ready` gave for that session: without it a new session starts.
+    session_secret: str | None = Field(None, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
     speak: bool | None = None  # reply audio; default: yes on /ws/voice, no on /ws/chat
 
 
@@ -110,9 +112,12 @@ class ServerEvent(_Message):
 class Ready(ServerEvent):
     type: Literal["ready"] = "ready"
     session_id: str
+    session_secret: str  # keep it, and send it in the next hello to continue this session
+    resumed: bool  # false: a new session (the hello's session, if any, was not continued)
     input_rate: int
     output_rate: int
     output_format: Literal["pcm_s16le"] = "pcm_s16le"
+    notice: str | None = None  # why the asked-for session was not continued
 
 
 class SpeechStarted(ServerEvent):
@@ -211,6 +216,15 @@ class Error(ServerEvent):
     type: Literal["error"] = "error"
     code: str
     message: str
+
+
+def resume_notice(asked: str | None, resumed: bool) -> str | None:
+    """What `ready` (or /api/ask) says when the asked-for session was not continued."""
+    if asked is None or resumed:
+        return None
+    return (
+        f"session {asked} was not continued (unknown, or without its secret); this is a new session"
+    )
 
 
 def metrics_event(turn_id: str, timings: dict[str, Any]) -> TurnMetrics:

@@ -1,13 +1,16 @@
 """SQLite storage (one file in the data folder, WAL mode).
 
-Articles (with their paragraphs), sessions and turns. Every write is one short
-transaction, committed before the caller moves on: a turn acknowledged to a client is on
-disk. One connection guarded by a lock: SQLite serialises writers anyway, and the writes
-are milliseconds."""
+Articles (with their paragraphs), sessions (with the hash of each one's resume secret)
+and turns. Every write is one short transaction, committed before the caller moves on: a
+turn acknowledged to a client is on disk. One connection guarded by a lock: SQLite
+serialises writers anyway, and the writes are milliseconds."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import secrets
 import sqlite3
 import threading
 import time
@@ -35,8 +38,9 @@ CREATE TABLE IF NOT EXISTS articles (
     added_at     REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS sessions (
-    id         TEXT PRIMARY KEY,
-    created_at REAL NOT NULL
+    id          TEXT PRIMARY KEY,
+    created_at  REAL NOT NULL,
+    secret_hash TEXT                     -- sha256 of the resume secret (NULL: none)
 );
 CREATE TABLE IF NOT EXISTS turns (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -82,6 +86,20 @@ class Article:
         }
 
 
+@dataclass(frozen=True)
+class SessionGrant:
+    """A session a client may write to: its id, the secret that continues it (the client
+    keeps it; only its hash is stored), and whether it continued an earlier one."""
+
+    id: str
+    secret: str
+    resumed: bool
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
 class Store:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -94,6 +112,9 @@ class Store:
             self._db.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(SCHEMA)
+            columns = {r["name"] for r in self._db.execute("PRAGMA table_info(sessions)")}
+            if "secret_hash" not in columns:  # a database from before resume secrets
+                self._db.execute("ALTER TABLE sessions ADD COLUMN secret_hash TEXT")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -161,14 +182,22 @@ class Store:
 
     # --- sessions and turns -----------------------------------------------------------
 
-    def ensure_session(self, session_id: str | None) -> str:
-        """Reuse a known session id, or start a new session (unknown ids start fresh too)."""
-        sid = session_id or uuid.uuid4().hex
+    def open_session(self, session_id: str | None, secret: str | None) -> SessionGrant:
+        """Continue `session_id` if `secret` is its resume secret; otherwise start a new
+        session with a new id and secret. A made-up or someone else's id is never
+        continued, nor created under that id: a session is its secret's holder's."""
+        if session_id and secret:
+            rows = self._rows("SELECT secret_hash FROM sessions WHERE id = ?", session_id)
+            stored = rows[0]["secret_hash"] if rows else None
+            if stored and hmac.compare_digest(stored, _digest(secret)):
+                return SessionGrant(session_id, secret, resumed=True)
+        grant = SessionGrant(uuid.uuid4().hex, secrets.token_urlsafe(24), resumed=False)
         with self.transaction() as db:
             db.execute(
-                "INSERT OR IGNORE INTO sessions (id, created_at) VALUES (?, ?)", (sid, time.time())
+                "INSERT INTO sessions (id, created_at, secret_hash) VALUES (?, ?, ?)",
+                (grant.id, time.time(), _digest(grant.secret)),
             )
-        return sid
+        return grant
 
     def add_turn(
         self,

@@ -66,9 +66,14 @@ def test_ask_keeps_a_session_transcript(client: TestClient) -> None:
     first = client.post("/api/ask", json={"question": "What is Avocado?"}).json()
     sid = first["session_id"]
     second = client.post(
-        "/api/ask", json={"question": "How do I change a flat tire?", "session_id": sid}
+        "/api/ask",
+        json={
+            "question": "How do I change a flat tire?",
+            "session_id": sid,
+            "session_secret": first["session_secret"],
+        },
     ).json()
-    assert second["session_id"] == sid and not second["grounded"]
+    assert second["session_id"] == sid and second["resumed"] and not second["grounded"]
     turns = client.get(f"/api/sessions/{sid}").json()["turns"]
     assert [t["question"] for t in turns] == ["What is Avocado?", "How do I change a flat tire?"]
     assert turns[0]["sources"] and "retrieval" in turns[0]["timings"]
@@ -161,6 +166,60 @@ def test_ids_that_cannot_exist_are_not_found(
     assert reply.status_code == 404, reply.text
     assert reply.json()["error"]["code"] == "not_found"
     assert fake_client.get("/api/articles/1").status_code == 200  # real ids still work
+
+
+def test_a_session_continues_only_with_its_secret(fake_client: TestClient) -> None:
+    """Sessions are not bearer ids: another client's id without its secret (or a made-up
+    one) starts a new session and says so; nothing reaches the owner's transcript."""
+    ask = "What is Avocado?"
+    owner = fake_client.post("/api/ask", json={"question": ask}).json()
+    sid, secret = owner["session_id"], owner["session_secret"]
+    assert not owner["resumed"] and secret
+    for intrusion in ({"session_id": sid}, {"session_id": sid, "session_secret": "guess"}):
+        other = fake_client.post("/api/ask", json={"question": "Intruder?", **intrusion}).json()
+        assert other["session_id"] != sid and not other["resumed"]
+        assert sid in other["notice"]
+    made_up = fake_client.post("/api/ask", json={"question": ask, "session_id": "a"}).json()
+    assert made_up["session_id"] != "a" and not made_up["resumed"]
+    assert fake_client.get("/api/sessions/a").status_code == 404
+
+    with fake_client.websocket_connect("/ws/chat") as ws:
+        ws.send_json({"type": "hello", "session_id": sid})
+        ready = ws.receive_json()
+        assert ready["session_id"] != sid and not ready["resumed"] and ready["notice"]
+        ws.send_json({"type": "text", "text": "Intruder on the socket?"})
+        while ws.receive_json()["type"] != "turn.metrics":
+            pass
+    with fake_client.websocket_connect("/ws/chat") as ws:
+        ws.send_json({"type": "hello", "session_id": sid, "session_secret": secret})
+        ready = ws.receive_json()
+        assert ready["session_id"] == sid and ready["resumed"] and ready["notice"] is None
+        ws.send_json({"type": "text", "text": "And its size?"})
+        while ws.receive_json()["type"] != "turn.metrics":
+            pass
+    again = fake_client.post(
+        "/api/ask", json={"question": ask, "session_id": sid, "session_secret": secret}
+    ).json()
+    assert again["session_id"] == sid and again["resumed"]
+    turns = fake_client.get(f"/api/sessions/{sid}").json()["turns"]
+    assert [t["question"] for t in turns] == [ask, "And its size?", ask]
+
+
+def test_sessions_from_before_resume_secrets_are_not_continued(tmp_path: Path) -> None:
+    import sqlite3
+
+    from server.store import Store
+
+    db = sqlite3.connect(tmp_path / "old.sqlite3")
+    db.execute("CREATE TABLE sessions (id TEXT PRIMARY KEY, created_at REAL NOT NULL)")
+    db.execute("INSERT INTO sessions VALUES ('old', 0)")
+    db.commit()
+    db.close()
+    store = Store(tmp_path / "old.sqlite3")
+    grant = store.open_session("old", "anything")
+    assert grant.id != "old" and not grant.resumed
+    assert store.open_session(grant.id, grant.secret).resumed
+    store.close()
 
 
 def test_an_impossible_lesson_id_is_refused_and_later_questions_still_work(
