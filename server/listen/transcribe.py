@@ -72,6 +72,7 @@ class Listener:
         self._last_voiced_at = time.perf_counter()
         self._silent_audio_ms = 0
         self._tasks: set[asyncio.Task] = set()
+        self._stt_slot = asyncio.Lock()
 
     @property
     def speaking(self) -> bool:
@@ -90,14 +91,20 @@ class Listener:
         neither the articles' nor common English is decoded again without it, and the
         plainer of the two is kept. Measured on the 12 spoken fixtures: prompt 8 right,
         no prompt 9, this 9 (and all 6 of the natural voice)."""
-        prompt = self.prompt()
-        text = await self.stt.call(self.stt.engine.transcribe, audio, prompt, priority=priority)
-        if not prompt or priority != URGENT or not (strange := self.strange(text)):
-            return text
-        plain = await self.stt.call(self.stt.engine.transcribe, audio, None, priority=priority)
-        return plain if self.strange(plain) < strange else text
+        # One speech-model job in flight per session: the model's queue then holds at most
+        # one job for each learner and serves them in turn, so a session that talks
+        # without pause (or floods) waits for itself, not the others.
+        async with self._stt_slot:
+            prompt = self.prompt()
+            text = await self.stt.call(self.stt.engine.transcribe, audio, prompt, priority=priority)
+            if not prompt or priority != URGENT or not (strange := self.strange(text)):
+                return text
+            plain = await self.stt.call(self.stt.engine.transcribe, audio, None, priority=priority)
+            return plain if self.strange(plain) < strange else text
 
     async def feed(self, frame: bytes) -> None:
+        if not self.audio.admit(frame):
+            return
         samples = self.audio.convert(frame)
         await self._check_digital_silence(samples)
         for event, utterance in self.segmenter.feed(samples):
@@ -139,7 +146,11 @@ class Listener:
         interval = self.partial_ms * max(1, self.talkers())
         if now_ms - self._last_partial_ms < interval or self.segmenter.silence_ms:
             return
-        if (self._partial_task and not self._partial_task.done()) or self.stt.pending:
+        if (
+            (self._partial_task and not self._partial_task.done())
+            or self.stt.pending
+            or self._stt_slot.locked()
+        ):
             return  # the model is busy: skip this partial rather than queue behind it
         self._last_partial_ms = now_ms
         audio = self.segmenter.utterance(trim_silence=False)
