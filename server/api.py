@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, File, Request, UploadFile
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from server.access import client_key
@@ -15,6 +16,7 @@ from server.lessons.records import scores
 from server.protocol import resume_notice
 from server.reason.respond import Answer
 from server.services import ServicesDep
+from server.upload import read_file_field
 
 router = APIRouter()
 ROW_ID = re.compile(r"-?[0-9]{1,19}")
@@ -53,22 +55,29 @@ async def get_article(article_id: str, services: ServicesDep) -> dict[str, Any]:
 
 
 @router.post("/api/articles", status_code=201)
-async def upload_article(
-    services: ServicesDep, file: Annotated[UploadFile, File()]
-) -> dict[str, Any]:
-    """Add a .txt/.md/.html article. 413 past the size limit, 415 for other types, 400 for
-    an empty or unreadable file; the library is unchanged on any error."""
-    limit = services.settings.max_upload_bytes
-    data = await file.read(limit + 1)
-    if len(data) > limit:
-        raise IngestError(f"the file is larger than the {limit}-byte limit", code="too_large")
-    article, created = services.library.add_bytes(data, file.filename or "upload.txt")
+async def upload_article(services: ServicesDep, request: Request) -> Any:
+    """Add a .txt/.md/.html article (multipart field `file`). 413 past the size limit (read
+    as it streams, never spooled), 415 for other types, 400 for an empty or unreadable
+    file; the library is unchanged on any error. Parsing, the database write and the index
+    rebuild run in the library's thread: the event loop keeps serving meanwhile."""
+    library = services.library
+    try:
+        filename, data = await read_file_field(request, services.settings.max_upload_bytes)
+    except IngestError as exc:
+        if exc.code != "too_large":
+            raise
+        # The rest of the body stays unread: closing the connection stops the sender,
+        # where keep-alive would read (and drop) all of it.
+        error = {"error": {"code": exc.code, "message": exc.message}}
+        return JSONResponse(error, 413, headers={"Connection": "close"})
+    article, created = await library.apply(library.add_bytes, data, filename or "upload.txt")
     return {**article.summary(), "created": created}
 
 
 @router.delete("/api/articles/{article_id}", status_code=204)
 async def delete_article(article_id: str, services: ServicesDep) -> None:
-    services.library.remove(row_id(article_id, "article"))
+    library = services.library
+    await library.apply(library.remove, row_id(article_id, "article"))
 
 
 class AskRequest(BaseModel):

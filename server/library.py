@@ -1,22 +1,45 @@
 """The article library: adding or removing an article keeps the database and the search
-index in step, so nothing is ever half-indexed."""
+index in step, so nothing is ever half-indexed.
+
+Changes happen one at a time, each with its listeners' work (the index rebuild): two
+rebuilds that interleave could swap in the older library last. The server runs them in the
+library's own thread (`apply`): parsing a 2 MB page and rebuilding the index take seconds,
+and on the event loop they froze every socket; the old index answers until the new one is
+swapped in whole."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
+import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 from server.reason.ingest import SUFFIXES, Document, load_file, parse
 from server.store import Article, Store
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class Library:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._listeners: list[Callable[[], None]] = []
+        self._changing = threading.RLock()  # one change (and its listeners) at a time
+        # The server's changes wait their turn in this queue, not on the event loop or
+        # in the default thread pool (its thread starts on first use).
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="library")
+
+    async def apply(self, change: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run a change (`add_bytes`, `remove`, ...) in the library's thread, after the
+        changes asked for before it; its errors are raised here."""
+        call = functools.partial(change, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._worker, call)
 
     def on_change(self, listener: Callable[[], None]) -> None:
         """Called after every add/remove (the retrieval index rebuilds itself here)."""
@@ -27,20 +50,26 @@ class Library:
             listener()
 
     def add(self, doc: Document) -> tuple[Article, bool]:
-        article, created = self.store.add_article(doc)
-        if created:
-            log.info(
-                "added article %d: %s (%d words)", article.id, article.title, article.word_count
-            )
-            self._changed()
+        with self._changing:
+            article, created = self.store.add_article(doc)
+            if created:
+                log.info(
+                    "added article %d: %s (%d words)",
+                    article.id,
+                    article.title,
+                    article.word_count,
+                )
+                self._changed()
         return article, created
 
     def add_bytes(self, data: bytes, filename: str) -> tuple[Article, bool]:
+        """Parse (no lock held: parsing changes nothing) and add."""
         return self.add(parse(data, filename))
 
     def remove(self, article_id: int) -> None:
-        self.store.delete_article(article_id)
-        self._changed()
+        with self._changing:
+            self.store.delete_article(article_id)
+            self._changed()
 
     def seed(self, corpus_dir: Path) -> int:
         """Ingest the bundled articles when the library is empty (first start)."""

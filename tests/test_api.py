@@ -1,8 +1,14 @@
 """HTTP API and the chat websocket through the real app and the real models."""
 
+import http.client
+import json
+import socket
+import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -10,6 +16,7 @@ from server.app import create_app
 from server.config import Settings
 from server.engines import Engines
 from tests.fakes import fake_engines
+from tests.test_transport import WAIT, served
 
 ALPACAS = (
     b"Alpaca farming in the Andes\n\nAlpacas are shorn once a year, in spring, for "
@@ -240,3 +247,138 @@ def test_an_impossible_lesson_id_is_refused_and_later_questions_still_work(
             assert events[-1]["type"] == "answer.done", events[-1]
             while ws.receive_json()["type"] != "turn.metrics":
                 pass
+
+
+# --- uploads off the event loop, streamed, refused at the limit ---------------------------
+
+BOUNDARY = "tutorboundary"
+FORM_HEAD = (
+    f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="up.txt"\r\n'
+    "Content-Type: text/plain\r\n\r\n"
+).encode()
+FORM_TAIL = f"\r\n--{BOUNDARY}--\r\n".encode()
+
+
+def chunk(data: bytes) -> bytes:
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+def open_upload(port: int, headers: str = "Transfer-Encoding: chunked\r\n") -> socket.socket:
+    """A raw POST /api/articles whose body the test sends (or doesn't) bit by bit."""
+    conn = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+    conn.sendall(
+        (
+            f"POST /api/articles HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n{headers}\r\n"
+        ).encode()
+    )
+    return conn
+
+
+def response(conn: socket.socket) -> tuple[int, dict]:
+    reply = http.client.HTTPResponse(conn)
+    reply.begin()
+    return reply.status, json.loads(reply.read())
+
+
+def test_the_server_answers_while_an_upload_streams_and_while_it_is_indexed(
+    tmp_path: Path,
+) -> None:
+    """A slow client holds its upload open, then the index rebuild is held: /healthz
+    answers in both, from the old index, and the new one is swapped in after."""
+    with served(Settings(data_dir=tmp_path, build_lessons=False)):
+        services = served.app.state.services
+        base = f"http://127.0.0.1:{services.settings.port}"
+        before = httpx.get(f"{base}/healthz").json()["passages"]
+        rebuilding, answered, held = threading.Event(), threading.Event(), []
+        rebuild = services.index.rebuild
+
+        def held_rebuild(*args, **kwargs) -> None:  # the real rebuild, after /healthz
+            rebuilding.set()
+            # On the event loop nothing could answer: give up after a while, and fail.
+            held.append(answered.wait(WAIT / 2))
+            rebuild(*args, **kwargs)
+
+        services.index.rebuild = held_rebuild
+        upload = open_upload(services.settings.port)
+        upload.sendall(chunk(FORM_HEAD + ALPACAS[:40]))
+        assert httpx.get(f"{base}/healthz", timeout=WAIT).status_code == 200
+        upload.sendall(chunk(ALPACAS[40:] + FORM_TAIL) + b"0\r\n\r\n")
+        assert rebuilding.wait(WAIT)
+        during = httpx.get(f"{base}/healthz", timeout=WAIT).json()
+        answered.set()
+        status, body = response(upload)
+        assert held == [True]  # /healthz answered before the rebuild went on
+        assert during["articles"] == 3 and during["passages"] == before  # the old index
+        assert status == 201 and body["title"] == "Alpaca farming in the Andes"
+        assert httpx.get(f"{base}/healthz").json()["passages"] > before
+
+
+def test_a_body_over_the_limit_is_refused_without_being_read_or_spooled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool))
+    limit = 100_000
+    settings = Settings(data_dir=tmp_path / "data", build_lessons=False, max_upload_bytes=limit)
+    with served(settings):
+        port = settings.port
+        # Announced: refused from the headers, before any of the body is sent.
+        announced = open_upload(port, f"Content-Length: {10**9}\r\n")
+        assert response(announced) == (413, too_large(limit))
+
+        # Not announced (chunked): refused at the limit; the connection closes and the
+        # rest is never read, so the sender is stopped long before the end.
+        streamed = open_upload(port)
+        piece, total, sent = b"word " * 13_000, 64 * 2**20, 0
+        try:
+            streamed.sendall(chunk(FORM_HEAD))
+            while sent < total:
+                streamed.sendall(chunk(piece))
+                sent += len(piece)
+        except OSError:  # reset by the server: expected
+            pass
+        assert response(streamed) == (413, too_large(limit))
+        assert sent < total / 4
+        assert not [p for p in spool.rglob("*") if p.is_file() and p.stat().st_size > limit]
+        assert len(httpx.get(f"http://127.0.0.1:{port}/api/articles").json()) == 2
+
+
+def too_large(limit: int) -> dict:
+    message = f"the file is larger than the {limit}-byte limit"
+    return {"error": {"code": "too_large", "message": message}}
+
+
+def test_concurrent_uploads_and_deletes_rebuild_one_at_a_time(client: TestClient) -> None:
+    """Eight changes at once: the index is rebuilt once per change, never two at a time,
+    and ends matching the library."""
+    services = client.app.state.services
+    rebuild, running, most = services.index.rebuild, [0], [0]
+    lock = threading.Lock()
+
+    def counted(*args, **kwargs) -> None:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        try:
+            rebuild(*args, **kwargs)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    services.index.rebuild = counted
+    texts = [ALPACAS.replace(b"Sunday", day) for day in (b"Monday", b"Friday", b"Saturday")]
+    jobs = [lambda t=t: client.post("/api/articles", files={"file": ("a.txt", t)}) for t in texts]
+    jobs += [lambda: client.delete("/api/articles/1"), lambda: client.delete("/api/articles/2")]
+    replies: list[httpx.Response] = []
+    threads = [threading.Thread(target=lambda j=j: replies.append(j())) for j in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r.status_code for r in replies) == [201, 201, 201, 204, 204]
+    assert most == [1]
+    library = {a.id for a in services.store.articles()}
+    assert len(library) == 3 and {1, 2}.isdisjoint(library)
+    assert {p.article_id for p in services.index.passages} == library
