@@ -1,14 +1,17 @@
 // The optional access token (TUTOR_API_TOKEN on the server). The page never knows in
 // advance whether one is needed: it simply tries, and the first refusal (HTTP 401, or
 // `error unauthorized` on the socket) asks the learner for the token, once, in a modal
-// dialog. A token the server accepts is kept in localStorage and sent with every request:
-// as `Authorization: Bearer` on fetches, as `?token=` where headers cannot be set (the
-// websocket, <audio src>). Without a token configured nothing here is ever shown.
+// dialog. A token the server accepts is kept in localStorage and sent only in headers
+// (`Authorization: Bearer`), never in a URL, where logs and history would keep it. Where a
+// header cannot be set: the websocket opens with a single-use ticket the page asks for
+// just before (`socketTicket`), and lesson audio plays from the short-lived signed URLs
+// the lessons API hands out. Without a token configured nothing here is ever shown.
 
 import { $ } from "./views.js";
 
 const STORE_KEY = "tutor.token";
 const CHECK_URL = "/api/articles"; // any guarded, read-only route answers "is this right?"
+const TICKET_URL = "/api/ticket";
 let memory = ""; // when localStorage is unavailable (private windows, blocked storage)
 let prompt = null; // the open request for a token: one promise, however many callers
 
@@ -39,13 +42,21 @@ export function forget() {
   }
 }
 
-/** `url` with `?token=` added when a token is stored (websockets, audio elements). */
-export function withToken(url) {
-  const value = token();
-  if (!value || !url) return url;
-  const full = new URL(url, location.href);
-  full.searchParams.set("token", value);
-  return full.href;
+/**
+ * What to open the websocket with: {token, ticket} — `ticket` (single use, valid for
+ * seconds) when a token is kept and the server accepted it, none when no token is kept
+ * (the socket tries without one). {token, refusal} when the server refused the ticket
+ * request: "unauthorized" (the kept token) or "forbidden_origin". Throws when the tutor
+ * cannot be reached.
+ */
+export async function socketTicket() {
+  const used = token();
+  if (!used) return { token: "" };
+  const res = await fetch(TICKET_URL, { method: "POST", headers: headersFor(used) });
+  if (res.status === 401) return { token: used, refusal: "unauthorized" };
+  if (res.status === 403) return { token: used, refusal: "forbidden_origin" };
+  if (!res.ok) throw new Error(`ticket: HTTP ${res.status}`);
+  return { token: used, ticket: (await res.json()).ticket };
 }
 
 function headersFor(value, headers = {}) {

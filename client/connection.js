@@ -2,10 +2,12 @@
 // server keeps one history per learner. Reconnects by itself with the same session_id and
 // the session's secret (from `ready`; without it the server starts a new session), which
 // live in sessionStorage so a reload continues the same conversation.
-// A refused socket (`error unauthorized` / `forbidden_origin`, then close 1008) is never
-// retried as is: onBlocked tells the page, which asks for a token and calls connect().
+// With an access token kept, each socket opens with a fresh single-use ticket
+// (`?ticket=`), never the token itself. A refused socket (`error unauthorized` /
+// `forbidden_origin`, then close 1008), or a refused ticket request, is never retried as
+// is: onBlocked tells the page, which asks for a token and calls connect().
 
-import { token, withToken } from "./access.js";
+import { socketTicket } from "./access.js";
 import * as P from "./protocol.js";
 
 const STORE_KEY = "tutor.session_id";
@@ -32,6 +34,7 @@ export class Connection {
     this.ready = false;
     this.attempt = 0;
     this.timer = null;
+    this.opening = false; // asking for a ticket; the socket comes next
     this.paused = false; // after idle_timeout: reconnect only when the learner acts
     this.busy = false;
     this.queue = []; // JSON messages waiting for `ready`
@@ -44,22 +47,39 @@ export class Connection {
     return id && secret ? { id, secret } : null;
   }
 
-  url() {
+  url(ticket) {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    return withToken(`${scheme}//${location.host}/ws/voice`);
+    const query = ticket ? `?ticket=${encodeURIComponent(ticket)}` : "";
+    return `${scheme}//${location.host}/ws/voice${query}`;
   }
 
   connect() {
     clearTimeout(this.timer);
-    if (this.ws && this.ws.readyState <= WebSocket.OPEN) return;
+    if (this.opening || (this.ws && this.ws.readyState <= WebSocket.OPEN)) return;
     this.paused = false;
     this.busy = false;
     this.blocked = null;
     this.refusal = null;
     this.ready = false;
     this.onState("connecting");
-    this.token = token();
-    const ws = new WebSocket(this.url());
+    this.opening = true;
+    this._open().finally(() => { this.opening = false; });
+  }
+
+  async _open() {
+    let pass;
+    try {
+      pass = await socketTicket();
+    } catch {
+      this._retry(false); // the tutor could not be reached
+      return;
+    }
+    this.token = pass.token;
+    if (pass.refusal) {
+      this._block(pass.refusal);
+      return;
+    }
+    const ws = new WebSocket(this.url(pass.ticket));
     ws.binaryType = "arraybuffer";
     this.ws = ws;
     ws.onopen = () => ws.send(JSON.stringify(P.hello(P.INPUT_RATE, this.session)));
@@ -105,12 +125,19 @@ export class Connection {
       return;
     }
     if (this.refusal || event.code === P.CLOSE_POLICY) {
-      this.blocked = this.refusal ?? "refused";
-      this.onState("blocked", { code: this.blocked });
-      this.onBlocked(this.blocked, this.token);
+      this._block(this.refusal ?? "refused");
       return;
     }
-    const busy = this.busy || event.code === P.CLOSE_BUSY;
+    this._retry(this.busy || event.code === P.CLOSE_BUSY);
+  }
+
+  _block(code) {
+    this.blocked = code;
+    this.onState("blocked", { code });
+    this.onBlocked(code, this.token);
+  }
+
+  _retry(busy) {
     const delay = busy ? BUSY_RETRY_MS : RETRY_MS[Math.min(this.attempt, RETRY_MS.length - 1)];
     this.attempt += 1;
     this.onState("retrying", { delay, busy });

@@ -4,8 +4,11 @@
 // from the lesson's article. Asking (typed, or by voice: the learner simply speaks)
 // pauses the lesson; once the answer has been shown and spoken it resumes where it was.
 // The quiz asks a question by voice (quiz.ask); the learner answers by voice or text.
+// With an access token set, segment audio URLs are signed and expire
+// (`audio_url_expires_in`): the lesson is fetched again for fresh ones before they do,
+// and once more when the server refuses one anyway (it restarted, or the page slept).
 
-import { api, withToken } from "./access.js";
+import { api } from "./access.js";
 import * as P from "./protocol.js";
 import { $, el, renderSources } from "./views.js";
 
@@ -18,6 +21,10 @@ export class Lessons {
     Object.assign(this, { conn, log, stats, player, talk });
     this.lesson = null;
     this.segment = 0;
+    this.fetchedAt = 0; // when this.lesson (and its signed audio URLs) came
+    this.shown = 0; // counts show() calls: a late refresh must not undo a newer one
+    this.retried = false; // refetched after a refused audio URL; a second refusal shows
+    this.wantsPlay = false;
     this.asking = false; // paused for a question; resume when it is answered
     this.resumeAfter = false;
     this.answered = false;
@@ -32,8 +39,9 @@ export class Lessons {
     a.addEventListener("ended", () => this._next(true));
     a.addEventListener("play", () => this._state("playing"));
     a.addEventListener("pause", () => { if (!a.ended) this._state(this.asking ? "asking" : "paused"); });
-    a.addEventListener("error", () => this._state("error"));
+    a.addEventListener("error", () => this._audioFailed());
     a.addEventListener("loadedmetadata", () => {
+      this.retried = false;
       // Narration not rendered when the lesson was fetched has no duration_s yet.
       const seg = this.lesson?.segments[this.segment];
       if (seg && !seg.duration_s && Number.isFinite(a.duration)) {
@@ -97,10 +105,42 @@ export class Lessons {
         .filter(Boolean).join(" · "))))));
   }
 
-  async open(id) {
+  /** Lesson `id` as the server has it now (null if it cannot be had). */
+  async _fetch(id) {
     const res = await api(`/api/lessons/${encodeURIComponent(id)}`);
-    if (!res.ok) return;
-    this.lesson = await res.json();
+    if (!res.ok) return null;
+    const lesson = await res.json();
+    this.fetchedAt = performance.now();
+    return lesson;
+  }
+
+  /** Signed audio URLs are about to expire (or were refused): fetch fresh ones. */
+  async _refresh(force = false) {
+    const ttl = this.lesson?.audio_url_expires_in;
+    if (!ttl || (!force && performance.now() - this.fetchedAt < (ttl - 60) * 1000)) return;
+    const id = this.lesson.id;
+    const fresh = await this._fetch(id);
+    if (fresh && this.lesson?.id === id) {
+      this.lesson = fresh;
+      this._total();
+    }
+  }
+
+  async _audioFailed() {
+    if (!this.lesson?.audio_url_expires_in || this.retried) {
+      this._state("error");
+      return;
+    }
+    this.retried = true;
+    const shown = this.shown;
+    await this._refresh(true);
+    if (shown === this.shown) this.show(this.segment, this.wantsPlay);
+  }
+
+  async open(id) {
+    const lesson = await this._fetch(id);
+    if (!lesson) return;
+    this.lesson = lesson;
     this._total();
     $("lesson-title").textContent = this.lesson.title;
     $("lesson-list").hidden = true;
@@ -111,6 +151,7 @@ export class Lessons {
   }
 
   close() {
+    this.wantsPlay = false;
     this.audio.pause();
     this.lesson = null;
     this.asking = false;
@@ -121,7 +162,7 @@ export class Lessons {
   }
 
   /** Shows segment `index`; starts it playing when `play`. */
-  show(index, play) {
+  async show(index, play) {
     const segs = this.lesson?.segments ?? [];
     if (!segs.length) return;
     this.segment = Math.max(0, Math.min(index, segs.length - 1));
@@ -132,22 +173,31 @@ export class Lessons {
     $("seg-sources").replaceChildren(renderSources(seg.sources) ?? "");
     $("seg-prev").disabled = this.segment === 0;
     $("seg-next").disabled = this.segment === segs.length - 1;
-    this.audio.src = withToken(seg.audio_url); // an <audio> cannot send headers
     this.stats.lesson.segment = this.segment;
     this.conn.send(P.lessonContext(this.lesson.id, this.segment));
+    const shown = ++this.shown;
+    await this._refresh();
+    const current = this.lesson?.segments[this.segment];
+    if (shown !== this.shown || !current) return; // another segment was asked for since
+    this.audio.src = current.audio_url;
     this._progress();
     if (play) this.play();
   }
 
   play() {
+    this.wantsPlay = true;
     this.asking = false;
     this.player.unlock(this.stats.outputRate);
     this.audio.play().catch(() => this._state("error"));
   }
 
   toggle() {
-    if (this.audio.paused) this.play();
-    else this.audio.pause();
+    if (this.audio.paused) {
+      this.play();
+    } else {
+      this.wantsPlay = false;
+      this.audio.pause();
+    }
   }
 
   _next(auto) {

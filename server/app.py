@@ -25,7 +25,7 @@ from websockets.frames import CloseCode, Frame, Opcode
 
 from server import api, conversation
 from server import protocol as p
-from server.access import AccessDenied
+from server.access import TICKET_TTL_S, AccessDenied, redact_server_logs
 from server.config import Settings
 from server.engines import Engines, load_engines
 from server.errors import IngestError, NotFound, TutorError
@@ -45,6 +45,9 @@ def create_app(settings: Settings | None = None, engines: Engines | None = None)
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         start = time.perf_counter()
+        # However it is served, uvicorn's request lines never show a token, ticket or
+        # signature (they log each path with its query string).
+        redact_server_logs()
         loaded = engines
         if loaded is None:
             paths = settings.check()
@@ -114,6 +117,16 @@ def create_app(settings: Settings | None = None, engines: Engines | None = None)
     async def ws_chat(ws: WebSocket) -> None:
         await conversation.serve(ws, ws.app.state.services, listen=False)
 
+    @app.post("/api/ticket")
+    async def ticket(request: Request) -> JSONResponse:
+        """A single-use ticket for one websocket (`/ws/voice?ticket=...`), for browsers,
+        which cannot set a socket's headers: the token itself stays out of URLs."""
+        access = request.app.state.services.access
+        return JSONResponse(
+            {"ticket": access.issue_ticket(), "expires_in": TICKET_TTL_S},
+            headers={"Cache-Control": "no-store"},
+        )
+
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
@@ -151,7 +164,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def serve_options(settings: Settings, **overrides: Any) -> dict[str, Any]:
-    """uvicorn's options (for `uvicorn.run` or `uvicorn.Config`) for serving this app."""
+    """uvicorn's options (for `uvicorn.run` or `uvicorn.Config`) for serving this app.
+    (The app's lifespan keeps secrets out of uvicorn's logs, whatever the log config.)"""
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,

@@ -1,18 +1,28 @@
 """Token, Origin and rate limits (fake engines: these are about the gates, not the models)."""
 
+import asyncio
+import logging
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
+from websockets.sync.client import connect
 
+from server.access import TICKET_TTL_S
 from server.app import create_app
 from server.config import Settings
+from server.lessons import Lessons
+from server.library import Library
+from server.store import Store
 from tests.fakes import fake_engines
+from tests.test_transport import hello, receive, served
 
 HOSTS = ["testserver"]  # the Host header Starlette's TestClient sends
 
@@ -36,17 +46,57 @@ def test_token_guards_every_route_but_health_and_the_page(guarded: TestClient) -
         guarded.get("/api/articles", headers={"Authorization": "Bearer s3cret"}).status_code == 200
     )
     assert guarded.get("/api/articles", headers={"X-Tutor-Token": "s3cret"}).status_code == 200
-    assert guarded.get("/api/articles?token=s3cret").status_code == 200
     assert guarded.get("/metrics").status_code == 401
+    # Never in a URL, where access logs, proxies and browser history keep it.
+    assert guarded.get("/api/articles?token=s3cret").status_code == 401
 
 
-def test_token_guards_websockets(guarded: TestClient) -> None:
-    with guarded.websocket_connect("/ws/chat") as ws:
+def refused(client: TestClient, url: str) -> None:
+    """The socket at `url` gets `error unauthorized`, then close 1008."""
+    with client.websocket_connect(url) as ws:
         assert ws.receive_json()["code"] == "unauthorized"
         with pytest.raises(WebSocketDisconnect) as closed:
             ws.receive_json()
         assert closed.value.code == 1008
-    with guarded.websocket_connect("/ws/chat?token=s3cret") as ws:
+
+
+def test_token_guards_websockets(guarded: TestClient) -> None:
+    refused(guarded, "/ws/chat")
+    refused(guarded, "/ws/chat?token=s3cret")  # not in the URL
+    # Scripts and other non-browser clients send it as a header.
+    with guarded.websocket_connect("/ws/chat", headers={"Authorization": "Bearer s3cret"}) as ws:
+        ws.send_json({"type": "hello"})
+        assert ws.receive_json()["type"] == "ready"
+
+
+def test_a_ticket_opens_one_socket_once(guarded: TestClient) -> None:
+    """Browsers cannot set a socket's headers: they trade the token (in a header) for a
+    single-use ticket, which goes in the socket's URL instead of the token."""
+    assert guarded.post("/api/ticket").status_code == 401
+    issued = guarded.post("/api/ticket", headers={"Authorization": "Bearer s3cret"})
+    assert issued.status_code == 200 and issued.headers["cache-control"] == "no-store"
+    ticket = issued.json()["ticket"]
+    assert issued.json()["expires_in"] == TICKET_TTL_S and "s3cret" not in ticket
+    with guarded.websocket_connect(f"/ws/voice?ticket={ticket}") as ws:
+        ws.send_json({"type": "hello"})
+        assert ws.receive_json()["type"] == "ready"
+    refused(guarded, f"/ws/voice?ticket={ticket}")  # used
+    refused(guarded, "/ws/voice?ticket=made-up")
+    # A ticket opens sockets only: the HTTP routes still need the token.
+    again = guarded.post("/api/ticket", headers={"X-Tutor-Token": "s3cret"}).json()["ticket"]
+    assert guarded.get(f"/api/articles?ticket={again}").status_code == 401
+
+
+def test_an_expired_ticket_is_refused(guarded: TestClient) -> None:
+    access = guarded.app.state.services.access
+    now = access.clock()
+    access.clock = lambda: now
+    auth = {"Authorization": "Bearer s3cret"}
+    stale, fresh = (guarded.post("/api/ticket", headers=auth).json()["ticket"] for _ in "ab")
+    access.clock = lambda: now + TICKET_TTL_S + 1
+    refused(guarded, f"/ws/chat?ticket={stale}")
+    access.clock = lambda: now + TICKET_TTL_S - 1
+    with guarded.websocket_connect(f"/ws/chat?ticket={fresh}") as ws:
         ws.send_json({"type": "hello"})
         assert ws.receive_json()["type"] == "ready"
 
@@ -91,7 +141,7 @@ def test_questions_are_rate_limited_per_client(guarded: TestClient) -> None:
             ).status_code
             == 200
         )
-    with guarded.websocket_connect("/ws/chat?token=s3cret") as ws:
+    with guarded.websocket_connect("/ws/chat", headers=auth) as ws:
         ws.send_json({"type": "hello"})
         ws.receive_json()
         ws.send_json({"type": "text", "text": "What is Avocado?"})
@@ -196,3 +246,92 @@ def test_bad_allowed_hosts_are_refused_at_start(tmp_path: Path) -> None:
         "a.example",
         "*.b.example",
     ]
+
+
+def with_lessons(tmp_path: Path, **settings: object) -> Settings:
+    """Settings whose data folder holds the bundled articles' lessons (scripts only)."""
+    settings = {"allowed_hosts": HOSTS} | settings
+    config = Settings(data_dir=tmp_path, build_lessons=False, **settings)
+    store = Store(config.db_path)
+    Library(store).seed(config.corpus_dir)
+    asyncio.run(Lessons(store, config.cache_dir, tts=fake_engines().tts, polite=False).sync(False))
+    store.close()
+    return config
+
+
+def test_lesson_audio_urls_are_signed_and_short_lived(tmp_path: Path) -> None:
+    """An <audio> element cannot send the token: with one set, the lessons API hands out
+    audio URLs signed for that path until an expiry, and the token stays out of them."""
+    settings = with_lessons(tmp_path, api_token="s3cret")
+    with TestClient(create_app(settings, fake_engines())) as client:
+        auth = {"Authorization": "Bearer s3cret"}
+        lesson = client.get("/api/lessons/1", headers=auth).json()
+        first, second = (s["audio_url"] for s in lesson["segments"][:2])
+        assert "s3cret" not in first and lesson["audio_url_expires_in"] == 300
+        path, query = first.split("?")
+        assert path == "/api/lessons/1/segments/0/audio" and set(parse_qs(query)) == {"exp", "sig"}
+        assert client.get(path).status_code == 401  # unsigned
+        played = client.get(first)
+        assert played.status_code == 200 and played.headers["content-type"] == "audio/ogg"
+        ranged = client.get(first, headers={"Range": "bytes=0-99"})
+        assert ranged.status_code == 206
+
+        other_path = urlsplit(second).path
+        assert client.get(f"{other_path}?{query}").status_code == 401  # another segment
+        exp, sig = parse_qs(query)["exp"][0], parse_qs(query)["sig"][0]
+        assert client.get(f"{path}?exp={int(exp) + 3600}&sig={sig}").status_code == 401
+        assert client.get(f"{path}?exp={exp}&sig={'0' * len(sig)}").status_code == 401
+        assert client.get(f"/api/lessons/1?exp={exp}&sig={sig}").status_code == 401
+        access = client.app.state.services.access
+        access.clock = lambda: int(exp) + 1
+        assert client.get(first).status_code == 401  # expired
+
+
+def test_without_a_token_lesson_audio_urls_are_plain(tmp_path: Path) -> None:
+    with TestClient(create_app(with_lessons(tmp_path), fake_engines())) as client:
+        lesson = client.get("/api/lessons/1").json()
+        assert lesson["segments"][0]["audio_url"] == "/api/lessons/1/segments/0/audio"
+        assert "audio_url_expires_in" not in lesson
+
+
+class Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+def test_access_logs_never_print_a_secret(tmp_path: Path) -> None:
+    """uvicorn logs every request's and socket's path with its query string: tokens,
+    tickets and signatures in it are printed as [redacted]."""
+    settings = with_lessons(tmp_path, api_token="s3cret", allowed_hosts=["127.0.0.1"])
+    lines = Lines()
+    loggers = [logging.getLogger(name) for name in ("uvicorn.access", "uvicorn.error")]
+    for logger in loggers:
+        logger.addHandler(lines)
+    try:
+        with served(settings) as ws_url:
+            base = ws_url.replace("ws://", "http://")
+            auth = {"Authorization": "Bearer s3cret"}
+            with httpx.Client(base_url=base, timeout=60) as http:
+                assert http.get("/api/articles?token=s3cret").status_code == 401
+                ticket = http.post("/api/ticket", headers=auth).json()["ticket"]
+                audio = http.get("/api/lessons/1", headers=auth).json()["segments"][0]
+                assert http.get(audio["audio_url"]).status_code == 200
+            with connect(f"{ws_url}/ws/voice?ticket={ticket}") as ws:
+                hello(ws)
+            with connect(f"{ws_url}/ws/voice?ticket={ticket}") as ws:
+                assert receive(ws)["code"] == "unauthorized"
+    finally:
+        for logger in loggers:
+            logger.removeHandler(lines)
+    sig = parse_qs(urlsplit(audio["audio_url"]).query)["sig"][0]
+    logged = "\n".join(lines.lines)
+    for secret in ("s3cret", ticket, sig):
+        assert secret not in logged, logged
+    # The lines are still there, with the secrets blanked.
+    assert "/api/articles?token=[redacted]" in logged
+    assert logged.count("/ws/voice?ticket=[redacted]") == 2
+    assert "sig=[redacted]" in logged

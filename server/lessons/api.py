@@ -4,6 +4,9 @@
     GET /api/lessons/{id}                     segments (text, sources, duration, audio_url), quiz
     GET /api/lessons/{id}/segments/{n}/audio  the narration (Range requests: 206, seekable)
 
+With a token set, the audio URLs are signed and short-lived (an <audio> element cannot
+send the token; server/access.py), and the lesson says for how long they hold.
+
 The router's lifespan runs inside the app's (FastAPI merges them), after the services
 exist: it builds `services.lessons`, hooks it to library changes and starts building."""
 
@@ -16,6 +19,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse
 
+from server.access import AUDIO_URL_TTL_S
 from server.api import row_id
 from server.errors import TutorError
 from server.lessons.build import Lessons
@@ -67,7 +71,13 @@ async def list_lessons(services: ServicesDep) -> list[dict[str, Any]]:
 
 @router.get("/api/lessons/{lesson_id}")
 async def get_lesson(lesson_id: str, services: ServicesDep) -> dict[str, Any]:
-    return _lessons(services).detail(row_id(lesson_id, "lesson"))
+    lesson = _lessons(services).detail(row_id(lesson_id, "lesson"))
+    access = services.access
+    if access.token:
+        for segment in lesson["segments"]:
+            segment["audio_url"] = access.sign(segment["audio_url"])
+        lesson["audio_url_expires_in"] = AUDIO_URL_TTL_S
+    return lesson
 
 
 @router.get("/api/lessons/{lesson_id}/segments/{index}/audio")

@@ -1,16 +1,24 @@
 """The browser client against a server that needs an access token (TUTOR_API_TOKEN), or
 that refuses the page's origin: the page asks for the token once, in an accessible dialog,
-keeps it, uses it everywhere, and never reconnects in a loop while refused. Real Chromium,
-real server and models; no assertion is about timing (generous Playwright waits only)."""
+keeps it, uses it everywhere but never in a URL (sockets open with a single-use ticket,
+lesson audio plays from signed URLs), and never reconnects in a loop while refused. Real
+Chromium, real server and models; no assertion is about timing (generous Playwright waits
+only)."""
 
 from __future__ import annotations
 
+import asyncio
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from server.config import Settings
 from server.engines import Engines
+from server.lessons import Lessons
+from server.library import Library
+from server.store import Store
 from tests.client.conftest import serve
 
 pytestmark = pytest.mark.slow
@@ -42,18 +50,27 @@ def shots(output_dir: Path) -> Path:
 
 
 def watch(page) -> dict[str, list]:
-    """Every websocket the page opens, and the Authorization header of each article fetch."""
-    seen: dict[str, list] = {"sockets": [], "article_auth": []}
+    """Every websocket the page opens, every URL it requests, the Authorization header of
+    each article fetch, and the status of each ticket request."""
+    seen: dict[str, list] = {"sockets": [], "urls": [], "article_auth": [], "tickets": []}
     page.on("websocket", lambda ws: seen["sockets"].append(ws.url))
-    page.on(
-        "request",
-        lambda r: (
+
+    def request(r) -> None:
+        seen["urls"].append(r.url)
+        if r.url.endswith("/api/articles"):
             seen["article_auth"].append(r.headers.get("authorization"))
-            if r.url.endswith("/api/articles")
-            else None
-        ),
+
+    page.on("request", request)
+    page.on(
+        "response",
+        lambda r: seen["tickets"].append(r.status) if r.url.endswith("/api/ticket") else None,
     )
     return seen
+
+
+def no_token_in_urls(seen: dict[str, list], token: str = TOKEN) -> None:
+    for url in seen["urls"] + seen["sockets"]:
+        assert "token=" not in url and token not in url, url
 
 
 def submit_token(page, value: str) -> None:
@@ -95,8 +112,9 @@ def test_token_is_asked_once_checked_kept_and_used(browser, guarded_url, shots):
     assert not page.evaluate(DIALOG_OPEN)
     page.wait_for_function(ARTICLES)
     assert page.evaluate("localStorage.getItem('tutor.token')") == TOKEN
-    assert f"token={TOKEN}" in seen["sockets"][-1]  # websockets carry it as a parameter
-    assert f"Bearer {TOKEN}" in seen["article_auth"]  # fetches as a header
+    assert "?ticket=" in seen["sockets"][-1]  # the socket opened with a ticket,
+    assert seen["tickets"] == [200]  # asked for with the token in a header
+    assert f"Bearer {TOKEN}" in seen["article_auth"]  # fetches carry it as a header
     assert page.locator("#notice").is_hidden()
 
     # A typed question is answered over the authorised socket.
@@ -118,6 +136,8 @@ def test_token_is_asked_once_checked_kept_and_used(browser, guarded_url, shots):
     page.wait_for_function(OPEN)
     page.wait_for_function(ARTICLES)
     assert not page.evaluate(DIALOG_OPEN)
+    assert seen["tickets"] == [200, 200]  # a fresh ticket for the new socket
+    no_token_in_urls(seen)
 
 
 def test_a_refused_saved_token_is_forgotten_and_asked_for_again(browser, guarded_url):
@@ -131,7 +151,7 @@ def test_a_refused_saved_token_is_forgotten_and_asked_for_again(browser, guarded
         "document.querySelector('#token-error').textContent.includes('no longer accepted')"
     )
     assert page.evaluate("localStorage.getItem('tutor.token')") is None
-    assert "token=old-token" in seen["sockets"][0]
+    assert seen["tickets"] == [401] and seen["sockets"] == []  # refused before any socket
     # Dismissed with Escape: a way back is offered; acting while refused asks again
     # instead of reconnecting.
     page.keyboard.press("Escape")
@@ -142,11 +162,14 @@ def test_a_refused_saved_token_is_forgotten_and_asked_for_again(browser, guarded
     page.fill("#chat-input", "How was Llama 4 received?")
     page.press("#chat-input", "Enter")
     page.wait_for_function(DIALOG_OPEN)
-    assert len(seen["sockets"]) == 1, seen["sockets"]
+    assert seen["sockets"] == [] and seen["tickets"] == [401]
     submit_token(page, TOKEN)
     page.wait_for_function(OPEN)
     page.wait_for_function(ARTICLES)
     assert page.locator("#token-open").is_hidden()
+    assert len(seen["sockets"]) == 1 and "?ticket=" in seen["sockets"][0]
+    no_token_in_urls(seen, "old-token")
+    no_token_in_urls(seen)
 
 
 def test_a_foreign_origin_is_told_plainly_and_not_retried(browser, engines, tmp_path):
@@ -164,3 +187,53 @@ def test_a_foreign_origin_is_told_plainly_and_not_retried(browser, engines, tmp_
         page.press("#chat-input", "Enter")
         assert page.evaluate("document.querySelector('#conn').dataset.state") == "blocked"
         assert len(seen["sockets"]) == 1, seen["sockets"]
+
+
+@pytest.fixture
+def lesson_data(engines: Engines, tmp_path: Path) -> Path:
+    """A data folder holding the bundled articles and their lesson scripts, so a server
+    started on it has lessons at once (narration is rendered when first played). Ask for
+    it before `browser`, whose Playwright runs an event loop in this thread."""
+    settings = Settings(data_dir=tmp_path / "lesson-data")
+    store = Store(settings.db_path)
+    Library(store).seed(settings.corpus_dir)
+    asyncio.run(Lessons(store, settings.cache_dir, tts=engines.tts, polite=False).sync(False))
+    store.close()
+    return settings.data_dir
+
+
+def test_lesson_audio_plays_from_signed_urls(lesson_data, browser, engines):
+    """An <audio> element cannot send the token: it plays from the short-lived signed URLs
+    the lessons API hands out; one refused (expired, say) makes the page fetch the lesson
+    again for fresh ones, once."""
+    with serve(engines, lesson_data, api_token=TOKEN, build_lessons=False) as url:
+        page = browser()
+        seen = watch(page)
+        refused: list[str] = []
+
+        def audio(route) -> None:
+            if refused:
+                route.continue_()
+            else:  # the first as if it had expired
+                refused.append(route.request.url)
+                route.fulfill(status=401, json={"error": {"code": "unauthorized", "message": ""}})
+
+        page.route(re.compile(r"/segments/[0-9]+/audio\?"), audio)
+        page.goto(f"{url}/healthz")  # same origin, to seed localStorage
+        page.evaluate(f"localStorage.setItem('tutor.token', {TOKEN!r})")
+        page.goto(url)
+        page.wait_for_function(OPEN)
+        page.click("nav .tab[data-panel=lessons]")
+        page.locator("#lesson-list button.lesson").first.click()
+        page.click("#lesson-play")
+        page.wait_for_function(
+            "document.querySelector('#lesson-audio').currentTime > 0.3", timeout=TURN_MS
+        )
+        assert page.evaluate("window.tutorStats.lesson.state") == "playing"
+        audio_urls = [u for u in seen["urls"] if "/segments/" in u]
+        assert len(refused) == 1 and len(audio_urls) >= 2
+        assert all(re.search(r"\?exp=[0-9]+&sig=[0-9a-f]{64}$", u) for u in audio_urls), audio_urls
+        details = [u for u in seen["urls"] if re.search(r"/api/lessons/[0-9]+$", u)]
+        assert len(details) == 2, details  # fetched again after the refusal
+        assert not page.evaluate(DIALOG_OPEN)
+        no_token_in_urls(seen)
