@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -19,14 +20,16 @@ from fastapi.testclient import TestClient
 from server.app import create_app
 from server.config import BUNDLED_CORPUS, Settings
 from server.engines import Engines
+from server.errors import NotFound
 from server.lessons import Lessons, records
 from server.lessons.narration import decoded_seconds
 from server.lessons.quiz import QuizQuestion, cloze, grade
+from server.lessons.script import MAX_SENTENCES, BuildCancelled, article_sentences, draft
 from server.library import Library
 from server.reason.cite import Source
 from server.reason.ingest import load_file
-from server.store import Store
-from tests.fakes import FakeResponder, fake_engines
+from server.store import Article, Store
+from tests.fakes import FakeResponder, FakeSynthesizer, FakeTranscriber, fake_engines
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +86,7 @@ def test_narration_exists_for_every_segment_and_fits_the_text(built) -> None:
 def test_lesson_api_and_range_requests(client: TestClient, built) -> None:
     listed = client.get("/api/lessons").json()
     assert [lesson["article_id"] for lesson in listed] == [1, 2, None]
+    assert [lesson["state"] for lesson in listed] == ["ready"] * 3
     assert all(lesson["segment_count"] >= 5 and lesson["duration_s"] > 0 for lesson in listed)
 
     lesson = client.get("/api/lessons/1").json()
@@ -324,3 +328,108 @@ def test_the_lesson_across_articles_prefers_the_segment_s_article(built) -> None
     assert any(lessons.article_for(records.ALL_ARTICLES, i) for i in range(len(script.segments)))
     assert lessons.article_for(1, 99) == 1  # an article's lesson is always its article
     assert lessons.article_for(records.ALL_ARTICLES, 99) is None
+
+
+# --- bounded building ------------------------------------------------------------------
+
+
+class GatedResponder(FakeResponder):
+    """Holds its first reply until released (or cancelled), so a test can act while a
+    lesson is being built."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started, self.release = threading.Event(), threading.Event()
+        self.asked: list[str] = []  # every request, held or not
+
+    def stream(self, messages, max_tokens, cancel):  # type: ignore[no-untyped-def]
+        self.asked.append(messages[-1]["content"])
+        if not self.started.is_set():
+            self.started.set()
+            while not self.release.wait(0.01):  # (a deadlock breaker, not a timing)
+                if cancel.is_set():
+                    return
+        yield from super().stream(messages, max_tokens, cancel)
+
+
+def test_deleting_an_article_stops_the_build_of_its_lesson(tmp_path: Path) -> None:
+    store = Store(tmp_path / "t.sqlite3")
+    library = Library(store)
+    library.seed(BUNDLED_CORPUS)
+    first = store.article(1)
+    long_points = [
+        s for s in draft(first).segments if s.kind == "point" and len(s.text.split()) > 18
+    ]
+    assert len(long_points) >= 2  # each would be given to the LLM
+    responder = GatedResponder()
+    engines = Engines(FakeTranscriber(), responder, FakeSynthesizer())
+    lessons = Lessons(store, tmp_path / "cache", tts=engines.tts, llm=engines.llm, polite=False)
+    library.on_change(lessons.changed)
+
+    async def scenario() -> None:
+        lessons.start()
+        assert await asyncio.to_thread(responder.started.wait, 60)
+        with pytest.raises(NotFound, match="lesson 1 is building"):
+            lessons.detail(1)  # its state is visible before it exists
+        await asyncio.to_thread(library.remove, 1)  # as the server does: another thread
+        responder.release.set()
+        deadline = asyncio.get_running_loop().time() + 60
+        while 2 not in records.built_from(store) and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        await lessons.stop()
+
+    asyncio.run(scenario())
+    assert set(records.built_from(store)) == {2}  # lesson 1 was never saved
+    about_first = [m for m in responder.asked if any(p.text in m for p in long_points)]
+    assert len(about_first) == 1  # the rephrasing under way, and nothing after it
+    with pytest.raises(NotFound) as gone:
+        lessons.detail(1)
+    assert gone.value.code == "not_found"
+
+
+def test_a_failed_lesson_says_so_and_the_others_are_built(tmp_path: Path) -> None:
+    library, lessons, engines = _fake_lessons(tmp_path)
+    asyncio.run(lessons.sync(narrate=False))
+    assert [s["state"] for s in lessons.summaries()] == ["ready"] * 3
+    old = lessons.script(1)
+    with library.store.transaction() as db:  # edit both articles in place
+        db.execute(
+            "UPDATE articles SET body = body || ?, content_hash = 'edited' || id",
+            ("\n\nMeta also hired more engineers in 2025.",),
+        )
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("the model file is damaged")
+        yield  # pragma: no cover
+
+    engines.responder.stream = broken  # type: ignore[method-assign]
+    # Lessons 1 and 0 give the LLM long points to rephrase; lesson 2 has none.
+    assert asyncio.run(lessons.sync(narrate=False)) == [2]
+    states = {s["id"]: s["state"] for s in lessons.summaries()}
+    assert states == {1: "failed", 2: "ready", 0: "failed"}
+    assert lessons.script(1) == old  # the last good one still serves
+    engines.responder.stream = FakeResponder().stream  # type: ignore[method-assign]
+    assert asyncio.run(lessons.sync(narrate=False)) == [1, 0]
+    assert {s["state"] for s in lessons.summaries()} == {"ready"}
+
+
+def test_a_long_article_s_lesson_costs_no_more_than_a_capped_one() -> None:
+    """Drafting scores at most MAX_SENTENCES sentences, shared out over the sections (so
+    the last section still counts), and can be stopped between sentences."""
+    doc = load_file(sorted(BUNDLED_CORPUS.iterdir())[0])
+    paragraphs = []
+    for part in range(80):
+        paragraphs.append(f"Part {part} of the long report")
+        paragraphs.extend(p for p in doc.paragraphs if len(p.split()) > 12)
+    body = "\n\n".join(paragraphs)
+    article = Article(1, "Long", None, None, None, "long.txt", "h", body, len(body.split()))
+    assert article.word_count > 60_000
+    scored = article_sentences(article)
+    assert len(scored) <= MAX_SENTENCES
+    assert {s.section for s in scored} == set(range(1, 81))  # every part has its say
+    script = draft(article)
+    assert len(script.segments) <= 8 and 2 <= len(script.quiz) <= 3
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(BuildCancelled):
+        article_sentences(article, stop=stop)

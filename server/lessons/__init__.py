@@ -4,7 +4,7 @@ script.py     articles -> lesson scripts (extractive, verified) and quiz questio
 quiz.py       cloze questions from key sentences; grading right / partly / not yet
 narration.py  segment text -> Opus audio, cached on disk by text and voice
 records.py    scripts and quiz answers in SQLite
-build.py      Lessons: build once, rebuild on change, in the background, politely
+build.py      Lessons: build once, rebuild on change, in the background, politely, bounded
 api.py        HTTP routes; live.py: the quiz on the websocket
 """
 

@@ -9,7 +9,14 @@ narration files on disk, kept until their article changes.
 The server builds in a background task that gives way to learners: before each model
 call it waits until no one else's work is queued on any model worker, and it abandons
 an LLM rephrasing the moment a learner's request arrives (it is retried later). So a
-learner's turn waits at most for one sentence of narration to finish synthesising."""
+learner's turn waits at most for one sentence of narration to finish synthesising.
+
+Bounded: a lesson's cost has a ceiling whatever its article's length (the draft scores
+at most `script.MAX_SENTENCES` sentences; at most `MAX_POINTS` points are rephrased and
+narrated), and the lesson being built is abandoned as soon as its article is deleted or
+changed (drafting stops at its next sentence). Each lesson's state is in `summaries()`:
+ready, queued or building (a rebuild is under way; the stored one serves meanwhile), or
+failed."""
 
 from __future__ import annotations
 
@@ -17,6 +24,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,12 +34,22 @@ from server.errors import NotFound, TutorError
 from server.lessons import records
 from server.lessons.narration import Audio, NarrationCache
 from server.lessons.quiz import QuizQuestion
-from server.lessons.script import SCRIPT_VERSION, Script, Segment, draft, draft_all, say, verified
+from server.lessons.script import (
+    SCRIPT_VERSION,
+    BuildCancelled,
+    Script,
+    Segment,
+    draft,
+    draft_all,
+    say,
+    verified,
+)
 from server.reason.text import sentences, terms
 from server.store import Store
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
+Drafter = Callable[[threading.Event], Script]  # drafts a script; stops when the event is set
 REPHRASE_OVER_WORDS = 18  # shorter points are already easy to follow by ear
 REPHRASE_PROMPT = (
     "You rewrite article text for a spoken lesson. Use short, simple sentences. Keep every "
@@ -66,6 +84,11 @@ class Lessons:
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
+        # Lesson id -> "queued" | "building" | "failed" (absent: ready), and why it failed.
+        self._states: dict[int, str] = {}
+        self._failures: dict[int, str] = {}
+        # The lesson being built now: (id, what it is built from, its task).
+        self._building: tuple[int, str, asyncio.Task[Script]] | None = None
         records.ensure_schema(store)
 
     # --- reading ----------------------------------------------------------------------
@@ -83,12 +106,19 @@ class Lessons:
                     "segment_count": len(durations),
                     "duration_s": known,
                     "built_at": lesson.built_at,
+                    "state": self._states.get(lesson.id, "ready"),
                 }
             )
         return out
 
     def detail(self, lesson_id: int) -> dict[str, Any]:
-        lesson = records.load(self.store, lesson_id)
+        try:
+            lesson = records.load(self.store, lesson_id)
+        except NotFound:
+            if state := self._states.get(lesson_id):  # not built yet, and says so
+                why = f": {self._failures[lesson_id]}" if lesson_id in self._failures else ""
+                raise NotFound(f"lesson {lesson_id} is {state}{why}", code="not_ready") from None
+            raise
         return {
             "id": lesson.id,
             "title": lesson.title,
@@ -155,17 +185,18 @@ class Lessons:
 
     # --- building ---------------------------------------------------------------------
 
-    def plan(self) -> tuple[dict[int, tuple[str, Callable[[], Script]]], list[int], list[int]]:
+    def plan(self) -> tuple[dict[int, tuple[str, Drafter]], list[int], list[int]]:
         """(wanted lessons: id -> (built_from, drafter), stale ids, ids to delete)."""
         articles = self.store.articles()
-        want: dict[int, tuple[str, Callable[[], Script]]] = {
-            a.id: (f"{SCRIPT_VERSION}:{a.content_hash}", lambda a=a: draft(a)) for a in articles
+        want: dict[int, tuple[str, Drafter]] = {
+            a.id: (f"{SCRIPT_VERSION}:{a.content_hash}", lambda stop, a=a: draft(a, stop))
+            for a in articles
         }
         if len(articles) >= 2:
             digest = hashlib.sha256(" ".join(a.content_hash for a in articles).encode())
             want[records.ALL_ARTICLES] = (
                 f"{SCRIPT_VERSION}:{digest.hexdigest()[:32]}",
-                lambda: draft_all(articles),
+                lambda stop: draft_all(articles, stop),
             )
         have = records.built_from(self.store)
         stale = [i for i in want if have.get(i) != want[i][0]]
@@ -191,20 +222,48 @@ class Lessons:
             log.info("dropped lessons %s: their articles are gone", drop)
         return drop
 
+    def _wanted(self, lesson_id: int, source: str) -> bool:
+        """Whether the library still wants this lesson built from this source."""
+        want, _, _ = self.plan()
+        return lesson_id in want and want[lesson_id][0] == source
+
     async def sync(self, narrate: bool = True, progress: Progress | None = None) -> list[int]:
         """Build what is missing or stale, drop lessons of removed articles, then render
-        missing narration. Returns the ids of the lessons (re)built."""
+        missing narration. Returns the ids of the lessons (re)built. A lesson whose
+        article changes or goes meanwhile is abandoned (the next sync builds the new one);
+        one that fails is marked failed and the others are built."""
         want, stale, gone = self.plan()
         if gone:
             records.delete(self.store, gone)
+        self._states = {i: "queued" for i in stale}
+        self._failures = {}
+        built = []
         for done, lesson_id in enumerate(stale):
             source, make = want[lesson_id]
-            await self._quiet()
-            script = await asyncio.to_thread(make)
-            if self.llm is not None:
-                await self._rephrase(script)
-            script.segments = [s for s in script.segments if verified(s) or s.kind != "point"]
-            records.save(self.store, lesson_id, script, source)
+            if not self._wanted(lesson_id, source):  # changed since the plan
+                self._states.pop(lesson_id, None)
+                continue
+            job = asyncio.create_task(self._draft(lesson_id, make))
+            self._building = (lesson_id, source, job)
+            try:
+                script = await job
+                if not self._wanted(lesson_id, source):
+                    raise BuildCancelled
+                records.save(self.store, lesson_id, script, source)
+            except (asyncio.CancelledError, BuildCancelled):
+                if asyncio.current_task().cancelling():  # type: ignore[union-attr]
+                    raise  # the builder itself is stopping
+                self._states.pop(lesson_id, None)
+                log.info("stopped building lesson %d: its article changed or went", lesson_id)
+                continue
+            except Exception as exc:  # noqa: BLE001 - one lesson's failure stops only it
+                self._states[lesson_id], self._failures[lesson_id] = "failed", str(exc)
+                log.exception("building lesson %d failed", lesson_id)
+                continue
+            finally:
+                self._building = None
+            self._states.pop(lesson_id, None)
+            built.append(lesson_id)
             log.info(
                 "built lesson %d: %s (%d segments, %d quiz questions)",
                 lesson_id,
@@ -216,17 +275,40 @@ class Lessons:
                 progress("scripts", done + 1, len(stale))
         if narrate and self.tts is not None:
             await self.narrate_all(progress)
-        return stale
+        return built
+
+    async def _draft(self, lesson_id: int, make: Drafter) -> Script:
+        """Draft one lesson (in a thread) and let the LLM rephrase it; cancelling this task
+        also stops the drafting thread."""
+        stop = threading.Event()
+        try:
+            await self._quiet()
+            self._states[lesson_id] = "building"
+            script = await asyncio.to_thread(make, stop)
+            if self.llm is not None:
+                await self._rephrase(script)
+        except asyncio.CancelledError:
+            stop.set()
+            raise
+        script.segments = [s for s in script.segments if verified(s) or s.kind != "point"]
+        return script
 
     async def narrate_all(self, progress: Progress | None = None) -> int:
-        """Render every segment that has no narration yet; returns how many."""
-        texts = [s.text for lesson in records.load_all(self.store) for s in lesson.script.segments]
-        todo = list(dict.fromkeys(t for t in texts if not self.narration.get(t, self.voice)))
-        for done, text in enumerate(todo):
-            await self._render(text, polite=self.polite)
+        """Render every segment that has no narration yet, skipping lessons rebuilt or
+        dropped meanwhile; returns how many it rendered."""
+        todo: dict[str, tuple[int, str]] = {}  # text -> (lesson, what it was built from)
+        for lesson in records.load_all(self.store):
+            for s in lesson.script.segments:
+                if not self.narration.get(s.text, self.voice):
+                    todo.setdefault(s.text, (lesson.id, lesson.built_from))
+        rendered = 0
+        for done, (text, (lesson_id, source)) in enumerate(todo.items()):
+            if records.built_from(self.store).get(lesson_id) == source:
+                await self._render(text, polite=self.polite)
+                rendered += 1
             if progress:
                 progress("narration", done + 1, len(todo))
-        return len(todo)
+        return rendered
 
     async def _render(self, text: str, polite: bool) -> Audio:
         assert self.tts is not None
@@ -330,7 +412,17 @@ class Lessons:
         except Exception:  # noqa: BLE001 - a library change must not fail on lessons
             log.exception("dropping the lessons of removed articles failed")
         if self._loop is not None and self._wake is not None:
-            self._loop.call_soon_threadsafe(self._wake.set)
+            self._loop.call_soon_threadsafe(self._on_change)
+
+    def _on_change(self) -> None:
+        """On the loop: abandon the lesson being built if its article changed or went,
+        and wake the builder for what is new."""
+        if self._building is not None:
+            lesson_id, source, job = self._building
+            if not self._wanted(lesson_id, source):
+                job.cancel()
+        if self._wake is not None:
+            self._wake.set()
 
     async def _run(self) -> None:
         assert self._wake is not None

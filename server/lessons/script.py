@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -24,9 +25,15 @@ from server.reason.sentences import spoken
 from server.reason.text import fold, is_heading, sentences, terms
 from server.store import Article
 
-SCRIPT_VERSION = "1"  # bump when drafting changes: every lesson is rebuilt once
+SCRIPT_VERSION = "2"  # bump when drafting changes: every lesson is rebuilt once
 MIN_POINTS = 3
 MAX_POINTS = 6
+# The most sentences of one article a lesson is drafted from (about 30,000 words), and
+# the fewest of each section when that budget is shared out: drafting time grows with the
+# sentences scored, so this is what keeps one article's lesson from holding a core for
+# minutes (a 2 MB article has some 20,000 sentences).
+MAX_SENTENCES = 1500
+MIN_PER_SECTION = 3
 ANAPHORA_START = {
     "that",
     "this",
@@ -89,26 +96,46 @@ class Sentence:
         return Source(article.id, article.title, self.text, self.paragraph)
 
 
-def article_sentences(article: Article) -> list[Sentence]:
+def article_sentences(
+    article: Article, limit: int = MAX_SENTENCES, stop: threading.Event | None = None
+) -> list[Sentence]:
     """Sentences with their section (headings split sections; the lead is section 0),
     scored by centrality to their section and to the whole article, less a penalty for
-    sentences that read badly out of context (questions, "That got delayed.", lead-ins)."""
-    rows: list[tuple[str, int, int, str | None]] = []
+    sentences that read badly out of context (questions, "That got delayed.", lead-ins).
+
+    At most `limit` sentences are scored, the first ones of every section (a section's
+    topic is in its heading and first sentences), so a lesson's cost has a ceiling however
+    long its article is. `stop`, when set, abandons the work (raises BuildCancelled)."""
+    sections: dict[int, list[tuple[str, int, int, str | None]]] = {}
     section, heading = 0, None
-    first_in_section: dict[int, int] = {}
     for p_index, paragraph in enumerate(article.paragraphs):
         sents = sentences(paragraph)
         if len(sents) == 1 and is_heading(paragraph):
             section, heading = section + 1, paragraph.strip()
             continue
-        first_in_section.setdefault(section, len(rows))
-        rows.extend((s, p_index, section, heading) for s in sents)
+        rows_here = sections.setdefault(section, [])
+        rows_here.extend((s, p_index, section, heading) for s in sents)
+        _check(stop)
+    per_section = max(MIN_PER_SECTION, limit // max(1, len(sections)))
+    rows = [r for here in sections.values() for r in here[:per_section]][:limit]
+    first_in_section: dict[int, int] = {}
+    for i, row in enumerate(rows):
+        first_in_section.setdefault(row[2], i)
     vectors = _tfidf([terms(r[0]) for r in rows])
     whole = _centroid(vectors)
+    totals: dict[int, dict[str, float]] = {}
+    for v, row in zip(vectors, rows, strict=True):
+        total = totals.setdefault(row[2], {})
+        for t, w in v.items():
+            total[t] = total.get(t, 0.0) + w
+    norms = {sec: sum(w * w for w in total.values()) for sec, total in totals.items()}
     out = []
     for i, (text, p_index, sec, head) in enumerate(rows):
-        own = _centroid([v for j, v in enumerate(vectors) if rows[j][2] == sec and j != i])
-        score = 0.6 * _cosine(vectors[i], own) + 0.4 * _cosine(vectors[i], whole)
+        _check(stop)
+        # Centrality to the rest of its section: the section's sum less this sentence
+        # (one pass, where summing the others for each sentence grew with its square).
+        score = 0.6 * _cosine_to_rest(vectors[i], totals[sec], norms[sec])
+        score += 0.4 * _cosine(vectors[i], whole)
         # A section's topic is in its heading and its first sentences.
         head_terms = set(terms(head or ""))
         if head_terms:
@@ -116,6 +143,15 @@ def article_sentences(article: Article) -> list[Sentence]:
         score -= 0.01 * (i - first_in_section[sec])
         out.append(Sentence(text, p_index, sec, head, score - _shape_penalty(text)))
     return out
+
+
+class BuildCancelled(Exception):
+    """The lesson being drafted is no longer wanted (its article changed or went)."""
+
+
+def _check(stop: threading.Event | None) -> None:
+    if stop is not None and stop.is_set():
+        raise BuildCancelled
 
 
 def _shape_penalty(text: str) -> float:
@@ -144,6 +180,16 @@ def _centroid(vectors: list[dict[str, float]]) -> dict[str, float]:
     for v in vectors:
         total.update(v)
     return dict(total)
+
+
+def _cosine_to_rest(v: dict[str, float], total: dict[str, float], total_norm2: float) -> float:
+    """cos(v, total - v), from the total's squared norm, in time linear in v."""
+    dot_total = sum(w * total.get(t, 0.0) for t, w in v.items())
+    own = sum(w * w for w in v.values())
+    dot = dot_total - own
+    rest = total_norm2 - 2 * dot_total + own
+    norm = math.sqrt(own) * math.sqrt(rest) if rest > 1e-12 else 0.0
+    return dot / norm if norm else 0.0
 
 
 def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
@@ -192,9 +238,9 @@ def say(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def draft(article: Article) -> Script:
-    """The extractive lesson for one article."""
-    sents = article_sentences(article)
+def draft(article: Article, stop: threading.Event | None = None) -> Script:
+    """The extractive lesson for one article (`stop`: see `article_sentences`)."""
+    sents = article_sentences(article, stop=stop)
     points = key_points(sents)
     opening = lead(sents, points)
     segments = [_intro(article.title, [(article, opening)] if opening else [])]
@@ -206,13 +252,13 @@ def draft(article: Article) -> Script:
     return _numbered(Script(article.title, article.id, segments, quiz))
 
 
-def draft_all(articles: list[Article]) -> Script:
+def draft_all(articles: list[Article], stop: threading.Event | None = None) -> Script:
     """The lesson across all articles: each article's lead and its best points."""
     per = max(1, MAX_POINTS // max(1, len(articles)))
     intro_from, points, closings, candidates = [], [], [], []
     all_sents: list[tuple[Article, Sentence]] = []
     for article in articles:
-        sents = article_sentences(article)
+        sents = article_sentences(article, stop=stop)
         best = sorted(key_points(sents), key=lambda s: -s.score)[:per]
         mine = sorted(best, key=sents.index)
         opening = lead(sents, mine)
