@@ -23,6 +23,7 @@ SETTING_FOR_ROLE = {
     "llm": "TUTOR_LLM_MODEL",
     "tts": "TUTOR_TTS_VOICE",
     "embed": "TUTOR_EMBED_MODEL",
+    "turn": "TUTOR_TURN_MODEL",
 }
 
 

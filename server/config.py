@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -23,6 +23,7 @@ class ModelPaths:
     llm: Path
     tts: Path
     embed: Path
+    turn: Path | None = None
 
 
 class Settings(BaseSettings):
@@ -62,7 +63,15 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(256_000, ge=1024)
     """Largest websocket message (an audio frame or a JSON message)."""
     vad_silence_ms: int = Field(500, ge=100, le=3000)
-    """Silence that ends the learner's turn."""
+    """Silence that ends the learner's turn (`TUTOR_TURN_DETECTOR=silence`)."""
+    turn_detector: Literal["smart", "silence"] = "smart"
+    """How the learner's turn ends: `smart` (Smart Turn v3.2 decides after a short pause
+    whether the question sounds finished) or `silence` (the plain timer above)."""
+    turn_model: str = "smart-turn-v3.2"
+    turn_short_ms: int = Field(200, ge=60, le=2000)
+    """smart: the pause after which the model is asked; a finished question ends here."""
+    turn_long_ms: int = Field(2000, ge=300, le=5000)
+    """smart: the longest pause in an unfinished question before the turn ends anyway."""
     max_utterance_ms: int = Field(15_000, ge=1000, le=120_000)
     """Longest question; the turn is forced to end there."""
     partial_interval_ms: int = Field(700, ge=200)
@@ -186,4 +195,7 @@ class Settings(BaseSettings):
             llm=catalog.resolve("llm", self.llm_model, self.cache_dir),
             tts=catalog.resolve("tts", self.tts_voice, self.cache_dir),
             embed=catalog.resolve("embed", self.embed_model, self.cache_dir),
+            turn=catalog.resolve("turn", self.turn_model, self.cache_dir)
+            if self.turn_detector == "smart"
+            else None,
         )

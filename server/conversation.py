@@ -38,6 +38,7 @@ from server.lessons.live import QuizSession
 from server.listen.capture import AudioInput
 from server.listen.segment import VadSettings
 from server.listen.transcribe import Heard, Listener
+from server.listen.turn import TurnSettings
 from server.listen.vocabulary import whisper_prompt
 from server.metrics import ERRORS, SESSIONS
 from server.reason.respond import Answer, AnswerDelta
@@ -113,7 +114,10 @@ class Conversation:
                     self.services.engines.stt,
                     AudioInput(hello.sample_rate, self.settings.max_message_bytes),
                     VadSettings(
-                        silence_ms=self.settings.vad_silence_ms,
+                        # With the smart detector the timer is only the longest wait.
+                        silence_ms=self.settings.turn_long_ms
+                        if self.services.turn_model is not None
+                        else self.settings.vad_silence_ms,
                         max_ms=self.settings.max_utterance_ms,
                     ),
                     lambda: whisper_prompt(self.services.index.vocabulary()),
@@ -121,6 +125,12 @@ class Conversation:
                     partial_ms=self.settings.partial_interval_ms,
                     talkers=lambda: self.ws.app.state.active_sessions.get("voice", 1),
                     strange=lambda text: self.services.index.lexicon.strange_words(text),
+                    turn=TurnSettings(
+                        "smart" if self.services.turn_model is not None else "silence",
+                        self.settings.turn_short_ms,
+                        self.settings.turn_long_ms,
+                    ),
+                    turn_model=self.services.turn_model,
                 )
             await self.send(
                 p.Ready(

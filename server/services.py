@@ -31,6 +31,7 @@ class Services:
     turns: TurnRunner
     access: Access = field(init=False)
     lessons: Any = None  # server.lessons.Lessons, once built
+    turn_model: Any = None  # server.listen.turn.SmartTurn, with TUTOR_TURN_DETECTOR=smart
     started_at: float = field(default_factory=time.time)
     ready_seconds: float = 0.0
 
@@ -57,7 +58,14 @@ def build_services(settings: Settings, engines: Engines) -> Services:
         max_tokens=settings.max_answer_tokens,
     )
     turns = TurnRunner(store, answerer, settings.history_turns)
-    return Services(settings, store, library, engines, index, answerer, turns)
+    services = Services(settings, store, library, engines, index, answerer, turns)
+    if settings.turn_detector == "smart":
+        from server import catalog
+        from server.listen.turn import SmartTurn
+
+        path = catalog.resolve("turn", settings.turn_model, settings.cache_dir)
+        services.turn_model = SmartTurn(path)
+    return services
 
 
 def build_index(

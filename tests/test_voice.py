@@ -98,6 +98,9 @@ def test_spoken_question_gets_a_spoken_grounded_answer(client: TestClient) -> No
     metrics = events[-1]
     for stage in ("end_of_speech_to_final", "retrieval", "first_audio", "voice_to_voice"):
         assert metrics[stage] > 0
+    # A finished question: the end-of-turn model ended the turn after the short pause,
+    # not the long wait.
+    assert metrics["end_of_turn_p"] >= 0.5
 
 
 def test_barge_in_stops_the_reply(client: TestClient) -> None:
@@ -235,8 +238,8 @@ def test_answer_starts_on_the_early_transcript_and_waits_for_the_turn_end(
     settings: Settings, engines: Engines
 ) -> None:
     # A long silence window makes "the early transcript is ready before the turn ends"
-    # certain on any machine.
-    settings.vad_silence_ms = 2000
+    # certain on any machine (the plain timer: the end-of-turn model would end it sooner).
+    settings.turn_detector, settings.vad_silence_ms = "silence", 2000
     with TestClient(create_app(settings, engines)) as client:
         with client.websocket_connect("/ws/voice") as ws:
             hello(ws)
@@ -249,7 +252,7 @@ def test_answer_starts_on_the_early_transcript_and_waits_for_the_turn_end(
 
 
 def test_speaking_again_drops_the_speculative_answer(settings: Settings, engines: Engines) -> None:
-    settings.vad_silence_ms = 2000
+    settings.turn_detector, settings.vad_silence_ms = "silence", 2000
     with TestClient(create_app(settings, engines)) as client:
         with client.websocket_connect("/ws/voice") as ws:
             session = hello(ws)["session_id"]
@@ -291,3 +294,17 @@ def test_a_misheard_transcript_is_decoded_again_and_still_answered(settings: Set
     assert None in stt.prompts and any(stt.prompts)
     done = events[-1]
     assert done["grounded"] and "2026" in done["text"]
+
+
+def test_a_thinking_pause_does_not_cut_the_question(client: TestClient) -> None:
+    """'When is Avocado, um,' - one second of silence - 'expected to launch?': the
+    end-of-turn model hears the first half as unfinished, so the turn waits."""
+    with client.websocket_connect("/ws/voice") as ws:
+        hello(ws)
+        stream(ws, utterance("paused.piper.wav", after_s=2.6))
+        events, _ = collect(ws, "answer.done")
+    finals = [e for e in events if e["type"] == "transcript.final"]
+    assert len(finals) == 1, finals
+    text = finals[0]["text"].lower()
+    assert "avocado" in text and "launch" in text, text
+    assert events[-1]["grounded"] and "2026" in events[-1]["text"]

@@ -137,6 +137,13 @@ class Segmenter:
                 self._end()
         return events
 
+    def end_now(self) -> np.ndarray:
+        """End the turn here (the end-of-turn detector heard a finished question before
+        the silence timer ran out): the utterance, as the timer would have given it."""
+        utterance = self.utterance()
+        self._end()
+        return utterance
+
     def _end(self) -> None:
         self.speaking = False
         self._voiced_run = 0

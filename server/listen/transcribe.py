@@ -25,6 +25,7 @@ import numpy as np
 from server.engines import LATER, STT_RATE, URGENT, ModelWorker
 from server.listen.capture import AudioInput
 from server.listen.segment import WINDOW_MS, Event, Segmenter, VadSettings
+from server.listen.turn import SmartTurn, TurnDecision, TurnSettings
 
 log = logging.getLogger(__name__)
 SILENT_RMS = 10 ** (-70 / 20)  # -70 dBFS: a muted or broken microphone
@@ -56,6 +57,8 @@ class Listener:
         early_ms: int = 100,
         talkers: Callable[[], int] = lambda: 1,
         strange: Callable[[str], int] = lambda text: 0,
+        turn: TurnSettings | None = None,
+        turn_model: SmartTurn | None = None,
     ) -> None:
         self.stt = stt
         self.audio = audio
@@ -66,6 +69,9 @@ class Listener:
         self.early_ms = early_ms
         self.talkers = talkers
         self.strange = strange
+        self.turn_model = turn_model
+        self.decision = TurnDecision(turn or TurnSettings("silence"))
+        self._pause = 0  # counts pauses, so a late verdict on an old one is ignored
         self._last_partial_ms = 0
         self._partial_task: asyncio.Task | None = None
         self._early: tuple[int, asyncio.Task[str]] | None = None  # (voiced_ms, task)
@@ -118,8 +124,14 @@ class Listener:
         if self.segmenter.speaking:
             if self.segmenter.silence_ms == 0:
                 self._last_voiced_at = time.perf_counter()
+                if self.decision.asked:
+                    self._pause += 1  # speech resumed after a pause the model judged
             self._maybe_partial()
             self._maybe_early()
+        if self.turn_model is not None and self.decision.should_ask(
+            self.segmenter.speaking, self.segmenter.silence_ms
+        ):
+            self._spawn(self._judge_pause(self._pause))
 
     async def _check_digital_silence(self, samples: np.ndarray) -> None:
         """Tell the learner once when the microphone sends only zeros for 5 s."""
@@ -182,7 +194,22 @@ class Listener:
 
             self._spawn(announce())
 
-    def _finish(self, utterance: np.ndarray, forced: bool) -> None:
+    async def _judge_pause(self, pause: int) -> None:
+        """Ask the end-of-turn model about this pause (off the event loop); a finished
+        question ends the turn now instead of after the long wait."""
+        assert self.turn_model is not None
+        audio = self.segmenter.utterance(trim_silence=False)
+        start = time.perf_counter()
+        p = await asyncio.to_thread(self.turn_model.probability, audio)
+        log.debug("end of turn p=%.3f in %.0f ms", p, 1000 * (time.perf_counter() - start))
+        if pause != self._pause or not self.segmenter.speaking or self.segmenter.silence_ms == 0:
+            return  # the learner spoke again: they were thinking, not done
+        if self.decision.ends_turn(p):
+            self._finish(self.segmenter.end_now(), forced=False, turn_p=p)
+
+    def _finish(self, utterance: np.ndarray, forced: bool, turn_p: float | None = None) -> None:
+        """`turn_p`: the end-of-turn model's verdict when it ended the turn (reported in
+        turn.metrics as `end_of_turn_p`; absent when the silence timer did)."""
         speech_end = self._last_voiced_at
         early = self._early
         self._early = None
@@ -204,6 +231,8 @@ class Listener:
                 "end_of_speech_to_final": done - speech_end,
                 "utterance_seconds": len(utterance) / STT_RATE,
             }
+            if turn_p is not None:
+                timings["end_of_turn_p"] = turn_p
             log.debug("final transcript (early=%s): %r", reused, text)
             await self.emit("heard", {"heard": Heard(text, speech_end, timings, forced)})
 

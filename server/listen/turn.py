@@ -1,0 +1,103 @@
+"""End of turn: has the learner finished, or are they pausing to think?
+
+In: the utterance so far (16 kHz float32) and how long the learner has been silent. Out:
+whether the turn is over.
+
+A plain silence timer must choose between cutting off a learner who pauses mid-question
+("When was Avocado, um, ... supposed to launch?") and answering everyone late. With the
+`smart` detector the turn ends after a short silence (`short_ms`, ~200 ms) when Smart
+Turn v3.2 (pipecat's open end-of-turn model: 8.7 MB ONNX, Whisper log-mel features of the
+last 8 s) says the utterance sounds complete, and only after the long wait (`long_ms`,
+~2 s, the segmenter's own timer) when it does not. The model costs ~90 ms on one thread
+and runs once per pause, off the event loop.
+
+The model file and its numpy feature code both come from the `pipecat-ai` wheel,
+installed without its dependencies and never imported as a package: the feature module
+is loaded from its file (it needs only numpy)."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+WINDOW_SECONDS = 8  # what the model was trained on
+RATE = 16_000
+COMPLETE = 0.5
+
+
+@dataclass(frozen=True)
+class TurnSettings:
+    detector: str = "smart"  # or "silence": the plain timer
+    short_ms: int = 200
+    long_ms: int = 2000
+
+
+class TurnDecision:
+    """The pure part, one per pause: ask the model once the silence reaches `short_ms`;
+    the answer ends the turn if it says complete. Speech resuming starts a new pause."""
+
+    def __init__(self, settings: TurnSettings) -> None:
+        self.s = settings
+        self.asked = False
+
+    def should_ask(self, speaking: bool, silence_ms: int) -> bool:
+        if silence_ms == 0:
+            self.asked = False  # speech resumed: the next pause is a new question
+            return False
+        if not speaking or self.asked or self.s.detector != "smart":
+            return False
+        if silence_ms >= self.s.short_ms:
+            self.asked = True
+            return True
+        return False
+
+    @staticmethod
+    def ends_turn(probability: float) -> bool:
+        return probability >= COMPLETE
+
+
+def _load_features(model_path: Path) -> ModuleType:
+    source = model_path.parent.parent / "_whisper_features.py"
+    spec = importlib.util.spec_from_file_location("smart_turn_features", source)
+    if spec is None or spec.loader is None:
+        raise FileNotFoundError(source)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class SmartTurn:
+    """Smart Turn v3.2: audio -> probability that the utterance is complete."""
+
+    def __init__(self, path: Path, threads: int = 1) -> None:
+        import onnxruntime
+
+        opts = onnxruntime.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        self.session = onnxruntime.InferenceSession(
+            str(path), sess_options=opts, providers=["CPUExecutionProvider"]
+        )
+        features = _load_features(path)
+        self._features: Callable[..., np.ndarray] = features.compute_whisper_log_mel_features
+        self._lock = threading.Lock()
+
+    def probability(self, audio: np.ndarray) -> float:
+        """The last 8 s (left-padded with silence when shorter), as pipecat feeds it."""
+        window = WINDOW_SECONDS * RATE
+        audio = audio[-window:].astype(np.float32, copy=False)
+        if len(audio) < window:
+            audio = np.pad(audio, (window - len(audio), 0))
+        mel = self._features(audio, do_normalize=True)
+        with self._lock:
+            out = self.session.run(None, {"input_features": mel[None, ...].astype(np.float32)})
+        return float(np.ravel(out[0])[0])

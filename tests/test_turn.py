@@ -1,0 +1,70 @@
+"""End of turn: the pure decision (when to ask, what ends the turn) and the real Smart
+Turn model on spoken fixtures."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from server.catalog import resolve
+from server.listen.turn import SmartTurn, TurnDecision, TurnSettings
+from tests.conftest import read_wav
+
+
+def test_the_model_is_asked_once_per_pause_after_the_short_wait() -> None:
+    d = TurnDecision(TurnSettings("smart", short_ms=200, long_ms=2000))
+    assert not d.should_ask(True, 96)
+    assert d.should_ask(True, 224)
+    assert not d.should_ask(True, 256)  # once per pause
+    assert not d.should_ask(True, 0)  # speech resumed: a new pause may come
+    assert d.should_ask(True, 224)
+    assert not d.should_ask(False, 224)  # no turn in progress
+
+
+def test_the_silence_timer_never_asks() -> None:
+    d = TurnDecision(TurnSettings("silence"))
+    assert not any(d.should_ask(True, ms) for ms in range(0, 3000, 32))
+
+
+def test_a_complete_verdict_ends_the_turn() -> None:
+    assert TurnDecision.ends_turn(0.97) and not TurnDecision.ends_turn(0.03)
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> SmartTurn:
+    return SmartTurn(resolve("turn", "smart-turn-v3.2", tmp_path_factory.mktemp("turn")))
+
+
+def audio(name: str) -> np.ndarray:
+    samples, rate = read_wav(name)
+    assert rate == 16_000
+    return samples.astype(np.float32) / 32768
+
+
+def with_pause(samples: np.ndarray, seconds: float = 0.2) -> np.ndarray:
+    return np.concatenate([samples, np.zeros(int(16_000 * seconds), np.float32)])
+
+
+@pytest.mark.parametrize(
+    "name", ["avocado_launch.piper.wav", "chief_officer.piper.wav", "fallback.piper.wav"]
+)
+def test_a_finished_question_ends_after_the_short_pause(model: SmartTurn, name: str) -> None:
+    assert TurnDecision.ends_turn(model.probability(with_pause(audio(name))))
+
+
+def test_a_question_broken_off_on_a_filler_waits(model: SmartTurn) -> None:
+    samples = audio("paused.piper.wav")
+    # The first half ("When is Avocado, um,") ends where the one-second pause begins.
+    loud = np.flatnonzero(np.abs(samples) > 0.01)
+    gaps = np.flatnonzero(np.diff(loud) > 16_000 * 0.5)
+    first_half = samples[: loud[gaps[0]] + 1]
+    assert not TurnDecision.ends_turn(model.probability(with_pause(first_half)))
+
+
+def test_missing_model_file_is_a_config_error(tmp_path: Path) -> None:
+    from server.config import Settings
+    from server.errors import ConfigError
+
+    s = Settings(data_dir=tmp_path, turn_model=str(tmp_path / "nope.onnx"))
+    with pytest.raises(ConfigError, match="TUTOR_TURN_MODEL"):
+        s.check()
