@@ -47,6 +47,16 @@ const ERROR_TEXT = {
     "should fix it.",
   [ERR.BAD_MESSAGE]: "The tutor did not accept that message.",
   [ERR.UNKNOWN_TYPE]: "The page and the tutor are out of step. Please reload the page.",
+  [ERR.BAD_AUDIO]: "The tutor could not read the microphone's audio. Reloading the page " +
+    "should fix it.",
+  [ERR.EMPTY_AUDIO]: "A piece of microphone audio arrived empty and was skipped.",
+  [ERR.AUDIO_NOT_ACCEPTED]: "This connection does not take microphone audio. Reload the " +
+    "page to talk.",
+  [ERR.AUDIO_TOO_FAST]: "The microphone audio arrived too fast, so some of it was " +
+    "dropped. If answers miss words, reload the page.",
+  [ERR.UNKNOWN_TURN]: "That reply is no longer known to the tutor; nothing was lost.",
+  [ERR.EMPTY_QUESTION]: "The question was empty. Type or say something to ask.",
+  [ERR.INTERNAL]: "The tutor hit a problem handling that. Please try again.",
   [ERR.IDLE_TIMEOUT]: "The session went quiet and was closed. It reconnects as soon as " +
     "you ask something.",
   [ERR.HELLO_TIMEOUT]: "The connection to the tutor stalled. Reconnecting…",

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.client.conftest import spoken_wav
+from tests.client.conftest import serve, spoken_wav
+from tests.fakes import fake_engines
+from tests.test_readme import socket_error_codes
 
 pytestmark = pytest.mark.slow
 
@@ -289,3 +291,21 @@ def test_screens_fit_a_phone(browser, server_url, shots):
         "document.querySelector('#lessons-empty').textContent !== 'Loading lessons…'"
     )
     page.screenshot(path=str(shots / "phone-lessons.png"), full_page=True)
+
+
+def test_every_error_a_socket_sends_has_a_plain_message(browser, tmp_path):
+    """Each code the server's socket modules send (the README's list) is put in plain words
+    by the page, not its generic "Something went wrong (code)" (fake engines: only the
+    page's own messages are looked at)."""
+    codes = sorted(socket_error_codes())
+    with serve(fake_engines(), tmp_path / "data") as url:
+        page = browser()
+        page.goto(url)
+        said = page.evaluate(
+            "async (codes) => { const v = await import('/static/views.js');"
+            " return Object.fromEntries(codes.map((c) => [c, v.errorText(c, '')])); }",
+            codes,
+        )
+    generic = {c: text for c, text in said.items() if text.startswith("Something went wrong")}
+    assert not generic, generic
+    assert "too fast" in said["audio_too_fast"]
