@@ -1,5 +1,6 @@
-"""The README stays in step with the code: the Settings table names every setting, and
-the protocol table every `ready` field and every error code a socket can send."""
+"""The README stays in step with the code: the Settings (or Models) table names every
+setting, and the protocol table every `ready` field and every error code a socket can
+send."""
 
 from __future__ import annotations
 
@@ -49,7 +50,9 @@ def table_row(text: str, first_cell: str) -> str:
 
 
 def test_the_settings_table_names_every_setting() -> None:
-    listed = set(re.findall(r"`(TUTOR_[A-Z0-9_]+)`", section("Settings")))
+    """In the Settings table, or the Models table for a model's own setting."""
+    tables = section("Settings") + section("Models")
+    listed = set(re.findall(r"`(TUTOR_[A-Z0-9_]+)`", tables))
     missing = [f"TUTOR_{name.upper()}" for name in Settings.model_fields]
     assert not [name for name in missing if name not in listed]
 
