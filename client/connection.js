@@ -30,6 +30,8 @@ export class Connection {
     this.onBlocked = onBlocked ?? (() => {});
     this.blocked = null; // why the server refused the last socket; no retries while set
     this.refusal = null; // the code of an `error` that came just before a close
+    this.ticket = null; // the ticket the current socket opened with
+    this.freshTicket = false; // a refused ticket was replaced once; next refusal counts
     this.ws = null;
     this.ready = false;
     this.attempt = 0;
@@ -75,6 +77,7 @@ export class Connection {
       return;
     }
     this.token = pass.token;
+    this.ticket = pass.ticket ?? null;
     if (pass.refusal) {
       this._block(pass.refusal);
       return;
@@ -99,6 +102,7 @@ export class Connection {
       return; // the server only sends JSON text; ignore anything else
     }
     if (msg.type === P.S.READY) {
+      this.freshTicket = false;
       sessionStorage.setItem(STORE_KEY, msg.session_id);
       sessionStorage.setItem(SECRET_KEY, msg.session_secret);
       this.ready = true;
@@ -112,6 +116,7 @@ export class Connection {
     } else if (msg.type === P.S.ERROR
       && [P.ERR.UNAUTHORIZED, P.ERR.FORBIDDEN_ORIGIN].includes(msg.code)) {
       this.refusal = msg.code;
+      if (this._ticketLapsed()) return; // not news: a fresh ticket is tried first
     }
     this.onEvent(msg);
   }
@@ -124,11 +129,22 @@ export class Connection {
       this.onState("paused");
       return;
     }
+    if (this._ticketLapsed()) {
+      // A ticket lapses (the tutor restarted, the tab slept past its 30 s): whether the
+      // token still holds is for a fresh ticket request to say, once.
+      this.freshTicket = true;
+      this.connect();
+      return;
+    }
     if (this.refusal || event.code === P.CLOSE_POLICY) {
       this._block(this.refusal ?? "refused");
       return;
     }
     this._retry(this.busy || event.code === P.CLOSE_BUSY);
+  }
+
+  _ticketLapsed() {
+    return this.refusal === P.ERR.UNAUTHORIZED && this.ticket && !this.freshTicket;
   }
 
   _block(code) {

@@ -172,6 +172,35 @@ def test_a_refused_saved_token_is_forgotten_and_asked_for_again(browser, guarded
     no_token_in_urls(seen)
 
 
+def test_a_lapsed_ticket_is_replaced_not_taken_for_a_wrong_token(browser, guarded_url):
+    """A ticket the server no longer knows (it restarted, or the tab slept past 30 s) is
+    refused like a wrong token; the page asks for a fresh ticket, once, instead of
+    forgetting a good token."""
+    page = browser()
+    seen = watch(page)
+    lapsed: list[str] = []
+
+    def ticket(route) -> None:
+        if lapsed:
+            route.continue_()
+        else:
+            lapsed.append("lapsed-ticket")
+            route.fulfill(json={"ticket": "lapsed-ticket", "expires_in": 30})
+
+    page.route("**/api/ticket", ticket)
+    page.goto(f"{guarded_url}/healthz")  # same origin, to seed localStorage
+    page.evaluate(f"localStorage.setItem('tutor.token', {TOKEN!r})")
+    page.goto(guarded_url)
+    page.wait_for_function(OPEN)
+    assert len(seen["sockets"]) == 2, seen["sockets"]
+    assert seen["sockets"][0].endswith("?ticket=lapsed-ticket")
+    assert "?ticket=" in seen["sockets"][1] and "lapsed" not in seen["sockets"][1]
+    assert not page.evaluate(DIALOG_OPEN)
+    assert page.evaluate("localStorage.getItem('tutor.token')") == TOKEN
+    assert page.locator("#notice").is_hidden()
+    no_token_in_urls(seen)
+
+
 def test_a_foreign_origin_is_told_plainly_and_not_retried(browser, engines, tmp_path):
     with serve(engines, tmp_path / "data", allowed_origins=["https://elsewhere.example"]) as url:
         page = browser()
