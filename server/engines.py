@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import math
 import os
 import queue
 import threading
@@ -81,6 +82,10 @@ class WhisperTranscriber:
     def transcribe(self, audio: np.ndarray, prompt: str | None = None) -> str:
         segments, _info = self.model.transcribe(
             audio.astype(np.float32, copy=False),
+            # The encoder's window sized to the utterance instead of Whisper's 30 s: a 3 s
+            # question is encoded in a 5 s window. Same transcripts on the spoken fixtures,
+            # 2.3x faster in one measurement here (1.35 -> 0.58 s a question, busy 2 cores).
+            chunk_length=encoder_window(len(audio)),
             language="en",
             beam_size=1,
             temperature=0.0,
@@ -97,6 +102,11 @@ class WhisperTranscriber:
             if not (s.no_speech_prob > 0.6 and s.avg_logprob < -1.0)
         ]
         return " ".join(t for t in kept if t).strip()
+
+
+def encoder_window(samples: int) -> int:
+    """Whisper's window in seconds for an utterance: its length and a second, 5 to 30."""
+    return min(30, max(5, math.ceil(samples / STT_RATE) + 1))
 
 
 class LlamaResponder:

@@ -93,3 +93,11 @@ def test_worker_runs_urgent_jobs_first_and_skips_cancelled_ones() -> None:
         future.result(timeout=10)
     assert ran == ["final", "sentence", "partial"]
     worker.close()
+
+
+def test_whisper_encodes_short_questions_in_a_short_window() -> None:
+    from server.engines import STT_RATE, encoder_window
+
+    assert encoder_window(3 * STT_RATE) == 5  # a short question: the 5 s floor
+    assert encoder_window(int(8.5 * STT_RATE)) == 10
+    assert encoder_window(120 * STT_RATE) == 30  # never past Whisper's own window

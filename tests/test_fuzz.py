@@ -150,3 +150,72 @@ def test_a_real_question_is_answered_after_the_fuzzing(client: TestClient) -> No
         while (event := ws.receive_json())["type"] != "answer.done":
             pass
         assert event["grounded"] and "lukewarm" in event["text"]
+
+
+def random_message(rng: "np.random.Generator") -> tuple[str, bytes | str]:
+    """One message of the kinds above, drawn from a seeded generator (hypothesis cannot
+    draw 10,000-message lists within its data budget)."""
+    kind = rng.integers(0, 6)
+    if kind == 0:
+        return "bytes", rng.bytes(int(rng.integers(0, 3000)))
+    if kind == 1:
+        return "text", "".join(chr(int(c)) for c in rng.integers(32, 0x2FF, rng.integers(0, 80)))
+    if kind == 2:
+        fields = ["text", "turn_id", "played_ms", "sample_rate", "session_id", "lesson_id"]
+        values = [None, True, -1, 10**20, 1.5, "", "x" * 50, [], {"a": 1}]
+        extra = {
+            str(rng.choice(fields)): values[int(rng.integers(0, len(values)))]
+            for _ in range(int(rng.integers(0, 4)))
+        }
+        return "text", json.dumps({"type": str(rng.choice(TYPES)), **extra})
+    if kind == 3:
+        return "bytes", audio(
+            str(rng.choice(["noise", "clipping", "silence"])), int(rng.integers(1, 4000))
+        )
+    if kind == 4:
+        return "bytes", rng.bytes(int(rng.integers(1, 4)) * 2 + 1)  # odd-sized PCM
+    return "text", str(rng.choice(["[" * 500, "{}", "null", '{"type": 5}', "x" * 300_000]))
+
+
+@pytest.mark.slow
+def test_ten_thousand_messages_across_both_sockets(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The issue's budget: 10,000 hostile messages over a voice and a chat socket (fake
+    engines: the pipeline around the models is under test), then a real question."""
+    from tests.fakes import fake_engines
+
+    s = Settings(
+        data_dir=tmp_path / "data",
+        question_rate_limit="100000/minute",
+        build_lessons=False,
+        allowed_hosts=["testserver"],
+    )
+    rng = np.random.default_rng(2026)
+    with TestClient(create_app(s, fake_engines())) as c:
+        for socket in ("voice", "chat"):
+            with c.websocket_connect(f"/ws/{socket}") as ws:
+                ws.send_json({"type": "hello"})
+                assert ws.receive_json()["type"] == "ready"
+                for _ in range(5000):
+                    kind, payload = random_message(rng)
+                    if kind == "bytes":
+                        ws.send_bytes(payload)  # type: ignore[arg-type]
+                    else:
+                        ws.send_text(payload)  # type: ignore[arg-type]
+                ws.send_json({"type": "ping"})
+                while True:
+                    message = ws.receive()
+                    if message.get("bytes") is not None:
+                        continue
+                    event = json.loads(message["text"])
+                    assert event["type"] in KNOWN_EVENTS, event
+                    if event["type"] == "error":
+                        assert isinstance(event["code"], str) and event["message"]
+                    if event["type"] == "pong":
+                        break
+        with c.websocket_connect("/ws/chat") as ws:
+            ws.send_json({"type": "hello"})
+            ws.receive_json()
+            ws.send_json({"type": "text", "text": "What is Avocado?"})
+            while (event := ws.receive_json())["type"] != "answer.done":
+                pass
+            assert event["grounded"]
