@@ -97,12 +97,23 @@ export class Lessons {
     }
     $("lessons-empty").textContent = lessons.length ? "" : "No lessons yet.";
     $("lessons-empty").hidden = lessons.length > 0;
+    // A lesson not built yet is listed with its state and cannot be opened; one being
+    // rebuilt keeps playing its stored version.
+    const ready = (l) => l.segment_count > 0;
     list.replaceChildren(...lessons.map((l) => el("li", {},
-      el("button", { type: "button", class: "lesson", onclick: () => this.open(l.id) },
+      el("button", { type: "button", class: "lesson", disabled: !ready(l),
+                     onclick: () => this.open(l.id) },
         el("span", { class: "title" }, l.title),
         el("span", { class: "meta" },
-          [`${l.segment_count} parts`, l.duration_s ? clock(l.duration_s) : null]
+          (ready(l)
+            ? [`${l.segment_count} parts`, l.duration_s ? clock(l.duration_s) : null]
+            : [l.state === "failed" ? "could not be built" : `${l.state}…`])
         .filter(Boolean).join(" · "))))));
+    // Lessons still being built: look again in a few seconds until they are ready.
+    clearTimeout(this._reload);
+    if (lessons.some((l) => !ready(l) && l.state !== "failed")) {
+      this._reload = setTimeout(() => this.load(), 3000);
+    }
   }
 
   /** Lesson `id` as the server has it now (null if it cannot be had). */

@@ -280,7 +280,11 @@ def test_the_server_builds_missing_lessons_at_start(settings: Settings) -> None:
     engines = fake_engines(reply="")
     with TestClient(create_app(settings, engines)) as client:
         deadline = time.monotonic() + 120
-        while len(client.get("/api/lessons").json()) < 3 and time.monotonic() < deadline:
+        # Unbuilt lessons are listed with their state from the start: wait for all three.
+        while time.monotonic() < deadline:
+            listed = client.get("/api/lessons").json()
+            if len(listed) == 3 and all(lesson["state"] == "ready" for lesson in listed):
+                break
             time.sleep(0.2)
         assert [lesson["id"] for lesson in client.get("/api/lessons").json()] == [1, 2, 0]
         assert isinstance(engines.responder, FakeResponder)
@@ -433,3 +437,19 @@ def test_a_long_article_s_lesson_costs_no_more_than_a_capped_one() -> None:
     stop.set()
     with pytest.raises(BuildCancelled):
         article_sentences(article, stop=stop)
+
+
+def test_lessons_not_built_yet_are_listed_with_their_state(tmp_path: Path) -> None:
+    library, lessons, engines = _fake_lessons(tmp_path)
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("the model file is damaged")
+        yield  # pragma: no cover
+
+    engines.responder.stream = broken  # type: ignore[method-assign]
+    asyncio.run(lessons.sync(narrate=False))  # nothing stored before: 1 and 0 fail
+    listed = {s["id"]: s for s in lessons.summaries()}
+    assert listed[2]["state"] == "ready" and listed[2]["segment_count"] > 0
+    assert listed[1]["state"] == "failed" and listed[1]["segment_count"] == 0
+    assert listed[1]["title"] == library.store.article(1).title
+    assert listed[0]["state"] == "failed" and listed[0]["title"] == "All the articles"

@@ -94,8 +94,11 @@ class Lessons:
     # --- reading ----------------------------------------------------------------------
 
     def summaries(self) -> list[dict[str, Any]]:
+        """Every lesson, built or not: a lesson not built yet (queued, building, failed) is
+        listed with its state and no parts, so a learner sees it coming."""
         out = []
-        for lesson in records.load_all(self.store):
+        stored = records.load_all(self.store)
+        for lesson in stored:
             durations = [self._duration(s.text) for s in lesson.script.segments]
             known = None if None in durations else round(sum(d or 0 for d in durations), 2)
             out.append(
@@ -107,6 +110,27 @@ class Lessons:
                     "duration_s": known,
                     "built_at": lesson.built_at,
                     "state": self._states.get(lesson.id, "ready"),
+                }
+            )
+        built = {lesson.id for lesson in stored}
+        for lesson_id, state in sorted(self._states.items()):
+            if lesson_id in built:
+                continue
+            try:
+                title = (
+                    "All the articles" if lesson_id == 0 else self.store.article(lesson_id).title
+                )
+            except NotFound:
+                continue  # its article is gone; the build will drop it
+            out.append(
+                {
+                    "id": lesson_id,
+                    "title": title,
+                    "article_id": lesson_id or None,
+                    "segment_count": 0,
+                    "duration_s": None,
+                    "built_at": None,
+                    "state": state,
                 }
             )
         return out
