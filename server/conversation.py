@@ -36,6 +36,7 @@ from server.access import client_key
 from server.errors import TutorError
 from server.lessons.live import QuizSession
 from server.listen.capture import AudioInput
+from server.listen.echo import EchoReference
 from server.listen.segment import VadSettings
 from server.listen.transcribe import Heard, Listener
 from server.listen.turn import TurnSettings
@@ -67,6 +68,7 @@ class Conversation:
         self.lesson: p.LessonContext | None = None
         self.quiz = QuizSession(self)
         self._send_lock = asyncio.Lock()
+        self.echo = EchoReference()  # the reply audio sent, for the echo check
         self._closed = False
 
     # --- sending ----------------------------------------------------------------------
@@ -79,6 +81,8 @@ class Conversation:
                     await self.ws.send_text(text)
 
     async def send_bytes(self, data: bytes) -> None:
+        # Reply audio is all that goes out as bytes: the echo check compares against it.
+        self.echo.add(data, self.services.engines.synthesizer.sample_rate)
         async with self._send_lock:
             if not self._closed:
                 with self._unless_gone():
@@ -131,6 +135,8 @@ class Conversation:
                         self.settings.turn_long_ms,
                     ),
                     turn_model=self.services.turn_model,
+                    echo=self.echo,
+                    replying=lambda: self.turn is not None and self.turn.audio_may_be_playing(),
                 )
             await self.send(
                 p.Ready(

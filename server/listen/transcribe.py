@@ -24,11 +24,15 @@ import numpy as np
 
 from server.engines import LATER, STT_RATE, URGENT, ModelWorker
 from server.listen.capture import AudioInput
+from server.listen.echo import ECHO, EchoReference
 from server.listen.segment import WINDOW_MS, Event, Segmenter, VadSettings
 from server.listen.turn import SmartTurn, TurnDecision, TurnSettings
 
 log = logging.getLogger(__name__)
 SILENT_RMS = 10 ** (-70 / 20)  # -70 dBFS: a muted or broken microphone
+ECHO_CHECK = STT_RATE * 4 // 10  # the echo test looks at the latest 0.4 s
+ECHO_RECHECK_MS = 320
+ECHO_MIN_RMS = 10 ** (-40 / 20)  # -40 dBFS
 
 
 @dataclass
@@ -59,6 +63,8 @@ class Listener:
         strange: Callable[[str], int] = lambda text: 0,
         turn: TurnSettings | None = None,
         turn_model: SmartTurn | None = None,
+        echo: EchoReference | None = None,
+        replying: Callable[[], bool] = lambda: False,
     ) -> None:
         self.stt = stt
         self.audio = audio
@@ -72,6 +78,10 @@ class Listener:
         self.turn_model = turn_model
         self.decision = TurnDecision(turn or TurnSettings("silence"))
         self._pause = 0  # counts pauses, so a late verdict on an old one is ignored
+        self.echo = echo
+        self.replying = replying
+        self._echo = False  # the current utterance is the reply heard back
+        self._echo_checked_ms = 0
         self._last_partial_ms = 0
         self._partial_task: asyncio.Task | None = None
         self._early: tuple[int, asyncio.Task[str]] | None = None  # (voiced_ms, task)
@@ -117,10 +127,16 @@ class Listener:
             if event is Event.SPEECH_STARTED:
                 self._last_partial_ms = 0
                 self._early = None
-                await self.emit("speech.started", {})
+                self._echo = await self._hears_echo()
+                if not self._echo:
+                    await self.emit("speech.started", {})
             else:
                 assert utterance is not None
                 self._finish(utterance, forced=event is Event.FORCED_END)
+        if self._echo and self.segmenter.speaking:
+            await self._recheck_echo()
+            if self._echo:
+                return  # the reply heard back: nothing to transcribe or answer
         if self.segmenter.speaking:
             if self.segmenter.silence_ms == 0:
                 self._last_voiced_at = time.perf_counter()
@@ -132,6 +148,39 @@ class Listener:
             self.segmenter.speaking, self.segmenter.silence_ms
         ):
             self._spawn(self._judge_pause(self._pause))
+
+    async def _hears_echo(self, audio: np.ndarray | None = None) -> bool:
+        """Whether speech heard while a reply may be playing is that reply itself."""
+        if self.echo is None or not self.replying():
+            return False
+        if audio is None:
+            # At speech start: the pre-roll's first 0.1 s is whatever the room held before
+            # (or a stream's first samples): the voiced part says more.
+            audio = self.segmenter.utterance(trim_silence=False)[STT_RATE // 10 :]
+        self._echo_checked_ms = self.segmenter.utterance_ms
+        similarity = await asyncio.to_thread(self.echo.similarity, audio[-ECHO_CHECK:])
+        log.debug(
+            "speech during the reply: echo similarity %.2f over %.2f s of %.2f s",
+            similarity,
+            min(len(audio), ECHO_CHECK) / STT_RATE,
+            self.segmenter.utterance_ms / 1000,
+        )
+        return similarity >= ECHO
+
+    async def _recheck_echo(self) -> None:
+        """Every ~0.3 s of an utterance taken for echo, look at its latest stretch: a
+        learner who starts talking over the echo is a barge-in after all."""
+        if self.segmenter.utterance_ms - self._echo_checked_ms < ECHO_RECHECK_MS:
+            return
+        latest = self.segmenter.utterance(trim_silence=False)[-ECHO_CHECK:]
+        if float(np.sqrt(np.mean(latest**2))) < ECHO_MIN_RMS:
+            # The reply's quiet tail (or a pause in it): too faint to tell anything by,
+            # and too faint to be a learner talking over it.
+            self._echo_checked_ms = self.segmenter.utterance_ms
+            return
+        if not await self._hears_echo(latest):
+            self._echo = False
+            await self.emit("speech.started", {})
 
     async def _check_digital_silence(self, samples: np.ndarray) -> None:
         """Tell the learner once when the microphone sends only zeros for 5 s."""
@@ -210,6 +259,9 @@ class Listener:
     def _finish(self, utterance: np.ndarray, forced: bool, turn_p: float | None = None) -> None:
         """`turn_p`: the end-of-turn model's verdict when it ended the turn (reported in
         turn.metrics as `end_of_turn_p`; absent when the silence timer did)."""
+        if self._echo:
+            self._echo = False  # the reply's own voice ended: nothing was said
+            return
         speech_end = self._last_voiced_at
         early = self._early
         self._early = None
