@@ -103,6 +103,22 @@ messages = st.one_of(
 )
 
 
+def answered_in_kind(ws) -> None:  # type: ignore[no-untyped-def]
+    """Ping, then read to the pong: every event on the way is a known one, and every
+    error typed (a code and a message)."""
+    ws.send_json({"type": "ping"})
+    while True:
+        message = ws.receive()
+        if message.get("bytes") is not None:
+            continue
+        event = json.loads(message["text"])
+        assert event["type"] in KNOWN_EVENTS, event
+        if event["type"] == "error":
+            assert isinstance(event["code"], str) and event["message"]
+        if event["type"] == "pong":
+            return
+
+
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory, engines: Engines) -> Iterator[TestClient]:
     s = Settings(
@@ -129,17 +145,7 @@ def test_random_messages_never_break_a_session(client: TestClient, batch, socket
             else:
                 ws.send_text(payload)
         ws.send_json({"type": "interrupt"})
-        ws.send_json({"type": "ping"})
-        while True:
-            message = ws.receive()
-            if message.get("bytes") is not None:
-                continue
-            event = json.loads(message["text"])
-            assert event["type"] in KNOWN_EVENTS, event
-            if event["type"] == "error":
-                assert isinstance(event["code"], str) and event["message"]
-            if event["type"] == "pong":
-                break
+        answered_in_kind(ws)
 
 
 def test_a_real_question_is_answered_after_the_fuzzing(client: TestClient) -> None:
@@ -201,17 +207,7 @@ def test_ten_thousand_messages_across_both_sockets(tmp_path) -> None:  # type: i
                         ws.send_bytes(payload)  # type: ignore[arg-type]
                     else:
                         ws.send_text(payload)  # type: ignore[arg-type]
-                ws.send_json({"type": "ping"})
-                while True:
-                    message = ws.receive()
-                    if message.get("bytes") is not None:
-                        continue
-                    event = json.loads(message["text"])
-                    assert event["type"] in KNOWN_EVENTS, event
-                    if event["type"] == "error":
-                        assert isinstance(event["code"], str) and event["message"]
-                    if event["type"] == "pong":
-                        break
+                answered_in_kind(ws)
         with c.websocket_connect("/ws/chat") as ws:
             ws.send_json({"type": "hello"})
             ws.receive_json()
