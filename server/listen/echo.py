@@ -28,24 +28,19 @@ ECHO = 0.5  # similarity above which speech is taken for the reply itself
 class EchoReference:
     def __init__(self, seconds: float = 30.0) -> None:
         self.seconds = seconds
+        # Kept as sent; resampled (whole, stateless) only when speech during a reply asks,
+        # which is rare and leaves no resampler state behind.
         self._chunks: deque[tuple[float, np.ndarray]] = deque()
-        self._resampler: soxr.ResampleStream | None = None
-        self._rate = 0
+        self._rate = RATE
 
     def add(self, pcm: bytes, rate: int, at: float | None = None) -> None:
-        """A reply frame as sent (kept `seconds`, at 16 kHz)."""
+        """A reply frame as sent (kept `seconds`)."""
         if len(pcm) < 2:
             return
         if rate != self._rate:
+            self._chunks.clear()  # another voice: earlier audio is another reply
             self._rate = rate
-            self._resampler = (
-                None
-                if rate == RATE
-                else soxr.ResampleStream(rate, RATE, 1, dtype="float32", quality="HQ")
-            )
-        samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2").astype(np.float32) / 32768
-        if self._resampler is not None:
-            samples = self._resampler.resample_chunk(samples)
+        samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2")
         now = time.perf_counter() if at is None else at
         self._chunks.append((now, samples))
         while self._chunks and now - self._chunks[0][0] > self.seconds:
@@ -53,6 +48,10 @@ class EchoReference:
 
     def clear(self) -> None:
         self._chunks.clear()
+
+    def _reference(self) -> np.ndarray:
+        pcm = np.concatenate([c for _, c in self._chunks]).astype(np.float32) / 32768
+        return pcm if self._rate == RATE else soxr.resample(pcm, self._rate, RATE, quality="HQ")
 
     def similarity(self, mic: np.ndarray) -> float:
         """The highest normalised cross-correlation of `mic` with any stretch of the
@@ -62,7 +61,7 @@ class EchoReference:
         m = mic.astype(np.float64) - float(np.mean(mic))
         # Silence before the first reply sample, so the start of a reply can match too
         # (the microphone may hold a little of what came before it).
-        ref = np.concatenate([np.zeros(len(m) // 2)] + [c for _, c in self._chunks])
+        ref = np.concatenate([np.zeros(len(m) // 2), self._reference()])
         if len(ref) < len(m):
             return 0.0
         norm_m = float(np.sqrt(np.sum(m * m)))

@@ -137,6 +137,13 @@ class Segmenter:
                 self._end()
         return events
 
+    def keep_last(self, ms: int) -> None:
+        """Start the utterance afresh `ms` back (the echo check found the learner's voice
+        in what began as the tutor's own: what came before it was not theirs)."""
+        keep = max(1, ms // WINDOW_MS)
+        self._utterance = self._utterance[-keep:]
+        self.voiced_ms = min(self.voiced_ms, len(self._utterance) * WINDOW_MS)
+
     def end_now(self) -> np.ndarray:
         """End the turn here (the end-of-turn detector heard a finished question before
         the silence timer ran out): the utterance, as the timer would have given it."""

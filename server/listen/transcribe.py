@@ -180,6 +180,9 @@ class Listener:
             return
         if not await self._hears_echo(latest):
             self._echo = False
+            # The learner's question starts about here, not where the echo did.
+            self.segmenter.keep_last(ECHO_RECHECK_MS + 300)
+            self._last_partial_ms = 0
             await self.emit("speech.started", {})
 
     async def _check_digital_silence(self, samples: np.ndarray) -> None:
