@@ -26,7 +26,7 @@ from rapidfuzz import fuzz, process
 from wordfreq import zipf_frequency
 
 from server.reason.ground import claims
-from server.reason.text import STOPWORDS, fold, is_inflected_verb, stem, words
+from server.reason.text import STOPWORDS, fold, query_terms, stem, words
 
 NUMBER_WORDS = {
     "one": "1",
@@ -228,12 +228,7 @@ def parse(text: str, lexicon: Lexicon) -> Question:
     for w in strange:
         search_text = re.sub(rf"(?<![\w-]){re.escape(w)}(?![\w-])", "", search_text)
     search_text = re.sub(r"\s+", " ", search_text).strip()
-    terms: dict[str, bool] = {}
-    for w in words(search_text):
-        if w in STOPWORDS:
-            continue
-        s = stem(w)
-        terms[s] = terms.get(s, True) and is_inflected_verb(w)
+    terms = query_terms(search_text)  # the index's own tokenizer, so terms match it
     entities = tuple(_entities(search_text))
     unknown = tuple(e for e in entities if not lexicon.mentions(e))
     return Question(
