@@ -12,7 +12,7 @@ import re
 
 from server.reason.lookup import Hit, Index
 from server.reason.passages import Passage
-from server.reason.text import STOPWORDS, query_terms, terms
+from server.reason.text import STOPWORDS, terms
 
 DENSE_WEIGHT = 0.5
 RANK_PENALTY = 0.03
@@ -50,8 +50,7 @@ class Extractor:
         answer the question asks for (a date for "when", a name for "who", a definition
         for "what is X", advice for "what should"), less a little for a lower-ranked
         passage or a long sentence."""
-        q = query_terms(question)
-        weights = {t: self.index.weight(t, verb) for t, verb in q.items()}
+        weights = self.index.weights(question)
         want = answer_type(question)
         scored: list[tuple[float, int, int]] = []
         for rank, hit in enumerate(hits):
@@ -260,8 +259,7 @@ def focus(sentence: str, question: str, index: Index, want: str) -> str:
     if len(sentence.split()) <= FIRST_WORDS:
         return sentence
     parts = [p for p in CLAUSE_BREAK.split(sentence) if p.strip()]
-    q = query_terms(question)
-    weights = {t: index.weight(t, verb) for t, verb in q.items()}
+    weights = index.weights(question)
     best: tuple[float, str] | None = None
     for a in range(len(parts)):
         for b in range(a, len(parts)):

@@ -35,7 +35,7 @@ import numpy as np
 from server.reason.embed import Embedder
 from server.reason.passages import Passage, metadata_passage, split_article
 from server.reason.question import Lexicon, Question, parse
-from server.reason.text import fold, terms
+from server.reason.text import fold, query_terms, terms
 from server.store import Article
 
 log = logging.getLogger(__name__)
@@ -219,8 +219,10 @@ class Index:
             return self.idf(term)
         return self.idf(term) / 3
 
-    def weights(self, question: Question) -> dict[str, float]:
-        return {t: self.weight(t, verb) for t, verb in question.terms.items()}
+    def weights(self, question: Question | str) -> dict[str, float]:
+        """Each query term's coverage weight (a text is tokenized as a question is)."""
+        q = question.terms if isinstance(question, Question) else query_terms(question)
+        return {t: self.weight(t, verb) for t, verb in q.items()}
 
     @staticmethod
     def coverage(weights: dict[str, float], passage_terms: frozenset[str]) -> float:
