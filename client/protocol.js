@@ -71,16 +71,19 @@ export const CLOSE_POLICY = 1008;
 
 const SESSION_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const SESSION_SECRET = /^[A-Za-z0-9_-]{1,128}$/;
+export const LEARNER_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** `session`: {id, secret} from an earlier `ready`, to continue that conversation (the
- * server starts a new one, and says so in `ready.notice`, without the right secret). */
-export function hello(sampleRate = INPUT_RATE, session = null, speak = null) {
+ * server starts a new one, and says so in `ready.notice`, without the right secret).
+ * `learnerId`: the browser's own random learner id; the session belongs to that learner. */
+export function hello(sampleRate = INPUT_RATE, session = null, speak = null, learnerId = null) {
   const msg = { type: C.HELLO, sample_rate: sampleRate };
   if (session && SESSION_ID.test(session.id ?? "") && SESSION_SECRET.test(session.secret ?? "")) {
     msg.session_id = session.id;
     msg.session_secret = session.secret;
   }
   if (speak !== null) msg.speak = speak;
+  if (learnerId !== null && LEARNER_ID.test(learnerId)) msg.learner_id = learnerId;
   return msg;
 }
 

@@ -13,9 +13,10 @@ from pydantic import BaseModel, Field
 from server.access import client_key
 from server.errors import IngestError, NotFound, TutorError
 from server.lessons.records import scores
-from server.protocol import resume_notice
+from server.protocol import LEARNER_ID, resume_notice
 from server.reason.respond import Answer
 from server.services import ServicesDep
+from server.teach.record import record_asked
 from server.upload import read_file_field
 
 router = APIRouter()
@@ -84,6 +85,7 @@ class AskRequest(BaseModel):
     question: str = Field(min_length=1, max_length=2000)
     session_id: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     session_secret: str | None = Field(None, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
+    learner_id: str | None = Field(None, max_length=64, pattern=LEARNER_ID)  # server/teach
 
 
 @router.post("/api/ask")
@@ -91,7 +93,7 @@ async def ask(body: AskRequest, services: ServicesDep, request: Request) -> dict
     """One question. To continue a session, send the `session_id` and `session_secret` an
     earlier reply gave; without the secret a new session starts (`resumed: false`)."""
     services.access.allow_question(client_key(request))
-    grant = services.store.open_session(body.session_id, body.session_secret)
+    grant = services.store.open_session(body.session_id, body.session_secret, body.learner_id)
     session_id = grant.id
     result: Answer | None = None
     async for item in services.turns.run(session_id, body.question, channel="http"):
@@ -99,6 +101,8 @@ async def ask(body: AskRequest, services: ServicesDep, request: Request) -> dict
             result = item
     if result is None:  # pragma: no cover - the runner always ends with an Answer
         raise TutorError("no answer was produced")
+    if result.grounded:  # what the learner asked about counts toward their progress
+        record_asked(services.store, body.learner_id, result.sources)
     return {
         "answer": result.text,
         "grounded": result.grounded,

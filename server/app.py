@@ -32,6 +32,7 @@ from server.errors import IngestError, NotFound, TutorError
 from server.lessons import api as lessons_api
 from server.metrics import ERRORS
 from server.services import build_services
+from server.teach import api as learners_api
 
 log = logging.getLogger(__name__)
 CLIENT_DIR = Path(__file__).resolve().parent.parent / "client"
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None, engines: Engines | None = None)
 
     app.include_router(api.router)
     app.include_router(lessons_api.router)  # its lifespan starts the lesson builder
+    app.include_router(learners_api.router)
 
     @app.websocket("/ws/voice")
     async def ws_voice(ws: WebSocket) -> None:

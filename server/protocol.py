@@ -17,6 +17,7 @@ from server.errors import TutorError
 
 MAX_TEXT_CHARS = 2000
 MAX_ID = 2**63 - 1  # ids are SQLite integers: past this, a lookup would overflow
+LEARNER_ID = r"^[A-Za-z0-9_-]+$"  # like session ids; at most 64 characters
 
 
 class _Message(BaseModel):
@@ -33,6 +34,9 @@ class Hello(_Message):
     # The secret `ready` gave for that session: without it a new session starts.
     session_secret: str | None = Field(None, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
     speak: bool | None = None  # reply audio; default: yes on /ws/voice, no on /ws/chat
+    # Who is learning: a random id the browser makes and keeps (server/teach). None: an
+    # anonymous session, remembered by no learner's progress.
+    learner_id: str | None = Field(None, max_length=64, pattern=LEARNER_ID)
 
 
 class Text(_Message):
@@ -223,7 +227,8 @@ def resume_notice(asked: str | None, resumed: bool) -> str | None:
     if asked is None or resumed:
         return None
     return (
-        f"session {asked} was not continued (unknown, or without its secret); this is a new session"
+        f"session {asked} was not continued (unknown, without its secret, or another "
+        "learner's); this is a new session"
     )
 
 

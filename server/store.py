@@ -1,9 +1,10 @@
 """SQLite storage (one file in the data folder, WAL mode).
 
-Articles (with their paragraphs), sessions (with the hash of each one's resume secret)
-and turns. Every write is one short transaction, committed before the caller moves on: a
-turn acknowledged to a client is on disk. One connection guarded by a lock: SQLite
-serialises writers anyway, and the writes are milliseconds."""
+Articles (with their paragraphs), learners, sessions (with the hash of each one's resume
+secret, and the learner they belong to) and turns. Every write is one short transaction,
+committed before the caller moves on: a turn acknowledged to a client is on disk. One
+connection guarded by a lock: SQLite serialises writers anyway, and the writes are
+milliseconds."""
 
 from __future__ import annotations
 
@@ -37,10 +38,18 @@ CREATE TABLE IF NOT EXISTS articles (
     word_count   INTEGER NOT NULL,
     added_at     REAL NOT NULL
 );
+-- A learner's id is made and kept by their browser; no password (the token is the gate).
+CREATE TABLE IF NOT EXISTS learners (
+    id           TEXT PRIMARY KEY,
+    display_name TEXT,
+    speed        REAL NOT NULL DEFAULT 1.0, -- speaking speed, 1.0 normal (server/teach)
+    created_at   REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS sessions (
     id          TEXT PRIMARY KEY,
     created_at  REAL NOT NULL,
-    secret_hash TEXT                     -- sha256 of the resume secret (NULL: none)
+    secret_hash TEXT,                    -- sha256 of the resume secret (NULL: none)
+    learner_id  TEXT REFERENCES learners(id) ON DELETE CASCADE  -- NULL: anonymous
 );
 CREATE TABLE IF NOT EXISTS turns (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -115,6 +124,15 @@ class Store:
             columns = {r["name"] for r in self._db.execute("PRAGMA table_info(sessions)")}
             if "secret_hash" not in columns:  # a database from before resume secrets
                 self._db.execute("ALTER TABLE sessions ADD COLUMN secret_hash TEXT")
+            if "learner_id" not in columns:  # a database from before learners
+                self._db.execute(
+                    "ALTER TABLE sessions ADD COLUMN learner_id TEXT"
+                    " REFERENCES learners(id) ON DELETE CASCADE"
+                )
+            # After the migration: an old sessions table has no learner_id before it.
+            self._db.execute(
+                "CREATE INDEX IF NOT EXISTS sessions_by_learner ON sessions(learner_id)"
+            )
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -182,22 +200,53 @@ class Store:
 
     # --- sessions and turns -----------------------------------------------------------
 
-    def open_session(self, session_id: str | None, secret: str | None) -> SessionGrant:
+    def open_session(
+        self, session_id: str | None, secret: str | None, learner_id: str | None = None
+    ) -> SessionGrant:
         """Continue `session_id` if `secret` is its resume secret; otherwise start a new
         session with a new id and secret. A made-up or someone else's id is never
-        continued, nor created under that id: a session is its secret's holder's."""
+        continued, nor created under that id: a session is its secret's holder's.
+
+        `learner_id` (validated by the caller: protocol.Hello, the API) is who the session
+        belongs to; a learner seen for the first time gets a row. A session of another
+        learner is not continued (its turns stay in that learner's export and erasure);
+        a session from before learners is claimed by the first learner to continue it."""
         if session_id and secret:
-            rows = self._rows("SELECT secret_hash FROM sessions WHERE id = ?", session_id)
+            rows = self._rows(
+                "SELECT secret_hash, learner_id FROM sessions WHERE id = ?", session_id
+            )
             stored = rows[0]["secret_hash"] if rows else None
-            if stored and hmac.compare_digest(stored, _digest(secret)):
+            owner = rows[0]["learner_id"] if rows else None
+            if (
+                stored
+                and hmac.compare_digest(stored, _digest(secret))
+                and (learner_id is None or owner in (None, learner_id))
+            ):
+                if learner_id is not None and owner is None:
+                    with self.transaction() as db:
+                        self._add_learner(db, learner_id)
+                        db.execute(
+                            "UPDATE sessions SET learner_id = ? WHERE id = ?",
+                            (learner_id, session_id),
+                        )
                 return SessionGrant(session_id, secret, resumed=True)
         grant = SessionGrant(uuid.uuid4().hex, secrets.token_urlsafe(24), resumed=False)
         with self.transaction() as db:
+            if learner_id is not None:
+                self._add_learner(db, learner_id)
             db.execute(
-                "INSERT INTO sessions (id, created_at, secret_hash) VALUES (?, ?, ?)",
-                (grant.id, time.time(), _digest(grant.secret)),
+                "INSERT INTO sessions (id, created_at, secret_hash, learner_id)"
+                " VALUES (?, ?, ?, ?)",
+                (grant.id, time.time(), _digest(grant.secret), learner_id),
             )
         return grant
+
+    @staticmethod
+    def _add_learner(db: sqlite3.Connection, learner_id: str) -> None:
+        db.execute(
+            "INSERT OR IGNORE INTO learners (id, created_at) VALUES (?, ?)",
+            (learner_id, time.time()),
+        )
 
     def add_turn(
         self,

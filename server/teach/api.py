@@ -1,0 +1,113 @@
+"""HTTP routes for learners: profile, progress, review, export, erasure.
+
+    GET    /api/learners/{id}           the profile: id, display_name, speed, created_at
+    PUT    /api/learners/{id}           {display_name?, speed?}: creates or updates it
+    GET    /api/learners/{id}/progress  per article: key points, state, mastery, due; next
+    GET    /api/learners/{id}/review    the quiz items due now, where to ask them
+    GET    /api/learners/{id}/export    everything stored (JSON; Markdown with ?format=md
+                                        or Accept: text/markdown)
+    DELETE /api/learners/{id}           erases all of it (204)
+
+Behind the same gates as every /api route (the token and Origin checks in app.py's
+middleware). An id is the browser's own random one, checked like a session id (422 code
+`bad_request` otherwise); an unknown learner is 404 `not_found`. Reading the lessons and
+the record takes milliseconds, but a long history is exported off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from server.errors import NotFound
+from server.protocol import LEARNER_ID
+from server.services import ServicesDep
+from server.store import Store
+from server.teach import learners
+from server.teach.export import export, markdown
+from server.teach.progress import due_review, progress
+from server.teach.record import MAX_SPEED, MIN_SPEED
+
+router = APIRouter()
+LearnerId = Annotated[str, Path(min_length=1, max_length=64, pattern=LEARNER_ID)]
+PRIVATE = {"Cache-Control": "no-store"}  # a learner's record: never kept by a cache
+
+
+class LearnerUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    display_name: str | None = Field(None, max_length=80)
+    # Speaking speed: 1.0 Piper's own pace, 1.25 a quarter faster, 0.8 slower.
+    speed: float | None = Field(None, ge=MIN_SPEED, le=MAX_SPEED)
+
+
+def _known(store: Store, learner_id: str) -> learners.Profile:
+    found = learners.profile(store, learner_id)
+    if found is None:
+        raise NotFound(f"no learner {learner_id}")
+    return found
+
+
+@router.get("/api/learners/{learner_id}")
+async def get_learner(learner_id: LearnerId, services: ServicesDep) -> JSONResponse:
+    return JSONResponse(_known(services.store, learner_id).to_dict(), headers=PRIVATE)
+
+
+@router.put("/api/learners/{learner_id}")
+async def put_learner(
+    learner_id: LearnerId, body: LearnerUpdate, services: ServicesDep
+) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    if "display_name" in body.model_fields_set:
+        changes["display_name"] = " ".join((body.display_name or "").split()) or None
+    if "speed" in body.model_fields_set:
+        changes["speed"] = 1.0 if body.speed is None else body.speed
+    return learners.save_profile(services.store, learner_id, changes).to_dict()
+
+
+@router.get("/api/learners/{learner_id}/progress")
+async def get_progress(learner_id: LearnerId, services: ServicesDep) -> JSONResponse:
+    store = services.store
+    _known(store, learner_id)
+    body = await asyncio.to_thread(progress, store, learner_id, time.time())
+    return JSONResponse(body, headers=PRIVATE)
+
+
+@router.get("/api/learners/{learner_id}/review")
+async def get_review(learner_id: LearnerId, services: ServicesDep) -> JSONResponse:
+    store = services.store
+    _known(store, learner_id)
+    body = await asyncio.to_thread(due_review, store, learner_id, time.time())
+    return JSONResponse(body, headers=PRIVATE)
+
+
+@router.get("/api/learners/{learner_id}/export")
+async def get_export(
+    learner_id: LearnerId,
+    services: ServicesDep,
+    request: Request,
+    format: Annotated[Literal["json", "md"] | None, Query()] = None,
+) -> Response:
+    data = await asyncio.to_thread(export, services.store, learner_id, time.time())
+    wants_md = format == "md" or (
+        format is None and "text/markdown" in request.headers.get("accept", "")
+    )
+    if not wants_md:
+        return JSONResponse(data, headers=PRIVATE)
+    return Response(
+        markdown(data),
+        media_type="text/markdown; charset=utf-8",
+        headers={
+            **PRIVATE,
+            "Content-Disposition": f'attachment; filename="learner-{learner_id}.md"',
+        },
+    )
+
+
+@router.delete("/api/learners/{learner_id}", status_code=204)
+async def delete_learner(learner_id: LearnerId, services: ServicesDep) -> None:
+    if not learners.erase(services.store, learner_id):
+        raise NotFound(f"no learner {learner_id}")
