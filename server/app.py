@@ -26,6 +26,7 @@ from websockets.frames import CloseCode, Frame, Opcode
 from server import api, conversation
 from server import protocol as p
 from server.access import TICKET_TTL_S, AccessDenied, redact_server_logs
+from server.admission import Admission
 from server.config import Settings
 from server.engines import Engines, load_engines
 from server.errors import IngestError, NotFound, TutorError
@@ -66,8 +67,7 @@ def create_app(settings: Settings | None = None, engines: Engines | None = None)
         services = await asyncio.to_thread(build_services, settings, loaded)
         services.ready_seconds = time.perf_counter() - start
         app.state.services = services
-        app.state.active_sessions = {}  # channel -> open sockets
-        app.state.sockets_by_address = {}  # client address -> open sockets
+        app.state.admission = Admission(settings)  # who may open a socket, and counts
         log.info(
             "tutor ready in %.2f s: %d articles, %d passages, http://%s:%d",
             services.ready_seconds,

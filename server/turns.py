@@ -9,30 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any, Protocol
 
 from server.errors import TutorError
 from server.metrics import STAGE_SECONDS, TURNS
 from server.reason.respond import Answer, AnswerDelta, Answerer, clean_question
 from server.store import Store
 
-if TYPE_CHECKING:
-    from server.listen.transcribe import Heard
-    from server.protocol import ServerEvent
-    from server.speak.transmit import Speaker
-
 log = logging.getLogger(__name__)
-
-
-class Outlet(Protocol):
-    """Where a turn's events and audio go (the conversation's websocket)."""
-
-    async def send(self, event: ServerEvent | dict[str, Any]) -> None: ...
-
-    async def send_bytes(self, data: bytes) -> None: ...
 
 
 class TurnRunner:
@@ -96,70 +81,3 @@ class TurnRunner:
                     " ".join(f"{k}={v * 1000:.0f}ms" for k, v in timings.items()),
                 )
             yield item
-
-
-class Gate:
-    """A turn's way out to the client. A speculative turn (started on the early
-    transcript, while the learner's turn may not be over) holds everything it would send
-    until `open()`; an ordinary turn's gate is open from the start."""
-
-    def __init__(self, conversation: Outlet, open_: bool) -> None:
-        self.conversation = conversation
-        self.opened = asyncio.Event()
-        if open_:
-            self.opened.set()
-        self._held: list[ServerEvent | dict[str, Any] | bytes] = []
-        self.first_audio_at: float | None = None
-
-    async def send(self, event: ServerEvent | dict[str, Any]) -> None:
-        if self.opened.is_set():
-            await self.conversation.send(event)
-        else:
-            self._held.append(event)
-
-    async def send_bytes(self, data: bytes) -> None:
-        if not self.opened.is_set():
-            self._held.append(data)
-            return
-        await self.conversation.send_bytes(data)
-        if self.first_audio_at is None:
-            self.first_audio_at = time.perf_counter()
-
-    async def open(self) -> None:
-        """Send what was held, in order, then let the turn speak directly."""
-        while self._held:
-            item = self._held.pop(0)
-            if isinstance(item, bytes):
-                await self.conversation.send_bytes(item)
-                if self.first_audio_at is None:
-                    self.first_audio_at = time.perf_counter()
-            else:
-                await self.conversation.send(item)
-        self.opened.set()  # no await since the loop saw it empty: nothing slips past
-
-
-class Turn:
-    """A running answer: its task, its speaker, its gate, and what was said so far."""
-
-    def __init__(
-        self, conversation: Outlet, turn_id: str, question: str, speculative: bool = False
-    ) -> None:
-        self.turn_id = turn_id
-        self.question = question
-        self.gate = Gate(conversation, open_=not speculative)
-        self.task: asyncio.Task | None = None
-        self.speaker: Speaker | None = None
-        self.said: list[str] = []
-        self.committed = False
-        self.heard: Heard | None = None
-        self.timings: dict[str, float] = {}
-
-    @property
-    def running(self) -> bool:
-        return self.task is not None and not self.task.done()
-
-    def audio_may_be_playing(self) -> bool:
-        if self.speaker is None or self.gate.first_audio_at is None:
-            return False
-        elapsed = 1000 * (time.perf_counter() - self.gate.first_audio_at)
-        return elapsed < self.speaker.sent_ms + 300

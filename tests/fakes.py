@@ -63,3 +63,32 @@ def fake_engines(
     reply: str = "Avocado is a frontier model.", heard: str = "What is Avocado?", delay: float = 0.0
 ) -> Engines:
     return Engines(FakeTranscriber(heard), FakeResponder(reply, delay), FakeSynthesizer())
+
+
+class FakeVad:
+    """A VAD by loudness: a 32 ms window is speech when its RMS is over -30 dBFS. Lets
+    the segmenter's state machine be tested on synthetic audio, without Silero."""
+
+    window = 512
+
+    def __init__(self) -> None:
+        self._pending = np.zeros(0, np.float32)
+
+    def feed(self, samples: np.ndarray) -> list[tuple[np.ndarray, float]]:
+        self._pending = np.concatenate([self._pending, samples.astype(np.float32)])
+        out = []
+        while len(self._pending) >= self.window:
+            window, self._pending = self._pending[: self.window], self._pending[self.window :]
+            loud = float(np.sqrt(np.mean(window**2))) > 10 ** (-30 / 20)
+            out.append((window, 1.0 if loud else 0.0))
+        return out
+
+
+def tone(ms: int, rate: int = 16_000) -> np.ndarray:
+    """Loud enough for FakeVad to call speech."""
+    t = np.arange(rate * ms // 1000) / rate
+    return (0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32)
+
+
+def quiet(ms: int, rate: int = 16_000) -> np.ndarray:
+    return np.zeros(rate * ms // 1000, np.float32)

@@ -16,6 +16,8 @@ README = (ROOT / "README.md").read_text()
 # call, a refusal, a `code=` argument or attribute, a `"code":` key, a TutorError's code.
 SOCKET_MODULES = [
     "server/conversation.py",
+    "server/admission.py",
+    "server/reply.py",
     "server/turns.py",
     "server/protocol.py",
     "server/access.py",

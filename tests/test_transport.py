@@ -106,7 +106,7 @@ def test_an_oversized_hello_gets_too_large(settings: Settings) -> None:
 def settled(app: object) -> None:
     """Wait until the server has finished with every socket."""
     done = threading.Event()
-    while sum(app.state.active_sessions.values()) and not done.wait(0.05):  # type: ignore[attr-defined]
+    while app.state.admission.open_sessions and not done.wait(0.05):  # type: ignore[attr-defined]
         pass
 
 

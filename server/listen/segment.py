@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
+from typing import Protocol
 
 import numpy as np
 
@@ -61,6 +62,12 @@ class SileroStream:
         return out
 
 
+class VoiceScorer(Protocol):
+    """What the segmenter needs of a VAD (SileroStream; a fake in the unit tests)."""
+
+    def feed(self, samples: np.ndarray) -> list[tuple[np.ndarray, float]]: ...
+
+
 class Event(Enum):
     SPEECH_STARTED = "speech.started"
     SPEECH_ENDED = "speech.ended"
@@ -77,9 +84,9 @@ class VadSettings:
 
 
 class Segmenter:
-    def __init__(self, settings: VadSettings) -> None:
+    def __init__(self, settings: VadSettings, vad: VoiceScorer | None = None) -> None:
         self.s = settings
-        self.vad = SileroStream()
+        self.vad = vad if vad is not None else SileroStream()
         self.speaking = False
         self._voiced_run = 0
         self._silent_run = 0

@@ -18,13 +18,21 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 import numpy as np
 
 from server.engines import LATER, STT_RATE, URGENT, ModelWorker
 from server.listen.capture import AudioInput
 from server.listen.echo import ECHO, EchoReference
+from server.listen.events import (
+    Early,
+    Emit,
+    Heard,
+    ListenError,
+    Partial,
+    SpeechStarted,
+    SpeechStopped,
+)
 from server.listen.segment import WINDOW_MS, Event, Segmenter, VadSettings
 from server.listen.turn import SmartTurn, TurnDecision, TurnSettings
 
@@ -33,19 +41,6 @@ SILENT_RMS = 10 ** (-70 / 20)  # -70 dBFS: a muted or broken microphone
 ECHO_CHECK = STT_RATE * 4 // 10  # the echo test looks at the latest 0.4 s
 ECHO_RECHECK_MS = 320
 ECHO_MIN_RMS = 10 ** (-40 / 20)  # -40 dBFS
-
-
-@dataclass
-class Heard:
-    """A finished utterance: its transcript and when the learner stopped speaking."""
-
-    text: str
-    speech_end: float  # perf_counter time of the last voiced window
-    timings: dict[str, float]
-    forced: bool
-
-
-Emit = Callable[[str, dict], Awaitable[None]]
 
 
 class Listener:
@@ -129,7 +124,7 @@ class Listener:
                 self._early = None
                 self._echo = await self._hears_echo()
                 if not self._echo:
-                    await self.emit("speech.started", {})
+                    await self.emit(SpeechStarted())
             else:
                 assert utterance is not None
                 self._finish(utterance, forced=event is Event.FORCED_END)
@@ -183,7 +178,7 @@ class Listener:
             # The learner's question starts about here, not where the echo did.
             self.segmenter.keep_last(ECHO_RECHECK_MS + 300)
             self._last_partial_ms = 0
-            await self.emit("speech.started", {})
+            await self.emit(SpeechStarted())
 
     async def _check_digital_silence(self, samples: np.ndarray) -> None:
         """Tell the learner once when the microphone sends only zeros for 5 s."""
@@ -194,11 +189,10 @@ class Listener:
             self._silent_audio_ms += int(1000 * len(samples) / STT_RATE)
             if before < 5000 <= self._silent_audio_ms:
                 await self.emit(
-                    "error",
-                    {
-                        "code": "silent_audio",
-                        "message": "the microphone sends only silence; check that it is unmuted",
-                    },
+                    ListenError(
+                        "silent_audio",
+                        "the microphone sends only silence; check that it is unmuted",
+                    )
                 )
         else:
             self._silent_audio_ms = 0
@@ -222,7 +216,7 @@ class Listener:
         async def partial() -> None:
             text = await self._transcribe(audio, LATER)
             if text and self.segmenter.speaking:
-                await self.emit("transcript.partial", {"text": text})
+                await self.emit(Partial(text))
 
         self._partial_task = self._spawn(partial())
 
@@ -242,7 +236,7 @@ class Listener:
                 # answering now and hold the answer until the turn really ends.
                 text = await entry[1]
                 if self._early is entry and self.segmenter.speaking and text.strip():
-                    await self.emit("early", {"text": text})
+                    await self.emit(Early(text))
 
             self._spawn(announce())
 
@@ -271,7 +265,7 @@ class Listener:
         stopped_at = time.perf_counter()
 
         async def final() -> None:
-            await self.emit("speech.stopped", {})
+            await self.emit(SpeechStopped())
             start = time.perf_counter()
             if early is not None and not forced:
                 text = await early[1]
@@ -289,7 +283,7 @@ class Listener:
             if turn_p is not None:
                 timings["end_of_turn_p"] = turn_p
             log.debug("final transcript (early=%s): %r", reused, text)
-            await self.emit("heard", {"heard": Heard(text, speech_end, timings, forced)})
+            await self.emit(Heard(text, speech_end, timings, forced))
 
         self._spawn(final())
 

@@ -13,10 +13,11 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from server import protocol as p
 from server.engines import NORMAL, URGENT, ModelWorker
 from server.reason.text import sentences
 
-SendJson = Callable[[dict], Awaitable[None]]
+SendEvent = Callable[[p.ServerEvent], Awaitable[None]]
 SendBytes = Callable[[bytes], Awaitable[None]]
 
 
@@ -49,13 +50,13 @@ class Speaker:
         self,
         tts: ModelWorker,
         turn_id: str,
-        send_json: SendJson,
+        send_event: SendEvent,
         send_bytes: SendBytes,
         frame_ms: int = 100,
     ) -> None:
         self.tts = tts
         self.turn_id = turn_id
-        self.send_json = send_json
+        self.send_event = send_event
         self.send_bytes = send_bytes
         self.rate: int = tts.engine.sample_rate
         self.frame_bytes = 2 * self.rate * frame_ms // 1000
@@ -113,9 +114,7 @@ class Speaker:
             if not pcm:
                 continue
             if not started:
-                await self.send_json(
-                    {"type": "audio.start", "turn_id": self.turn_id, "sample_rate": self.rate}
-                )
+                await self.send_event(p.AudioStart(turn_id=self.turn_id, sample_rate=self.rate))
                 started = True
             duration = 1000 * len(pcm) / 2 / self.rate
             self.timeline.append(Spoken(sentence, self.sent_ms, duration))
@@ -125,7 +124,7 @@ class Speaker:
                     self.first_audio_at = time.perf_counter()
             self.sent_ms += duration
         if started:
-            await self.send_json({"type": "audio.end", "turn_id": self.turn_id})
+            await self.send_event(p.AudioEnd(turn_id=self.turn_id))
 
     def heard_text(self, played_ms: float | None, elapsed_ms: float) -> str:
         """The answer as far as the learner heard it: whole sentences up to the playback

@@ -1,0 +1,145 @@
+"""The pure parts of listening and speaking, on fakes of our own interfaces: no models,
+milliseconds each. (The same parts run on the real models in test_voice / test_turn.)"""
+
+from __future__ import annotations
+
+from server.listen.segment import Event, Segmenter, VadSettings
+from server.listen.turn import TurnDecision, TurnSettings
+from server.reason.sentences import SentenceSplitter
+from server.speak.transmit import Speaker, Spoken, first_clause
+from tests.fakes import FakeVad, quiet, tone
+
+# --- the segmenter state machine ------------------------------------------------------
+
+
+def segmenter(**kw: int) -> Segmenter:
+    return Segmenter(VadSettings(**kw), vad=FakeVad())
+
+
+def test_speech_starts_after_the_start_window_and_keeps_the_preroll() -> None:
+    seg = segmenter(start_ms=96, preroll_ms=300)
+    assert seg.feed(quiet(500)) == []
+    events = seg.feed(tone(64))
+    assert events == [] and not seg.speaking  # 2 windows: under 96 ms
+    events = seg.feed(tone(64))
+    assert [e for e, _ in events] == [Event.SPEECH_STARTED] and seg.speaking
+    # The pre-roll (some silence before the voice) is the utterance's start.
+    assert seg.utterance_ms >= 96
+
+
+def test_a_short_pause_does_not_end_the_turn_and_the_silence_window_does() -> None:
+    seg = segmenter(silence_ms=500)
+    seg.feed(tone(400))
+    assert seg.feed(quiet(300)) == [] and seg.silence_ms >= 256
+    assert seg.feed(tone(200)) == [] and seg.silence_ms == 0  # speech resumed
+    events = seg.feed(quiet(600))
+    assert [e for e, _ in events] == [Event.SPEECH_ENDED] and not seg.speaking
+    utterance = events[0][1]
+    assert utterance is not None
+    # Trailing silence trimmed to ~160 ms: the turn's audio is the speech, not the wait.
+    assert len(utterance) / 16_000 < 0.4 + 0.3 + 0.2 + 0.3 + 0.2
+
+
+def test_a_learner_who_never_stops_is_cut_at_the_longest_utterance() -> None:
+    seg = segmenter(max_ms=1000)
+    events = seg.feed(tone(1500))
+    kinds = [e for e, _ in events]
+    assert kinds[0] is Event.SPEECH_STARTED and Event.FORCED_END in kinds
+
+
+def test_a_new_utterance_can_start_in_the_same_feed_as_the_last_one_ended() -> None:
+    seg = segmenter(silence_ms=200)
+    audio = [tone(300), quiet(300), tone(300)]
+    import numpy as np
+
+    kinds = [e for e, _ in seg.feed(np.concatenate(audio))]
+    assert kinds == [Event.SPEECH_STARTED, Event.SPEECH_ENDED, Event.SPEECH_STARTED]
+
+
+def test_end_now_ends_the_turn_with_the_utterance_so_far() -> None:
+    seg = segmenter(silence_ms=2000)
+    seg.feed(tone(500))
+    seg.feed(quiet(250))
+    utterance = seg.end_now()
+    assert not seg.speaking and 0.5 <= len(utterance) / 16_000 < 1.0
+    assert seg.feed(quiet(3000)) == []  # nothing left to end
+
+
+def test_keep_last_restarts_the_utterance_near_its_end() -> None:
+    seg = segmenter()
+    seg.feed(tone(2000))
+    seg.keep_last(600)
+    assert 550 <= seg.utterance_ms <= 650 and seg.voiced_ms <= seg.utterance_ms
+
+
+# --- the end-of-turn decision ---------------------------------------------------------
+
+
+def test_the_end_of_turn_model_is_asked_once_per_pause_and_again_after_speech() -> None:
+    decision = TurnDecision(TurnSettings("smart", short_ms=200, long_ms=2000))
+    assert not decision.should_ask(True, 100)  # too soon
+    assert decision.should_ask(True, 224)
+    assert not decision.should_ask(True, 256)  # asked already for this pause
+    assert not decision.should_ask(True, 0)  # speech resumed: a new pause follows
+    assert decision.should_ask(True, 224)
+    assert decision.ends_turn(0.9) and not decision.ends_turn(0.1)
+
+
+def test_the_plain_timer_never_asks_the_model() -> None:
+    decision = TurnDecision(TurnSettings("silence"))
+    assert not any(decision.should_ask(True, ms) for ms in range(0, 3000, 32))
+
+
+# --- sentences, for verification and speech -------------------------------------------
+
+
+def test_the_splitter_hands_on_each_sentence_as_soon_as_it_ends() -> None:
+    splitter = SentenceSplitter()
+    out: list[str] = []
+    for piece in ["Llama 3.1 came", " out in 2024. It", " was **open**", ". Then"]:
+        out += splitter.feed(piece)
+    assert out == ["Llama 3.1 came out in 2024.", "It was open."]
+    assert splitter.pending == "Then"
+    assert splitter.flush() == ["Then"] and splitter.flush() == []
+
+
+def test_numbers_and_ranges_do_not_end_a_sentence() -> None:
+    splitter = SentenceSplitter()
+    assert splitter.feed("It ships in Q1-Q2 2026 with 3.5 times the context. ") == [
+        "It ships in Q1-Q2 2026 with 3.5 times the context."
+    ]
+
+
+def test_a_long_first_sentence_is_spoken_in_two_parts() -> None:
+    head, tail = first_clause(
+        "Reports surfaced that Meta was building a new model, led by its superintelligence lab."
+    )
+    assert head == "Reports surfaced that Meta was building a new model,"
+    assert tail == "led by its superintelligence lab."
+    assert first_clause("Avocado is a frontier model.") == ("Avocado is a frontier model.", "")
+
+
+# --- what the learner heard -----------------------------------------------------------
+
+
+def speaker_with(*spoken: tuple[str, float]) -> Speaker:
+    speaker = Speaker.__new__(Speaker)  # only its timeline: no TTS, no loop
+    speaker.timeline, speaker.sent_ms = [], 0.0
+    for text, ms in spoken:
+        speaker.timeline.append(Spoken(text, speaker.sent_ms, ms))
+        speaker.sent_ms += ms
+    return speaker
+
+
+def test_heard_is_whole_sentences_then_the_words_of_the_cut_one() -> None:
+    speaker = speaker_with(("Avocado is a model.", 1000), ("It was delayed to next year.", 1200))
+    assert speaker.heard_text(500, 0) == "Avocado is …"
+    assert speaker.heard_text(1600, 0) == "Avocado is a model. It was delayed …"
+    assert speaker.heard_text(None, 9000) == "Avocado is a model. It was delayed to next year."
+    assert speaker.heard_text(0, 0) == ""
+
+
+def test_the_client_report_wins_over_the_clock_but_never_past_what_was_sent() -> None:
+    speaker = speaker_with(("One two three four.", 1000))
+    assert speaker.heard_text(250, 900) == "One …"
+    assert speaker.heard_text(5000, 0) == "One two three four."
