@@ -48,6 +48,7 @@ from server.listen.vocabulary import whisper_prompt
 from server.metrics import ERRORS
 from server.reply import Replies
 from server.services import Services
+from server.teach import record_heard
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +120,11 @@ class Conversation:
             hello = await self._hello()
             if hello is None:
                 return
-            grant = self.services.store.open_session(hello.session_id, hello.session_secret)
+            grant = self.services.store.open_session(
+                hello.session_id, hello.session_secret, hello.learner_id
+            )
             self.replies.session_id = grant.id
+            self.replies.learner_id = hello.learner_id
             self.speak_default = self.listen if hello.speak is None else hello.speak
             if self.listen:
                 self.listener = self._listener(hello.sample_rate)
@@ -245,6 +249,10 @@ class Conversation:
             self.replies.playback(msg)
         elif isinstance(msg, p.LessonContext):
             self.lesson = msg if msg.lesson_id is not None else None
+            if msg.lesson_id is not None:  # the learner is hearing this part of the lesson
+                record_heard(
+                    self.services.store, self.replies.learner_id, msg.lesson_id, msg.segment
+                )
         elif isinstance(msg, p.QuizAsk):
             await self.quiz.ask(msg, speak=self.speak_default)
         elif isinstance(msg, p.Ping):

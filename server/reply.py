@@ -28,6 +28,7 @@ from server.listen.events import Heard
 from server.reason.respond import Answer, AnswerDelta
 from server.services import Services
 from server.speak.transmit import Speaker
+from server.teach import record_asked
 
 log = logging.getLogger(__name__)
 RECENT_TURNS = 8  # playback reports may name a turn a little older than the current one
@@ -140,6 +141,7 @@ class Replies:
         self.channel = channel
         self.prefer_article = prefer_article  # the lesson being played, if any
         self.session_id = ""
+        self.learner_id: str | None = None  # whose progress this session's answers count to
         self.turn: Turn | None = None  # the reply the learner hears now
         self.speculative: Turn | None = None  # answering the early transcript, held back
         self.recent: dict[str, Turn] = {}
@@ -297,6 +299,8 @@ class Replies:
                 elif isinstance(item, Answer):
                     timings.update(item.timings)
                     turn.committed = True
+                    if item.grounded:
+                        record_asked(self.services.store, self.learner_id, item.sources)
                     await gate.send(
                         p.AnswerDone(
                             text=item.text,

@@ -271,3 +271,43 @@ def test_an_old_sessions_table_gains_learner_id(tmp_path: Path) -> None:
         assert {r[0] for r in store._rows("SELECT id FROM learners")} == {"gus", "hal"}
     finally:
         store.close()
+
+
+def receive_until(ws, kind: str) -> list[dict]:  # type: ignore[no-untyped-def]
+    seen = []
+    while True:
+        event = ws.receive_json()
+        seen.append(event)
+        if event["type"] == kind:
+            return seen
+
+
+def test_a_socket_session_counts_to_its_learner(client: TestClient) -> None:
+    """hello {learner_id} on /ws/chat: the lesson heard, the question asked and the quiz
+    answered there all show in the learner's progress and review."""
+    with client.websocket_connect("/ws/chat") as ws:
+        ws.send_json({"type": "hello", "learner_id": "gus"})
+        ready = receive_until(ws, "ready")[-1]
+        ws.send_json({"type": "lesson.context", "lesson_id": 1, "segment": 1})
+        ws.send_json({"type": "text", "text": "What is Avocado?"})
+        done = receive_until(ws, "answer.done")[-1]
+        assert done["grounded"] and done["sources"]
+        ws.send_json({"type": "quiz.ask", "lesson_id": 1, "question": 0})
+        receive_until(ws, "quiz.question")
+        ws.send_json({"type": "text", "text": "I have no idea"})
+        result = receive_until(ws, "quiz.result")[-1]
+        assert result["grade"] == "not_yet"
+    store = store_of(client)
+    owner = store._rows("SELECT learner_id FROM sessions WHERE id = ?", ready["session_id"])
+    assert owner[0][0] == "gus"
+    met = store._rows(
+        "SELECT COUNT(heard_at), COUNT(asked_at), COUNT(quizzed_at) FROM learner_points "
+        "WHERE learner_id = 'gus'"
+    )
+    assert all(n >= 1 for n in met[0])  # heard in the lesson, asked, quizzed
+    progress = client.get("/api/learners/gus/progress").json()
+    states = {pt["state"] for a in progress["articles"] for pt in a["points"]}
+    assert {"heard", "quizzed"} <= states
+    # Missed: due again within minutes (FSRS's first learning step), and listed then.
+    soon = due_review(store, "gus", time.time() + 120)
+    assert [(i["lesson_id"], i["question"]) for i in soon["items"]] == [(1, 0)]

@@ -18,6 +18,7 @@ from server.lessons import records
 from server.lessons.quiz import QuizQuestion, grade
 from server.reply import Replies
 from server.services import Services
+from server.teach import record_quiz
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,8 @@ class QuizSession:
         records.record_answer(
             store, self.replies.session_id, lesson_id, question.index, reply, graded.grade
         )
+        # Progress and spaced review: the item's next due time (FSRS), per learner.
+        record_quiz(store, self.replies.learner_id, lesson_id, question, graded.grade)
         counts = records.scores(store, self.replies.session_id)
         log.info(
             "quiz %s lesson %d question %d: %s (%.2f)",
