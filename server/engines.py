@@ -62,7 +62,24 @@ class Synthesizer(Protocol):
     name: str
     sample_rate: int
 
-    def synthesize(self, text: str) -> Iterator[bytes]: ...
+    def synthesize(self, text: str, length_scale: float = 1.0) -> Iterator[bytes]:
+        """`length_scale`: the speaking pace, relative to the voice's own (1.5: each sound
+        half as long again, so slower; 0.8: faster); see `speaking_pace`."""
+        ...
+
+
+# The speaking pace a learner may choose, as Piper's length_scale relative to the voice's
+# own: half to twice as long per sound. Bounded so a bad value cannot make a reply last
+# minutes or turn it into a blur.
+MIN_LENGTH_SCALE = 0.5
+MAX_LENGTH_SCALE = 2.0
+
+
+def speaking_pace(length_scale: float) -> float:
+    """A pace kept within the usable range (a NaN or an infinity means the default)."""
+    if not math.isfinite(length_scale):
+        return 1.0
+    return min(MAX_LENGTH_SCALE, max(MIN_LENGTH_SCALE, length_scale))
 
 
 # --- in-process implementations -------------------------------------------------------
@@ -161,10 +178,16 @@ class PiperSynthesizer:
             str(path), sess_options=opts, providers=["CPUExecutionProvider"]
         )
         self.sample_rate = int(self.voice.config.sample_rate)
-        self._config = SynthesisConfig(normalize_audio=True)
+        self._config_type = SynthesisConfig  # imported here: piper loads onnxruntime
+        # The voice's trained pace: a learner's pace scales it (some voices ship != 1.0).
+        self._own_length_scale = float(self.voice.config.length_scale or 1.0)
 
-    def synthesize(self, text: str) -> Iterator[bytes]:
-        for chunk in self.voice.synthesize(text, syn_config=self._config):
+    def synthesize(self, text: str, length_scale: float = 1.0) -> Iterator[bytes]:
+        config = self._config_type(
+            normalize_audio=True,
+            length_scale=self._own_length_scale * speaking_pace(length_scale),
+        )
+        for chunk in self.voice.synthesize(text, syn_config=config):
             yield chunk.audio_int16_bytes
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from server.engines import Engines
+from server.engines import Engines, speaking_pace
 
 
 class FakeTranscriber:
@@ -48,13 +48,14 @@ class FakeResponder:
 
 
 class FakeSynthesizer:
-    """A 220 Hz tone, 60 ms per character: enough to test framing and durations."""
+    """A 220 Hz tone, 60 ms per character at the default pace (`length_scale` stretches it
+    as Piper's does): enough to test framing, durations and speaking speed."""
 
     name = "fake-tts"
     sample_rate = 22_050
 
-    def synthesize(self, text: str) -> Iterator[bytes]:
-        n = int(self.sample_rate * 0.06 * max(1, len(text)))
+    def synthesize(self, text: str, length_scale: float = 1.0) -> Iterator[bytes]:
+        n = int(self.sample_rate * 0.06 * max(1, len(text)) * speaking_pace(length_scale))
         t = np.arange(n) / self.sample_rate
         yield (np.sin(2 * np.pi * 220 * t) * 8000).astype(np.int16).tobytes()
 
