@@ -163,6 +163,9 @@ class AnswerDone(ServerEvent):
     sources: list[SourceOut]
     turn_id: str
     session_id: str | None = None
+    # 2-3 short questions the articles answer about points not met yet (the client shows
+    # them as buttons that ask them); empty after "slower"/"faster" or when none is found.
+    suggestions: list[str] = Field(default_factory=list)
 
 
 class AudioStart(ServerEvent):

@@ -8,6 +8,12 @@ cited passages as soon as it is complete. If the first sentence fails, the LLM i
 stopped and an extractive answer (the best sentences of the best passages, verbatim)
 replaces it; a later failing sentence ends the answer there. When retrieval finds no
 passage that covers the question, the tutor says so and names what the articles cover.
+
+Commands (`commands.py`) are answered here too: "tell me more", "say that again" (the last
+answer verbatim, with its sources), "simpler" (the shortest verified sentence of its
+sources that carries its main fact); "slower" and "faster" are acknowledged, and the
+`Answer.command` they carry is for the session to act on. With `suggest=True`, an answer
+carries 2-3 follow-up questions the articles answer (`suggest.py`).
 """
 
 from __future__ import annotations
@@ -17,19 +23,21 @@ import logging
 import re
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
 from server.engines import ModelWorker
 from server.metrics import FALLBACKS
 from server.reason import ground
 from server.reason.cite import Source, cite
+from server.reason.commands import Command, PastTurn, detect, last_content, reply
 from server.reason.extract import Extractor
 from server.reason.gate import Decision, Gate
 from server.reason.lookup import Hit, Index
 from server.reason.prompt import build_messages
 from server.reason.question import Question
 from server.reason.sentences import SentenceSplitter
+from server.reason.suggest import Suggester
 from server.reason.text import words
 
 log = logging.getLogger(__name__)
@@ -56,13 +64,6 @@ ANAPHORA = {
     "and",
 }
 MAX_SENTENCES = 3
-# "tell me more", typed or spoken: go on from the last answer with the next best passage.
-MORE = re.compile(
-    r"^\W*(ok(ay)?\W+|and\W+|please\W+|can you\W+|could you\W+)*(tell me more|more|go on|"
-    r"continue|keep going|what else|anything else|say more|more please|tell me more about "
-    r"(it|that|this))\W*(please)?\W*$",
-    re.IGNORECASE,
-)
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,8 @@ class Answer:
     sources: list[Source]
     fallback: str | None = None  # why the LLM answer was replaced, if it was
     timings: dict[str, float] = field(default_factory=dict)
+    suggestions: list[str] = field(default_factory=list)  # follow-ups the articles answer
+    command: Command | None = None  # a command the session acts on ("slower", "faster")
 
 
 class LlmOdds:
@@ -118,6 +121,7 @@ class Answerer:
         self.llm = llm
         self.k = k
         self.max_tokens = max_tokens
+        self.suggester = Suggester(self)
 
     # --- retrieval --------------------------------------------------------------------
 
@@ -159,16 +163,49 @@ class Answerer:
         history: list[tuple[str, str]] | None = None,
         prefer_article: int | None = None,
         deadline: float | None = None,
+        *,
+        past: Sequence[PastTurn] | None = None,
+        suggest: bool = False,
     ) -> AsyncIterator[AnswerDelta | Answer]:
         """`deadline`: seconds to wait for the LLM's first verified sentence before the
         extractive answer is used instead (voice turns set it: a learner waiting in
-        silence is worse off than one hearing the article's own sentence)."""
+        silence is worse off than one hearing the article's own sentence).
+        `past`: the session's turns as the store keeps them (whole answers, with their
+        sources): "say that again" and "simpler" work from them, and suggestions skip the
+        paragraphs they quoted; without it `history` stands in (what was heard, no sources).
+        `suggest`: the Answer carries follow-up questions (`Answer.suggestions`)."""
         history = history or []
+        async for item in self._stream(question, history, prefer_article, deadline, past):
+            # Speed commands change nothing about where the conversation can go next.
+            if (
+                isinstance(item, Answer)
+                and suggest
+                and not (item.command and item.command.changes_speed)
+            ):
+                begun = time.perf_counter()
+                turns = list(past) if past is not None else [PastTurn(q, a) for q, a in history]
+                item.suggestions = await asyncio.to_thread(
+                    self.suggester.for_turn, question, item.sources, turns
+                )
+                item.timings["suggestions"] = time.perf_counter() - begun
+            yield item
+
+    async def _stream(
+        self,
+        question: str,
+        history: list[tuple[str, str]],
+        prefer_article: int | None,
+        deadline: float | None,
+        past: Sequence[PastTurn] | None,
+    ) -> AsyncIterator[AnswerDelta | Answer]:
         start = time.perf_counter()
-        if MORE.match(question):
-            async for item in self._more(history, prefer_article, start):
+        command = detect(question)
+        if command is not None:
+            async for item in self._command(command, history, prefer_article, past, start):
                 yield item
             return
+        # "Slower", "say that again": no topic for a follow-up to lean on.
+        history = [(q, a) for q, a in history if detect(q) is None]
         # The question's embedding is a few milliseconds of inference: off the event loop.
         parsed, hits, decision = await asyncio.to_thread(
             self.decide, question, history, prefer_article
@@ -214,12 +251,52 @@ class Answerer:
         timings["answer"] = time.perf_counter() - start
         yield Answer(text, True, cite(text, hits), fallback, timings)
 
+    async def _command(
+        self,
+        command: Command,
+        history: list[tuple[str, str]],
+        prefer_article: int | None,
+        past: Sequence[PastTurn] | None,
+        start: float,
+    ) -> AsyncIterator[AnswerDelta | Answer]:
+        """A command's reply: "more" goes on, "repeat" and "simpler" work from the last
+        answer, "slower" and "faster" are acknowledged (the session changes the pace)."""
+        if command.kind == "more":
+            async for item in self._more(history, prefer_article, start):
+                yield item
+            return
+        last = None
+        if not command.changes_speed:
+            last = await asyncio.to_thread(self._recall, history, past)
+        text, grounded, sources = reply(command, last)
+        yield AnswerDelta(text)
+        timings = {"retrieval": 0.0, "answer": time.perf_counter() - start}
+        yield Answer(text, grounded, sources, command.kind, timings, command=command)
+
+    def _recall(
+        self, history: list[tuple[str, str]], past: Sequence[PastTurn] | None
+    ) -> PastTurn | None:
+        """The last answer that said something, with its sources. From `history` (no
+        sources kept), they are found again: its question's passages, cited by it."""
+        if past is not None:
+            return last_content(past)
+        last = last_content(PastTurn(q, a) for q, a in history)
+        if last is None:
+            return None
+        before = [q for q, _ in history[: history.index((last.question, last.answer)) + 1]]
+        asked = next((q for q in reversed(before) if detect(q) is None), None)
+        if asked is None:
+            return last
+        _, hits, decision = self.decide(asked, [])
+        sources = tuple(cite(last.answer, hits)) if decision.answerable else ()
+        return PastTurn(last.question, last.answer, sources, bool(sources))
+
     async def _more(
         self, history: list[tuple[str, str]], prefer_article: int | None, start: float
     ) -> AsyncIterator[AnswerDelta | Answer]:
         """ "Tell me more": the last real question again, answered with the best sentences
         not yet said in this conversation (extractive: verbatim, so nothing to check)."""
-        asked = next((q for q, _ in reversed(history) if not MORE.match(q)), None)
+        asked = next((q for q, _ in reversed(history) if detect(q) is None), None)
         if asked is None:
             text = "Ask me a question about the articles first, then I can tell you more."
             yield AnswerDelta(text)
