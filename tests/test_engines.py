@@ -98,6 +98,16 @@ def test_worker_runs_urgent_jobs_first_and_skips_cancelled_ones() -> None:
 def test_whisper_encodes_short_questions_in_a_short_window() -> None:
     from server.engines import STT_RATE, encoder_window
 
-    assert encoder_window(3 * STT_RATE) == 5  # a short question: the 5 s floor
-    assert encoder_window(int(8.5 * STT_RATE)) == 10
+    assert encoder_window(3 * STT_RATE) == 12  # a short question: the 12 s floor
+    assert encoder_window(int(12.5 * STT_RATE)) == 14
     assert encoder_window(120 * STT_RATE) == 30  # never past Whisper's own window
+
+
+def test_whisper_encoder_sees_only_the_window(engines: Engines) -> None:
+    """faster-whisper pads features to 30 s; the transcriber's encoder cuts them back."""
+    stt = engines.stt.engine
+    audio = np.zeros(3 * 16_000, np.float32)
+    stt.transcribe(audio)  # sets the window for a 3 s utterance
+    assert stt.model.window_frames == 1200
+    out = np.asarray(stt.model.encode(np.zeros((80, 3000), np.float32)))
+    assert out.shape[1] == 600  # 1,200 frames after the encoder's stride of 2, not 1,500
