@@ -3,7 +3,8 @@
 // While a lesson plays the socket carries lesson.context, so questions are answered
 // from the lesson's article. Asking (typed, or by voice: the learner simply speaks)
 // pauses the lesson; once the answer has been shown and spoken it resumes where it was.
-// The quiz asks a question by voice (quiz.ask); the learner answers by voice or text.
+// The quiz asks a question by voice (quiz.ask); the learner answers by voice or text,
+// or picks one of its multiple-choice options (sent as the answer's text).
 // With an access token set, segment audio URLs are signed and expire
 // (`audio_url_expires_in`): the lesson is fetched again for fresh ones before they do,
 // and once more when the server refuses one anyway (it restarted, or the page slept).
@@ -284,10 +285,35 @@ export class Lessons {
     $("quiz").hidden = !quiz.length;
     $("quiz-result").replaceChildren();
     $("quiz-question").textContent = "";
+    $("quiz-options").replaceChildren();
+    $("quiz-options").hidden = true;
     $("quiz-form").hidden = true;
     $("quiz-list").replaceChildren(...quiz.map((q) => el("li", {},
       el("span", {}, q.question), " ",
       el("button", { type: "button", onclick: () => this.ask(q.index) }, "Ask me"))));
+  }
+
+  // The event's options; the lesson's own list serves a server that doesn't send them.
+  _renderOptions(msg) {
+    const listed = (this.lesson?.quiz ?? []).find((q) => q.index === msg.question);
+    const options = msg.options?.length ? msg.options : (listed?.options ?? []);
+    const box = $("quiz-options");
+    box.hidden = !options.length;
+    box.replaceChildren(...options.map((option) => el("button", {
+      type: "button",
+      class: "quiz-option",
+      "aria-pressed": "false",
+      onclick: (e) => this._choose(option, e.currentTarget),
+    }, option)));
+  }
+
+  _choose(option, button) {
+    for (const b of $("quiz-options").querySelectorAll("button")) {
+      b.disabled = true;
+      b.setAttribute("aria-pressed", String(b === button));
+    }
+    this.log.asked(option, "Your answer");
+    this.conn.send(P.quizAnswer(option));
   }
 
   ask(index) {
@@ -302,9 +328,11 @@ export class Lessons {
       $("quiz-form").hidden = false;
       $("quiz-result").replaceChildren();
       this.log.reply(msg.turn_id, `Quiz: ${msg.text}`, "quiz-turn");
+      this._renderOptions(msg);
       $("quiz-answer").focus();
       return;
     }
+    for (const button of $("quiz-options").querySelectorAll("button")) button.disabled = true;
     const s = msg.score ?? {};
     const box = $("quiz-result");
     box.dataset.grade = msg.grade;

@@ -104,4 +104,9 @@ export const lessonContext = (lessonId, segment = 0) =>
 export const quizAsk = (lessonId, question) =>
   ({ type: C.QUIZ_ASK, lesson_id: lessonId, question });
 
+// quiz.question {lesson_id, question, text, turn_id, options, kind}: `options` (maybe
+// empty) are multiple-choice answers; the one chosen goes back as the answer, a `text`
+// message like a typed one (a typed or spoken answer in other words is graded too).
+export const quizAnswer = (option) => text(option, true);
+
 export const ping = () => ({ type: C.PING });

@@ -196,6 +196,12 @@ class QuizQuestionEvent(ServerEvent):
     question: int
     text: str
     turn_id: str
+    # Multiple choice: the answer among 2-3 wrong ones of its kind (empty: a free answer
+    # only). The client sends the chosen option's text as the answer (`text`); a typed or
+    # spoken answer in other words is graded too.
+    options: list[str] = Field(default_factory=list)
+    kind: str = "cloze"  # date | duration | amount | count | person | company | model |
+    # term | reason | cloze (a fill-in-the-blank of the source sentence)
 
 
 class QuizScore(BaseModel):

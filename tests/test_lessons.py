@@ -65,9 +65,10 @@ def test_each_lesson_has_intro_points_recap_and_verbatim_sources(built) -> None:
                 assert source.quote in articles[source.article_id].body  # verbatim
                 assert source.title == articles[source.article_id].title
             assert not any(mark in segment.text for mark in ("**", "##", "\n", "`"))
-        assert 2 <= len(script.quiz) <= 3
+        assert 3 <= len(script.quiz) <= 4
         for question in script.quiz:
             assert question.answer in question.source.quote
+            assert not question.options or question.answer in question.options
             assert question.source.quote in articles[question.source.article_id].body
 
 
@@ -92,6 +93,8 @@ def test_lesson_api_and_range_requests(client: TestClient, built) -> None:
     lesson = client.get("/api/lessons/1").json()
     assert lesson["title"] == listed[0]["title"] and lesson["quiz"]
     assert "answer" not in lesson["quiz"][0]  # the quiz doesn't give itself away
+    assert all(q["question"].endswith("?") for q in lesson["quiz"])
+    assert any(len(q["options"]) >= 3 for q in lesson["quiz"]), lesson["quiz"]
     segment = lesson["segments"][1]
     assert segment["kind"] == "point" and segment["sources"][0]["quote"]
     whole = client.get(segment["audio_url"])
@@ -136,10 +139,7 @@ def test_an_answer_during_a_lesson_prefers_its_article(client: TestClient) -> No
 def test_grading_right_partly_and_not_yet() -> None:
     source = Source(1, "Avocado", "Current estimates put it in Q1-Q2 2026.", 10)
     question = QuizQuestion(
-        0,
-        "Complete this sentence from the article: Current estimates put it in …",
-        "Q1-Q2 2026",
-        source,
+        0, "When do current estimates put Avocado's launch?", "Q1-Q2 2026", source, kind="date"
     )
     assert grade("Q1 to Q2 2026", question).grade == "right"
     assert grade("it's planned for q1-q2 2026", question).grade == "right"
@@ -159,10 +159,7 @@ def test_grading_judges_the_answer_not_the_amount_of_text() -> None:
     sentence = "Current estimates put it in Q1-Q2 2026."
     source = Source(1, "Avocado", sentence, 10)
     question = QuizQuestion(
-        0,
-        "Complete this sentence from the article: Current estimates put it in …",
-        "Q1-Q2 2026",
-        source,
+        0, "When do current estimates put Avocado's launch?", "Q1-Q2 2026", source, kind="date"
     )
     at = body.index(sentence)
     pasted = body[max(0, at - 1000) : at + 1000]
@@ -184,9 +181,10 @@ def test_quiz_round_trip_over_the_socket(client: TestClient, built) -> None:
         ws.send_json({"type": "quiz.ask", "lesson_id": 1, "question": 0})
         events = _until(ws, "turn.metrics")
         asked = events[0]
-        assert asked["type"] == "quiz.question" and asked["text"].startswith("Complete")
-        assert sum(e.get("bytes", 0) for e in events) > 22050  # the question is spoken
         expected = lessons.question(1, 0)
+        assert asked["type"] == "quiz.question" and asked["text"] == expected.question
+        assert expected.question.endswith("?") and expected.kind != "cloze"
+        assert sum(e.get("bytes", 0) for e in events) > 22050  # the question is spoken
         ws.send_json({"type": "text", "text": expected.answer})
         result = next(e for e in _until(ws, "turn.metrics") if e["type"] == "quiz.result")
         assert result["grade"] == "right" and result["quote"] == expected.source.quote
@@ -432,7 +430,7 @@ def test_a_long_article_s_lesson_costs_no_more_than_a_capped_one() -> None:
     assert len(scored) <= MAX_SENTENCES
     assert {s.section for s in scored} == set(range(1, 81))  # every part has its say
     script = draft(article)
-    assert len(script.segments) <= 8 and 2 <= len(script.quiz) <= 3
+    assert len(script.segments) <= 8 and 2 <= len(script.quiz) <= 4
     stop = threading.Event()
     stop.set()
     with pytest.raises(BuildCancelled):

@@ -1,7 +1,10 @@
 """Narrated lessons made from the articles, and the spoken quiz.
 
 script.py     articles -> lesson scripts (extractive, verified) and quiz questions
-quiz.py       cloze questions from key sentences; grading right / partly / not yet
+quiz.py       a lesson's quiz items: questions with options, blanks only as a fallback
+questions.py  sentence -> who / what / when / which / how much / why questions, by rule
+facts.py      the articles' dates, numbers and names by kind: question words, wrong options
+grading.py    a reply (typed, spoken, or a chosen option) -> right / partly / not yet
 narration.py  segment text -> Opus audio, cached on disk by text and voice
 records.py    scripts and quiz answers in SQLite
 build.py      Lessons: build once, rebuild on change, in the background, politely, bounded

@@ -159,7 +159,11 @@ class Lessons:
                 }
                 for s in lesson.script.segments
             ],
-            "quiz": [{"index": q.index, "question": q.question} for q in lesson.script.quiz],
+            # The options hold the answer among the others; which one it is stays here.
+            "quiz": [
+                {"index": q.index, "question": q.question, "kind": q.kind, "options": q.options}
+                for q in lesson.script.quiz
+            ],
         }
 
     def _duration(self, text: str) -> float | None:

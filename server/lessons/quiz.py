@@ -1,35 +1,33 @@
-"""Check-your-understanding questions, and grading the learner's answers.
+"""Check-your-understanding questions for a lesson, and grading the learner's answers.
 
-Questions: a key sentence with its fact left off the end ("Current estimates put it in
-…", expected answer "Q1-Q2 2026"). The fact is a name, number or date that closes a
-clause, so the question is always a grammatical sentence start and the expected answer is
-the article's own words. Grading: the share of the expected answer's key terms (stems,
-names, numbers) the learner said: all or nearly all is right, some is partly, none is
-not yet. It judges the answer, not the amount of text: a reply that holds the answer
-among many words of its own (a pasted paragraph, a list of guesses) is at most partly
-right. Feedback quotes the source sentence."""
+Questions (questions.py): real questions made from key sentences by rule, "When did Meta
+go all-in on the open-source message?" (expected answer "April 2025"), whose answer is a
+date, amount, name, term or reason in the sentence, verbatim. Where a sentence yields
+none, a fill-in-the-blank of it ("Complete this sentence from the article: ..."), only
+where the blank is a content term: a date, a number or a name, never an acronym alone.
+Each question has multiple-choice `options` when the articles hold at least two wrong
+answers of its kind (facts.py); a typed or spoken free answer works as well.
+
+Grading: grading.py (right / partly / not yet; feedback quotes the source sentence)."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from server.lessons.facts import Facts, date_spans, is_acronym, number_spans, shuffled
+from server.lessons.grading import Grade, Graded, grade, key_terms
+from server.lessons.questions import Item, answer_pool, generate
 from server.reason.cite import Source
 from server.reason.ground import MONTHS, NUMBER_WORDS
-from server.reason.text import terms
+from server.reason.text import STOPWORDS, terms
 
 if TYPE_CHECKING:
     from server.lessons.script import Sentence
     from server.store import Article
 
-Grade = Literal["right", "partly", "not_yet"]
-RIGHT_SHARE = 0.75
-# A right answer may come with a few content words of the learner's own ("I think they
-# planned it for ..."), and fit in what one says in one breath; past either it is
-# reading out or guessing wide, and holding the answer is not knowing it.
-OWN_TERMS = 8
-MAX_REPLY_WORDS = 60
+__all__ = ["Grade", "Graded", "QuizQuestion", "cloze", "grade", "key_terms", "pick_questions"]
 # Words that belong to the fact in front of it: "by [end of 2025]", "[hundreds of] millions".
 LEADS = {
     "end",
@@ -50,19 +48,31 @@ CLAUSE_END = re.compile(r"[.,;:!?)]$")
 PROMPT = "Complete this sentence from the article:"
 
 
+# Preferences when picking a lesson's questions: a real question over a blank, one with
+# options over one without, a short question over a long one, and not an answer the
+# lesson's title gives away ("Which company ...? Meta" in a lesson about Meta).
+CLOZE_SCORE = 0.2
+OPTIONS_BONUS = 0.3
+TITLE_PENALTY = 0.4
+MIN_DISTRACTORS = 2
+# Questions are sought in the key points and the most central sentences past them: a
+# question from anywhere else would lose to these anyway, and a long article's quiz then
+# costs no more than a short one's (the facts for wrong options still come from all).
+MAX_CANDIDATES = 150
+
+
 @dataclass
 class QuizQuestion:
     index: int
     question: str  # what is shown and spoken
     answer: str  # the expected answer, the article's own words
     source: Source  # the sentence it comes from, verbatim
-
-
-@dataclass(frozen=True)
-class Graded:
-    grade: Grade
-    share: float
-    feedback: str
+    # The answer and 2-3 wrong answers of its kind, in a fixed shuffled order; empty when
+    # the articles hold too few (a free answer only).
+    options: list[str] = field(default_factory=list)
+    # What the answer is: date | duration | amount | count | person | company | model |
+    # term | reason, or cloze (a fill-in-the-blank of the sentence).
+    kind: str = "cloze"
 
 
 def _core(token: str) -> str:
@@ -107,9 +117,11 @@ def cloze(sentence: str) -> tuple[str, str, float] | None:
         numeric = any(c.isdigit() for c in answer) or any(
             w.lower() in NUMBER_WORDS | MONTHS for w in answer.split()
         )
-        # An acronym alone ("the … AI space") is a weak question.
-        vague = all(len(_core(w)) <= 3 or not _is_fact(w) for w in answer.split())
-        score = (1.0 if numeric else 0.4 if vague else 0.7) - 0.01 * len(prefix.split())
+        # An acronym alone ("the … AI space") or a stopword is no content term to ask for.
+        content = [w for w in answer.split() if _is_fact(w) and _core(w).lower() not in STOPWORDS]
+        if not numeric and all(is_acronym(_core(w)) or len(_core(w)) <= 3 for w in content):
+            continue
+        score = (1.0 if numeric else 0.7) - 0.01 * len(prefix.split())
         if best is None or score > best[2]:
             best = (prefix, answer, score)
     return best
@@ -123,78 +135,86 @@ def _tidy(answer: str) -> str:
     return answer.lstrip("(")
 
 
-def make_question(article: Article, sentence: Sentence) -> QuizQuestion | None:
+def candidates(
+    article: Article, sentence: Sentence, facts: Facts
+) -> list[tuple[float, QuizQuestion]]:
+    """The questions one sentence gives with their scores, best first: real questions
+    (with options where the articles hold enough wrong answers of the kind), then its
+    fill-in blank."""
+    source = Source(article.id, article.title, sentence.text, sentence.paragraph)
+    title = set(terms(article.title))
+    ranked: list[tuple[float, QuizQuestion]] = []
+    for item in generate(sentence.text, facts):
+        question = _with_options(item, source, facts)
+        score = item.score + (OPTIONS_BONUS if question.options else 0.0)
+        score -= 0.01 * max(0, len(item.question.split()) - 12)
+        if set(terms(item.answer)) <= title:
+            score -= TITLE_PENALTY
+        ranked.append((score, question))
     found = cloze(sentence.text)
-    if found is None:
-        return None
-    prefix, answer, _ = found
-    return QuizQuestion(
-        0,
-        f"{PROMPT} {prefix} …",
-        answer,
-        Source(article.id, article.title, sentence.text, sentence.paragraph),
-    )
+    if found is not None:
+        prefix, answer, score = found
+        blank = Item(f"{PROMPT} {prefix} …", answer, _fact_kind(sentence.text, answer), 0.0)
+        question = _with_options(blank, source, facts)
+        question.kind = "cloze"
+        ranked.append((CLOZE_SCORE + 0.2 * score, question))
+    ranked.sort(key=lambda r: -r[0])
+    return ranked
+
+
+def _with_options(item: Item, source: Source, facts: Facts) -> QuizQuestion:
+    wrong = facts.distractors(item.answer, item.kind, item.question)
+    options = shuffled(item.answer, wrong, item.question) if len(wrong) >= MIN_DISTRACTORS else []
+    return QuizQuestion(0, item.question, item.answer, source, options, item.kind)
+
+
+def _fact_kind(sentence: str, answer: str) -> str:
+    """A blank's kind, for its wrong options: the date or number it is, else a name."""
+    tokens = sentence.split()
+    for span in date_spans(tokens) + number_spans(tokens):
+        if span.text == answer:
+            return span.kind
+    return "name"
 
 
 def pick_questions(
     preferred: list[tuple[Article, Sentence]],
     fallback: list[tuple[Article, Sentence]],
     *,
-    limit: int = 3,
-    per_article: int = 3,
+    limit: int = 4,
+    per_article: int = 4,
 ) -> list[QuizQuestion]:
-    """Up to `limit` questions, one per paragraph, in article order. Key points count
-    extra (the quiz checks what was taught), but a date or number from elsewhere in the
-    article beats a vague name."""
-    ranked: dict[tuple[int, str], tuple[float, Article, Sentence]] = {}
-    for bonus, group in ((0.25, preferred), (0.0, fallback)):
+    """Up to `limit` questions, one per paragraph and one per answer, in article order.
+    Key points count extra (the quiz checks what was taught); a real question beats a
+    fill-in blank whatever its sentence. Wrong options come from all of `fallback`'s
+    sentences (the lesson's articles). Deterministic: the same script, the same quiz."""
+    facts = Facts.of([s.text for _, s in fallback])
+    distinct = {s.text: (a, s) for a, s in reversed(fallback)}  # each text once, first kept
+    central = sorted(distinct.values(), key=lambda pair: -pair[1].score)[:MAX_CANDIDATES]
+    answer_pool([s.text for _, s in central], facts)
+    ranked: dict[tuple[int, str], tuple[float, QuizQuestion, Article, Sentence]] = {}
+    for bonus, group in ((0.25, preferred), (0.0, central)):
         for article, sentence in group:
-            found = cloze(sentence.text)
             key = (article.id, sentence.text)
-            if found and sentence.score > -0.5 and key not in ranked:
-                ranked[key] = (found[2] + sentence.score + bonus, article, sentence)
+            if sentence.score <= -0.5 or key in ranked:
+                continue
+            found = candidates(article, sentence, facts)
+            if found:
+                score, best = found[0]
+                ranked[key] = (score + sentence.score + bonus, best, article, sentence)
     picked: list[tuple[int, int, QuizQuestion]] = []
     seen: set[tuple[int, int]] = set()
+    answers: set[str] = set()
     per: dict[int, int] = {}
-    for _, article, sentence in sorted(ranked.values(), key=lambda r: -r[0]):
+    for _, question, article, sentence in sorted(ranked.values(), key=lambda r: -r[0]):
         where = (article.id, sentence.paragraph)
+        said = question.answer.lower()
         if len(picked) >= limit or where in seen or per.get(article.id, 0) >= per_article:
             continue
-        question = make_question(article, sentence)
-        if question is not None:
-            seen.add(where)
-            per[article.id] = per.get(article.id, 0) + 1
-            picked.append((article.id, sentence.paragraph, question))
+        if said in answers:
+            continue  # one question per answer: "Meta" twice teaches nothing new
+        seen.add(where)
+        answers.add(said)
+        per[article.id] = per.get(article.id, 0) + 1
+        picked.append((article.id, sentence.paragraph, question))
     return [q for *_, q in sorted(picked, key=lambda p: (p[0], p[1]))]
-
-
-def key_terms(question: QuizQuestion) -> set[str]:
-    """The expected answer's terms that the question itself doesn't give away."""
-    expected = set(terms(question.answer))
-    return (expected - set(terms(question.question))) or expected
-
-
-def grade(reply: str, question: QuizQuestion) -> Graded:
-    """Right / partly / not yet, with spoken feedback that quotes the source sentence."""
-    wanted = key_terms(question)
-    said = set(terms(reply)) | set(terms(re.sub(r"\s+", "", reply)))  # "128 K" says "128K"
-    share = len(wanted & said) / len(wanted) if wanted else 0.0
-    quote = question.source.quote
-    given = set(terms(question.answer)) | set(terms(question.question))
-    own = [t for t in terms(reply) if t not in given]
-    wordy = len(own) > OWN_TERMS + len(wanted) or len(reply.split()) > MAX_REPLY_WORDS
-    if share >= RIGHT_SHARE and not wordy:
-        return Graded("right", share, f"That's right. The article says: {quote}")
-    if share >= RIGHT_SHARE:
-        return Graded(
-            "partly",
-            share,
-            "The answer is in there, with a lot else. In a few words: "
-            f"{question.answer}. The article says: {quote}",
-        )
-    lead = "Partly right." if share > 0 else "Not yet."
-    return Graded(
-        "partly" if share > 0 else "not_yet",
-        share,
-        f"{lead} The answer is {question.answer}. The article says: {quote}",
-    )

@@ -25,7 +25,7 @@ from server.reason.sentences import spoken
 from server.reason.text import fold, is_heading, sentences, terms
 from server.store import Article
 
-SCRIPT_VERSION = "2"  # bump when drafting changes: every lesson is rebuilt once
+SCRIPT_VERSION = "3"  # bump when drafting changes: every lesson is rebuilt once
 MIN_POINTS = 3
 MAX_POINTS = 6
 # The most sentences of one article a lesson is drafted from (about 30,000 words), and
