@@ -14,9 +14,10 @@ import pytest
 
 from server.catalog import resolve
 from server.config import BUNDLED_CORPUS, Settings
-from server.lessons.facts import Facts, is_date_word
+from server.lessons.facts import Facts
 from server.lessons.quiz import QuizQuestion, candidates, cloze, grade
 from server.lessons.script import Script, article_sentences, draft, draft_all
+from server.lessons.spans import is_date_word
 from server.library import Library
 from server.reason.embed import Embedder
 from server.reason.text import fold, terms

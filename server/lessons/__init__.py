@@ -3,7 +3,9 @@
 script.py     articles -> lesson scripts (extractive, verified) and quiz questions
 quiz.py       a lesson's quiz items: questions with options, blanks only as a fallback
 questions.py  sentence -> who / what / when / which / how much / why questions, by rule
-facts.py      the articles' dates, numbers and names by kind: question words, wrong options
+clauses.py    sentence -> [front,] subject verb rest (what a question is made of)
+spans.py      the dates, amounts and names in a sentence, as runs of its own words
+facts.py      the articles' names by kind (person / company / model) and wrong options
 grading.py    a reply (typed, spoken, or a chosen option) -> right / partly / not yet
 narration.py  segment text -> Opus audio, cached on disk by text and voice
 records.py    scripts and quiz answers in SQLite

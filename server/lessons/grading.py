@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from server.lessons.facts import DATE_LEADS, is_date_word, is_number
+from server.lessons.spans import DATE_LEADS, is_date_word, is_number
 from server.reason.ground import claims
 from server.reason.text import fold, stem, terms, words
 
