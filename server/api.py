@@ -107,6 +107,7 @@ async def ask(body: AskRequest, services: ServicesDep, request: Request) -> dict
         "answer": result.text,
         "grounded": result.grounded,
         "sources": [s.to_dict() for s in result.sources],
+        "suggestions": result.suggestions,
         "session_id": session_id,
         "session_secret": grant.secret,
         "resumed": grant.resumed,

@@ -48,7 +48,7 @@ from server.listen.vocabulary import whisper_prompt
 from server.metrics import ERRORS
 from server.reply import Replies
 from server.services import Services
-from server.teach import record_heard
+from server.teach import length_scale, record_heard
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +125,7 @@ class Conversation:
             )
             self.replies.session_id = grant.id
             self.replies.learner_id = hello.learner_id
+            self.replies.length_scale = length_scale(self.services.store, hello.learner_id)
             self.speak_default = self.listen if hello.speak is None else hello.speak
             if self.listen:
                 self.listener = self._listener(hello.sample_rate)

@@ -25,10 +25,12 @@ from typing import Protocol
 from server import protocol as p
 from server.errors import TutorError
 from server.listen.events import Heard
+from server.reason.commands import adjust_speed, detect
 from server.reason.respond import Answer, AnswerDelta
 from server.services import Services
 from server.speak.transmit import Speaker
-from server.teach import record_asked
+from server.teach import length_scale, record_asked
+from server.teach.learners import save_profile
 
 log = logging.getLogger(__name__)
 RECENT_TURNS = 8  # playback reports may name a turn a little older than the current one
@@ -142,6 +144,7 @@ class Replies:
         self.prefer_article = prefer_article  # the lesson being played, if any
         self.session_id = ""
         self.learner_id: str | None = None  # whose progress this session's answers count to
+        self.length_scale = 1.0  # the learner's speaking pace (Piper's length_scale)
         self.turn: Turn | None = None  # the reply the learner hears now
         self.speculative: Turn | None = None  # answering the early transcript, held back
         self.recent: dict[str, Turn] = {}
@@ -177,6 +180,9 @@ class Replies:
         events and audio at once."""
         if self.turn and self.turn.running:
             return
+        command = detect(text)
+        if command is not None and command.changes_speed:
+            return  # a change of pace is made once the learner's turn has really ended
         await self.drop_speculative()
         turn = Turn(self.outlet, text, speculative=True)
         turn.timings["speculative"] = 1.0
@@ -265,7 +271,11 @@ class Replies:
 
     def _speaker(self, turn: Turn) -> Speaker:
         speaker = Speaker(
-            self.services.engines.tts, turn.turn_id, turn.gate.send, turn.gate.send_bytes
+            self.services.engines.tts,
+            turn.turn_id,
+            turn.gate.send,
+            turn.gate.send_bytes,
+            length_scale=self.length_scale,
         )
         turn.speaker = speaker
         speaker.start()
@@ -275,9 +285,23 @@ class Replies:
         ms = self.services.settings.voice_answer_deadline_ms
         return ms / 1000 if speak and ms else None
 
+    def _change_pace(self, question: str) -> None:
+        """ "Slower" / "faster": the new pace holds from this reply on (its acknowledgement
+        is already spoken at it), and is kept as the learner's speed."""
+        store = self.services.store
+        if self.learner_id is not None:  # set in the client (or another tab) meanwhile
+            self.length_scale = length_scale(store, self.learner_id)
+        command = detect(question)
+        if command is None or not command.changes_speed:
+            return
+        self.length_scale, _ = adjust_speed(self.length_scale, command.kind)
+        if self.learner_id is not None:
+            save_profile(store, self.learner_id, {"speed": round(1 / self.length_scale, 3)})
+
     async def _answer(self, turn: Turn, speak: bool) -> None:
         start = time.perf_counter()
         timings, gate = turn.timings, turn.gate
+        self._change_pace(turn.question)
         speaker = self._speaker(turn) if speak else None
         try:
             async for item in self.services.turns.run(
@@ -308,6 +332,7 @@ class Replies:
                             turn_id=turn.turn_id,
                             sources=[p.SourceOut(**s.to_dict()) for s in item.sources],
                             session_id=self.session_id,
+                            suggestions=item.suggestions,
                         )
                     )
             if speaker:

@@ -14,10 +14,12 @@ from collections.abc import AsyncIterator
 
 from server.errors import TutorError
 from server.metrics import STAGE_SECONDS, TURNS
+from server.reason.commands import PastTurn
 from server.reason.respond import Answer, AnswerDelta, Answerer, clean_question
 from server.store import Store
 
 log = logging.getLogger(__name__)
+PAST_TURNS = 20  # enough to know what a conversation has covered
 
 
 class TurnRunner:
@@ -45,6 +47,7 @@ class TurnRunner:
         extra_timings: dict[str, float] | None = None,
         deadline: float | None = None,
         commit_gate: asyncio.Event | None = None,
+        suggest: bool = True,
     ) -> AsyncIterator[AnswerDelta | Answer]:
         """`commit_gate`: a speculative turn (started before the learner's turn ended)
         is committed only once the gate opens; cancelled before that, it leaves no trace."""
@@ -53,7 +56,12 @@ class TurnRunner:
             raise TutorError("the question is empty", code="empty_question")
         turn_id = turn_id or uuid.uuid4().hex[:12]
         history = self.history(session_id)
-        async for item in self.answerer.stream(question, history, prefer_article, deadline):
+        # The session's turns as stored (whole answers, with their sources): "say that
+        # again" repeats one, and follow-up suggestions skip what was already quoted.
+        past = [PastTurn.from_row(t) for t in self.store.turns(session_id, limit=PAST_TURNS)]
+        async for item in self.answerer.stream(
+            question, history, prefer_article, deadline, past=past, suggest=suggest
+        ):
             if isinstance(item, Answer):
                 if commit_gate is not None:
                     await commit_gate.wait()

@@ -311,3 +311,32 @@ def test_a_socket_session_counts_to_its_learner(client: TestClient) -> None:
     # Missed: due again within minutes (FSRS's first learning step), and listed then.
     soon = due_review(store, "gus", time.time() + 120)
     assert [(i["lesson_id"], i["question"]) for i in soon["items"]] == [(1, 0)]
+
+
+def test_slower_slows_this_learner_down_and_answers_carry_suggestions(
+    client: TestClient,
+) -> None:
+    """"Slower" on a socket: the acknowledgement and what follows are spoken at the new
+    pace, and the pace is kept as the learner's speed; answers carry follow-ups."""
+
+    def ask(ws, text: str) -> tuple[dict, float]:  # type: ignore[no-untyped-def]
+        ws.send_json({"type": "text", "text": text, "speak": True})
+        events = []
+        while not events or events[-1]["type"] != "turn.metrics":
+            message = ws.receive()
+            if message.get("text"):
+                events.append(__import__("json").loads(message["text"]))
+        done = next(e for e in events if e["type"] == "answer.done")
+        return done, events[-1]["reply_audio_seconds"]
+
+    with client.websocket_connect("/ws/chat") as ws:
+        ws.send_json({"type": "hello", "learner_id": "hal"})
+        receive_until(ws, "ready")
+        done, before = ask(ws, "What is Avocado?")
+        assert done["grounded"] and 2 <= len(done["suggestions"]) <= 3
+        ack, _ = ask(ws, "slower please")
+        assert "slowly" in ack["text"].lower()
+        again, after = ask(ws, "say that again")
+        assert again["text"] == done["text"]
+    assert after > before * 1.1  # the same words, spoken more slowly
+    assert client.get("/api/learners/hal").json()["speed"] < 1

@@ -53,6 +53,7 @@ class Speaker:
         send_event: SendEvent,
         send_bytes: SendBytes,
         frame_ms: int = 100,
+        length_scale: float = 1.0,
     ) -> None:
         self.tts = tts
         self.turn_id = turn_id
@@ -60,6 +61,7 @@ class Speaker:
         self.send_bytes = send_bytes
         self.rate: int = tts.engine.sample_rate
         self.frame_bytes = 2 * self.rate * frame_ms // 1000
+        self.length_scale = length_scale  # the learner's speaking pace (Piper's)
         self.timeline: list[Spoken] = []
         self.sent_ms = 0.0
         self.first_audio_at: float | None = None
@@ -100,7 +102,8 @@ class Speaker:
         # The first piece is what the learner is waiting for; the rest can queue.
         priority = URGENT if not self.synth_seconds else NORMAL
         pcm = await self.tts.call(
-            lambda: b"".join(self.tts.engine.synthesize(sentence)), priority=priority
+            lambda: b"".join(self.tts.engine.synthesize(sentence, self.length_scale)),
+            priority=priority,
         )
         self.synth_seconds.append(time.perf_counter() - start)
         return pcm
