@@ -49,3 +49,10 @@ def test_ask_prints_the_answer_and_its_sources(tmp_path: Path) -> None:
     assert "lukewarm" in result.stdout and "[1] Meta’s AI Strategy" in result.stdout
     declined = tutor("ask", "What is the capital of Australia?", "--data-dir", str(tmp_path))
     assert "not covered by the articles" in declined.stdout
+
+
+def test_benchmarks_name_the_cpu_and_its_vector_extensions() -> None:
+    from server.hardware import cpu_line
+
+    line = cpu_line()
+    assert "cores;" in line and line.split(";")[1].strip()  # model, then the extensions

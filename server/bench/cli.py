@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from server.cliutil import DataDir, console, err, settings_from
+from server.hardware import cpu_line
 
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: print figures, assert nothing.")
 
@@ -39,6 +40,7 @@ def bench_stt(
             r.model, "yes" if r.prompted else "no", r.voice, f"{r.wer:.1%}", f"{r.rtf:.3f}"
         )
     console.print(table)
+    console.print(f"CPU: {cpu_line()}")
     console.print(f"[dim]{settings.threads} threads; prompt: {prompt[:100]}...[/dim]")
 
 
@@ -144,6 +146,7 @@ def bench_load(
     ]:
         table.add_row(name, value)
     console.print(table)
+    console.print(f"CPU: {cpu_line()}")
     console.print(
         f"[dim]server session limit {settings.max_sessions}, {settings.threads} "
         f"threads per model[/dim]"
@@ -221,6 +224,7 @@ def bench_voice(
             f"{s['wer']:.1%}",
         )
     console.print(table)
+    console.print(f"CPU: {cpu_line()}")
     stages = Table("stage (server)", *[f"{n} talker(s) p50 / p95" for n in summaries])
     names = sorted({k for s in summaries.values() for k in s["stages"]})
     for name in names:
