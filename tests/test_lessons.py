@@ -451,3 +451,31 @@ def test_lessons_not_built_yet_are_listed_with_their_state(tmp_path: Path) -> No
     assert listed[1]["state"] == "failed" and listed[1]["segment_count"] == 0
     assert listed[1]["title"] == library.store.article(1).title
     assert listed[0]["state"] == "failed" and listed[0]["title"] == "All the articles"
+
+
+def test_a_spoken_quiz_answer_through_the_voice_socket(client: TestClient, built, engines) -> None:
+    """The learner says the answer (Piper speaks it; streamed at a microphone's pace): the
+    transcript is graded as the answer to the pending question, by meaning and facts."""
+    import numpy as np
+    import soxr
+
+    from tests.test_voice import collect, stream
+
+    _, lessons = built
+    quiz = lessons.script(1).quiz
+    question = next((q for q in quiz if q.kind in ("date", "company")), quiz[0])
+    voice = engines.synthesizer
+    spoken = b"".join(voice.synthesize(f"I think it is {question.answer}."))
+    audio = soxr.resample(np.frombuffer(spoken, np.int16), voice.sample_rate, 16_000)
+    pcm = np.concatenate([np.zeros(4800), audio, np.zeros(24_000)]).astype(np.int16).tobytes()
+    with client.websocket_connect("/ws/voice") as ws:
+        ws.send_json({"type": "hello", "speak": False})
+        ws.receive_json()
+        ws.send_json({"type": "quiz.ask", "lesson_id": 1, "question": question.index})
+        collect(ws, "turn.metrics")
+        stream(ws, pcm)
+        events, _ = collect(ws, "quiz.result")
+    heard = next(e for e in events if e["type"] == "transcript.final")
+    result = events[-1]
+    assert result["grade"] in ("right", "partly"), (heard["text"], question.answer)
+    assert result["quote"] == question.source.quote

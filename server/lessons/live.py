@@ -10,6 +10,7 @@ conversation routes the learner's next utterance to `answer()` while one is pend
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from server import protocol as p
@@ -54,7 +55,9 @@ class QuizSession:
         assert self.pending is not None
         lesson_id, question = self.pending
         self.pending = None
-        graded = grade(reply, question)
+        # By meaning (the sentence embedder, off the event loop) as well as by its facts.
+        embedder = self.services.index.embedder
+        graded = await asyncio.to_thread(grade, reply, question, embedder=embedder)
         store = self.services.store
         records.record_answer(
             store, self.replies.session_id, lesson_id, question.index, reply, graded.grade
