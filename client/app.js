@@ -1,12 +1,14 @@
-// The page: one connection, one reply player, the conversation log, and three panels
-// (talk, type, lessons). Server events are dispatched here; rendering lives in log.js,
-// voice controls in talk.js, the lesson player in lessons.js.
+// The page: one connection, one reply player, the conversation log, and four panels
+// (talk, type, lessons, progress). Server events are dispatched here; rendering lives in
+// log.js, voice controls in talk.js, the lesson player in lessons.js, the learner's
+// progress, review and settings in progress.js.
 
 import { api, needToken } from "./access.js";
 import { Player } from "./audio.js";
 import { Connection } from "./connection.js";
 import { Lessons } from "./lessons.js";
 import { ConversationLog } from "./log.js";
+import { Progress } from "./progress.js";
 import * as P from "./protocol.js";
 import { Talk } from "./talk.js";
 import { $, el, errorText, notify } from "./views.js";
@@ -19,7 +21,7 @@ const stats = {
 };
 window.tutorStats = stats;
 
-const log = new ConversationLog($("log"));
+const log = new ConversationLog($("log"), { onSuggest: (q) => askTyped(q) });
 const stopped = new Set(); // turns whose audio the learner no longer wants
 const reported = new Set(); // turns whose playback was reported to the server
 let audioTurn = null;
@@ -66,6 +68,26 @@ const talk = new Talk({
   onUnavailable: () => { if (!$("talk").hidden) showPanel("chat"); },
 });
 const lessons = new Lessons({ conn, log, stats, player, talk });
+const progress = new Progress({
+  conn, log, stats, player, talk, lessons,
+  onContinueLesson: (lessonId, segment) => {
+    showPanel("lessons");
+    lessons.open(lessonId, segment, true);
+  },
+});
+
+/** A question typed for the learner (a suggestion): in a lesson it pauses the lesson;
+ * elsewhere it is spoken in the talk panel, or with "Read answers aloud". */
+function askTyped(question) {
+  if (!$("lessons").hidden && lessons.lesson) {
+    lessons.askQuestion(question);
+    return;
+  }
+  const speak = !$("talk").hidden || $("read-aloud").checked;
+  if (speak) player.unlock(stats.outputRate);
+  log.asked(question);
+  conn.send(P.text(question, speak));
+}
 
 function report(turnId, samples) {
   if (!turnId || reported.has(turnId)) return;
@@ -116,6 +138,7 @@ function onServerEvent(msg) {
       stats.answers += 1;
       log.done(msg);
       talk.reset();
+      progress.onActivity();
       break;
     case P.S.AUDIO_START:
       audioTurn = msg.turn_id;
@@ -137,12 +160,17 @@ function onServerEvent(msg) {
       break;
     case P.S.QUIZ_QUESTION:
     case P.S.QUIZ_RESULT:
-      lessons.onQuiz(msg);
+      // A review question (progress.js) or a lesson's quiz.
+      if (!progress.onQuiz(msg)) {
+        lessons.onQuiz(msg);
+        if (msg.type === P.S.QUIZ_RESULT) progress.onActivity();
+      }
       break;
     case P.S.ERROR:
       stats.errors.push(msg.code);
       if (msg.code === P.ERR.NO_SPEECH) log.clearPartial();
       notify(errorText(msg.code, msg.message), msg.code === P.ERR.TOO_LONG ? "info" : "error");
+      progress.onError(msg.code);
       if (![P.ERR.BUSY, P.ERR.IDLE_TIMEOUT, P.ERR.SILENT_AUDIO].includes(msg.code)) {
         lessons.onTurnEnd(null);
         talk.reset();
@@ -176,6 +204,7 @@ function showPanel(name) {
   }
   for (const panel of document.querySelectorAll(".panel")) panel.hidden = panel.id !== name;
   if (name === "lessons") lessons.load();
+  if (name === "progress") progress.show();
   if (name === "chat") $("chat-input").focus();
 }
 
@@ -223,6 +252,6 @@ function bindControls() {
 }
 
 bindControls();
-window.tutorDebug = { conn, player }; // for the browser tests and the devtools console
+window.tutorDebug = { conn, player, progress }; // for the browser tests and the devtools console
 conn.connect();
 loadArticles();

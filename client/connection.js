@@ -1,13 +1,15 @@
 // One websocket to /ws/voice for every mode (voice, typed questions, lessons), so the
 // server keeps one history per learner. Reconnects by itself with the same session_id and
 // the session's secret (from `ready`; without it the server starts a new session), which
-// live in sessionStorage so a reload continues the same conversation.
+// live in sessionStorage so a reload continues the same conversation. `hello` carries the
+// browser's learner id (learner.js), kept in localStorage across reloads and visits.
 // With an access token kept, each socket opens with a fresh single-use ticket
 // (`?ticket=`), never the token itself. A refused socket (`error unauthorized` /
 // `forbidden_origin`, then close 1008), or a refused ticket request, is never retried as
 // is: onBlocked tells the page, which asks for a token and calls connect().
 
 import { socketTicket } from "./access.js";
+import { learnerId } from "./learner.js";
 import * as P from "./protocol.js";
 
 const STORE_KEY = "tutor.session_id";
@@ -85,7 +87,9 @@ export class Connection {
     const ws = new WebSocket(this.url(pass.ticket));
     ws.binaryType = "arraybuffer";
     this.ws = ws;
-    ws.onopen = () => ws.send(JSON.stringify(P.hello(P.INPUT_RATE, this.session)));
+    // The learner id: this browser's sessions, progress and review belong to it.
+    ws.onopen = () =>
+      ws.send(JSON.stringify(P.hello(P.INPUT_RATE, this.session, null, learnerId())));
     ws.onmessage = (e) => this._onMessage(e.data);
     ws.onclose = (e) => this._onClose(ws, e);
   }

@@ -59,9 +59,7 @@ export class Lessons {
       const input = $("lesson-question");
       const question = input.value.trim();
       if (!question) return;
-      this._pauseToAsk();
-      this.log.asked(question);
-      this.conn.send(P.text(question, true));
+      this.askQuestion(question);
       input.value = "";
     });
     $("lesson-ask-voice").addEventListener("click", async () => {
@@ -149,7 +147,8 @@ export class Lessons {
     if (shown === this.shown) this.show(this.segment, this.wantsPlay);
   }
 
-  async open(id) {
+  /** Opens lesson `id` at `segment` (the progress view's "Continue" plays it). */
+  async open(id, segment = 0, play = false) {
     const lesson = await this._fetch(id);
     if (!lesson) return;
     this.lesson = lesson;
@@ -158,8 +157,15 @@ export class Lessons {
     $("lesson-list").hidden = true;
     $("player").hidden = false;
     this._renderQuiz();
-    this.show(0, false);
+    this.show(segment, play);
     $("lesson-play").focus();
+  }
+
+  /** A typed question (the box, or a suggestion): the lesson pauses and resumes after. */
+  askQuestion(question) {
+    this._pauseToAsk();
+    this.log.asked(question);
+    this.conn.send(P.text(question, true));
   }
 
   close() {

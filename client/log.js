@@ -5,8 +5,10 @@
 import { $, el, renderSources } from "./views.js";
 
 export class ConversationLog {
-  constructor(list) {
+  /** onSuggest(question): the learner picked one of an answer's suggested follow-ups. */
+  constructor(list, { onSuggest = null } = {}) {
     this.list = list;
+    this.onSuggest = onSuggest;
     this.turns = new Map(); // turn_id -> {item, answer}
     this.pending = null; // a typed question whose turn_id is not known yet
     this.live = null; // the partial transcript while the learner speaks
@@ -85,7 +87,20 @@ export class ConversationLog {
     }
     const sources = renderSources(msg.sources);
     if (sources) turn.item.append(sources);
+    const suggestions = this._suggestions(msg.suggestions);
+    if (suggestions) turn.item.append(suggestions);
     this._scroll(turn.item);
+  }
+
+  /** `answer.done`'s follow-up questions (the articles answer them), as buttons. */
+  _suggestions(questions) {
+    const list = (Array.isArray(questions) ? questions : [])
+      .filter((q) => typeof q === "string" && q.trim());
+    if (!list.length || !this.onSuggest) return null;
+    return el("div", { class: "suggestions", role: "group", "aria-label": "Ask next" },
+      el("span", { class: "hint" }, "Ask next:"),
+      ...list.map((q) => el("button", { type: "button", class: "suggestion",
+                                         onclick: () => this.onSuggest(q.trim()) }, q.trim())));
   }
 
   interrupted(turnId) {
