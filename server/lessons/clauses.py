@@ -59,6 +59,7 @@ DROPPED_ADVERBS = {"all", "both", "also", "then", "even", "so", "now", "still"}
 ADVERBS = DROPPED_ADVERBS | {"already", "quietly", "never", "always", "first", "only", "just"}
 LEADING = {"and", "but", "so", "yet", "or", "even"}
 CLAUSE_WORDS = {"why", "how", "what", "that", "which", "who", "when", "where", "whether", "if"}
+CLAUSE_WORDS |= {"because", "since", "although", "though", "while", "unless"}
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ def lemma(word: str) -> str | None:
 
     if word.endswith("ied") and known(word[:-3] + "y") >= 3:
         return word[:-3] + "y"
-    if word.endswith("ed") and len(word) > 4:
+    if word.endswith("ed") and len(word) > 3:  # "died" -> "die"
         with_e, bare = word[:-1], word[:-2]
         if known(with_e) >= 2 and known(with_e) >= known(bare) - 1.5:
             return with_e
@@ -127,7 +128,12 @@ def verb_at(tokens: list[str], i: int, plural: bool) -> Verb | None:
     """The finite verb at tokens[i], if it is one."""
     raw = tokens[i]
     word = core(raw).lower()
-    if not raw[:1].islower() or closes(raw) or word in STOPWORDS - AUX or is_number(word):
+    if (
+        not raw[:1].islower()
+        or closes(raw)
+        or word in STOPWORDS - AUX - IRREGULAR.keys()
+        or is_number(word)
+    ):
         return None
     if word in AUX or word in NEGATIVE:
         return Verb(i, word, "aux")

@@ -22,6 +22,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from wordfreq import zipf_frequency
+
 from server.lessons.clauses import (
     CLAUSE_WORDS,
     DROPPED_ADVERBS,
@@ -51,6 +53,7 @@ PP_PREPS = {"to", "from", "on", "with", "about", "into", "for"}
 DATE_PREPS = {"in": "When", "on": "When", "at": "When", "during": "When", "by": "When"}
 DATE_PREPS |= {"since": "Since when", "until": "Until when"}
 MAX_QUESTION_WORDS = 20
+COMMON_ZIPF = 4.0  # a word this common in English opens a sentence as a word, not a name
 WH = {"person": ("Who", "Who"), "company": ("Which company", "Which companies")}
 WH |= {"model": ("Which model", "Which models")}
 SCORES = {"when": 1.0, "how long": 1.0, "how much": 0.95, "why": 0.9, "who": 0.85}
@@ -127,7 +130,10 @@ def _coordinated(clause: Clause, facts: Facts) -> list[Item]:
 def _subject(clause: Clause, facts: Facts) -> str:
     words = clause.tokens[clause.start : clause.subject_end]
     first = core(words[0])
-    if first not in facts.known and not is_acronym(first):
+    # "The original plan" -> "the original plan"; "Marie Curie", "Einstein" keep theirs.
+    common = (len(words) > 1 and words[1][:1].islower()) or first.lower() in STOPWORDS
+    common |= len(words) == 1 and zipf_frequency(first.lower(), "en") >= COMMON_ZIPF
+    if common and first not in facts.known and not is_acronym(first):
         words = [words[0][:1].lower() + words[0][1:], *words[1:]]
     return " ".join(words).rstrip(",")
 

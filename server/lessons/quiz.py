@@ -214,8 +214,16 @@ def pick_questions(
             continue
         if said in answers:
             continue  # one question per answer: "Meta" twice teaches nothing new
+        if any(_alike(question, other) for *_, other in picked):
+            continue  # "How long was Meta the champion ...?" twice, from two articles
         seen.add(where)
         answers.add(said)
         per[article.id] = per.get(article.id, 0) + 1
         picked.append((article.id, sentence.paragraph, question))
     return [q for *_, q in sorted(picked, key=lambda p: (p[0], p[1]))]
+
+
+def _alike(a: QuizQuestion, b: QuizQuestion) -> bool:
+    """Two questions that ask much the same (half their terms shared)."""
+    one, two = set(terms(a.question)), set(terms(b.question))
+    return bool(one and two) and len(one & two) >= 0.5 * min(len(one), len(two))
