@@ -184,6 +184,7 @@ def test_quiz_round_trip_over_the_socket(client: TestClient, built) -> None:
         expected = lessons.question(1, 0)
         assert asked["type"] == "quiz.question" and asked["text"] == expected.question
         assert expected.question.endswith("?") and expected.kind != "cloze"
+        assert asked["options"] == expected.options and asked["kind"] == expected.kind
         assert sum(e.get("bytes", 0) for e in events) > 22050  # the question is spoken
         ws.send_json({"type": "text", "text": expected.answer})
         result = next(e for e in _until(ws, "turn.metrics") if e["type"] == "quiz.result")

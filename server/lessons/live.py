@@ -46,6 +46,8 @@ class QuizSession:
                 question=question.index,
                 text=question.question,
                 turn_id=turn_id,
+                options=question.options,
+                kind=question.kind,
             ),
         )
 
