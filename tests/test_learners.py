@@ -316,7 +316,7 @@ def test_a_socket_session_counts_to_its_learner(client: TestClient) -> None:
 def test_slower_slows_this_learner_down_and_answers_carry_suggestions(
     client: TestClient,
 ) -> None:
-    """"Slower" on a socket: the acknowledgement and what follows are spoken at the new
+    """Saying "slower" on a socket: the acknowledgement and what follows are spoken at the new
     pace, and the pace is kept as the learner's speed; answers carry follow-ups."""
 
     def ask(ws, text: str) -> tuple[dict, float]:  # type: ignore[no-untyped-def]
