@@ -11,14 +11,22 @@ from server.listen.turn import SmartTurn, TurnDecision, TurnSettings
 from tests.conftest import read_wav
 
 
-def test_the_model_is_asked_once_per_pause_after_the_short_wait() -> None:
+def test_the_model_is_asked_after_the_short_wait_and_twice_more_in_a_long_pause() -> None:
     d = TurnDecision(TurnSettings("smart", short_ms=200, long_ms=2000))
     assert not d.should_ask(True, 96)
     assert d.should_ask(True, 224)
-    assert not d.should_ask(True, 256)  # once per pause
+    assert not d.should_ask(True, 256)  # once per checkpoint
+    assert d.should_ask(True, 512) and not d.should_ask(True, 544)  # 300 ms later
+    assert d.should_ask(True, 1024) and not d.should_ask(True, 1900)  # and 800 ms later
     assert not d.should_ask(True, 0)  # speech resumed: a new pause may come
     assert d.should_ask(True, 224)
     assert not d.should_ask(False, 224)  # no turn in progress
+
+
+def test_checkpoints_passed_at_once_give_one_ask_and_none_past_the_long_wait() -> None:
+    d = TurnDecision(TurnSettings("smart", short_ms=200, long_ms=700))
+    assert d.checkpoints == [200, 500]
+    assert d.should_ask(True, 600) and not d.should_ask(True, 650)
 
 
 def test_the_silence_timer_never_asks() -> None:

@@ -79,7 +79,7 @@ def test_the_end_of_turn_model_is_asked_once_per_pause_and_again_after_speech() 
     decision = TurnDecision(TurnSettings("smart", short_ms=200, long_ms=2000))
     assert not decision.should_ask(True, 100)  # too soon
     assert decision.should_ask(True, 224)
-    assert not decision.should_ask(True, 256)  # asked already for this pause
+    assert not decision.should_ask(True, 256)  # asked already at this checkpoint
     assert not decision.should_ask(True, 0)  # speech resumed: a new pause follows
     assert decision.should_ask(True, 224)
     assert decision.ends_turn(0.9) and not decision.ends_turn(0.1)
