@@ -143,3 +143,19 @@ def test_the_client_report_wins_over_the_clock_but_never_past_what_was_sent() ->
     speaker = speaker_with(("One two three four.", 1000))
     assert speaker.heard_text(250, 900) == "One …"
     assert speaker.heard_text(5000, 0) == "One two three four."
+
+
+# --- whether a spoken turn waits for the LLM ------------------------------------------
+
+
+def test_spoken_turns_try_the_llm_rarely_until_it_is_used_then_every_turn() -> None:
+    from server.reason.respond import LlmOdds
+
+    odds = LlmOdds(window=4)
+    tries = [odds.worth_trying() for _ in range(8)]
+    assert tries == [False, False, False, True] * 2  # a probe every 4th turn
+    odds.record(True)  # the probe's answer was used
+    assert all(odds.worth_trying() for _ in range(5))
+    for _ in range(4):
+        odds.record(False)  # four failures in a row: back to probing
+    assert [odds.worth_trying() for _ in range(4)].count(True) == 1

@@ -115,7 +115,8 @@ def test_barge_in_stops_the_reply(client: TestClient) -> None:
         events, audio_after = collect(ws, "interrupted")
         talker.join()
         assert events[-1]["turn_id"] == turn_id
-        assert "audio.end" not in [e["type"] for e in events]  # cut, not finished
+        # (The reply's audio may all have been sent by now, audio.end too: it is sent
+        # faster than it plays. What the learner heard is what the history keeps.)
         ws.send_json({"type": "playback", "turn_id": turn_id, "played_ms": 1200})
         events, _ = collect(ws, "answer.done")
         assert "stability" in " ".join(e.get("text", "") for e in events).lower()

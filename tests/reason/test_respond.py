@@ -94,22 +94,27 @@ def test_public_eval_bar_with_the_real_model(index: Index, engines) -> None:
     assert not [r for r in results if r.unsupported]
 
 
-def test_spoken_turns_stop_waiting_for_an_llm_that_keeps_failing(index: Index) -> None:
+def test_spoken_turns_wait_for_the_llm_only_once_it_has_been_used(index: Index) -> None:
     a, fake = answerer_with(index, "Avocado launches in 2031.")  # always unverified
 
     async def spoken(q: str) -> Answer:
         items = [i async for i in a.stream(q, deadline=5.0)]
         return items[-1]
 
-    for _ in range(5):
-        assert asyncio.run(spoken("When is Avocado expected to launch?")).fallback == (
-            "unsupported names or numbers"
-        )
-    assert len(fake.calls) == 5
-    skipped = [asyncio.run(spoken("How was Llama 4 received?")) for _ in range(5)]
-    assert [r.fallback for r in skipped[:4]] == ["llm unlikely"] * 4
+    window = a.spoken_llm.window
+    skipped = [asyncio.run(spoken("How was Llama 4 received?")) for _ in range(window)]
+    assert [r.fallback for r in skipped[:-1]] == ["llm unlikely"] * (window - 1)
     assert all(r.grounded and r.text for r in skipped)
-    assert len(fake.calls) == 6  # tried again on the 5th turn
+    assert len(fake.calls) == 1  # probed on the window-th turn only
+    assert skipped[-1].fallback == "unsupported names or numbers"
     # Text turns (no deadline) always ask the LLM.
     ask(a, "How was Llama 4 received?")
-    assert len(fake.calls) == 7
+    assert len(fake.calls) == 2
+
+    # A model whose answer is verified is noticed at the next probe, then asked every turn.
+    fake.reply = "Llama 4's reception was lukewarm."
+    for _ in range(window):
+        asyncio.run(spoken("How was Llama 4 received?"))
+    assert len(fake.calls) == 3
+    used = [asyncio.run(spoken("How was Llama 4 received?")) for _ in range(3)]
+    assert len(fake.calls) == 6 and all(r.fallback is None for r in used)
