@@ -119,6 +119,17 @@ def test_a_long_first_sentence_is_spoken_in_two_parts() -> None:
     assert first_clause("Avocado is a frontier model.") == ("Avocado is a frontier model.", "")
 
 
+def test_a_long_first_sentence_without_an_early_clause_is_cut_before_a_phrase() -> None:
+    sentence = "Meta is reportedly planning to keep its most powerful models proprietary."
+    assert first_clause(sentence) == (
+        "Meta is reportedly planning",
+        "to keep its most powerful models proprietary.",
+    )
+    # Nowhere to cut: whole.
+    whole = "OpenAI, Google, and Anthropic keep their best models proprietary."
+    assert first_clause(whole) == (whole, "")
+
+
 # --- what the learner heard -----------------------------------------------------------
 
 

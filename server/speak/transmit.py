@@ -29,19 +29,37 @@ class Spoken:
 
 
 CLAUSE = re.compile(r"(?<=[,;:—–])\s+")
+# Words a phrase may start with: a sentence with no clause break early on is cut before
+# one of them ("Meta was building a new model | with its superintelligence lab").
+PHRASE_START = frozenset(
+    "and but or which that who because after before while with without to for in on at "
+    "by as from into than since until".split()
+)
 
 
-def first_clause(sentence: str, min_words: int = 4, max_words: int = 10) -> tuple[str, str]:
-    """Split a long sentence after its first clause ("Reports surfaced that ..., | led by
-    ...") so the first audio comes sooner; short sentences stay whole."""
-    if len(sentence.split()) <= max_words:
+def first_clause(
+    sentence: str, min_words: int = 4, max_words: int = 8, max_clause: int = 10
+) -> tuple[str, str]:
+    """Split a long sentence so the first audio comes sooner: after its first clause
+    ("Reports surfaced that ..., | led by ...") when it ends within `max_clause` words,
+    else before a phrase within `max_words`. Piper's time grows with the text, and the
+    first piece is what the learner waits for (with four talkers, first pieces queue for
+    the same voice); the rest is synthesised while the head plays. Short sentences stay
+    whole."""
+    words = sentence.split()
+    if len(words) <= max_words:
         return sentence, ""
     parts = CLAUSE.split(sentence)
     head = ""
     for i, part in enumerate(parts):
         head = f"{head} {part}".strip()
         if len(head.split()) >= min_words:
-            return head, " ".join(parts[i + 1 :])
+            if len(head.split()) <= max_clause and i + 1 < len(parts):
+                return head, " ".join(parts[i + 1 :])
+            break
+    for i in range(max_words, min_words - 1, -1):  # the longest head that ends a phrase
+        if words[i].lower().strip('“"(') in PHRASE_START and len(words) - i >= 3:
+            return " ".join(words[:i]), " ".join(words[i:])
     return sentence, ""
 
 
