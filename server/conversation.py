@@ -178,7 +178,7 @@ class Conversation:
             ),
             turn_model=services.turn_model,
             echo=self.echo,
-            replying=self.replies.playing,
+            replying=self.replies.may_hear_itself,
         )
 
     async def _hello(self) -> p.Hello | None:

@@ -35,6 +35,11 @@ from server.teach.learners import save_profile
 log = logging.getLogger(__name__)
 RECENT_TURNS = 8  # playback reports may name a turn a little older than the current one
 PLAYBACK_SLACK_MS = 300  # the client's buffer: audio may still play this long after sending
+# How long after its audio should have finished the reply may still come back through
+# the microphone (the client's buffers, the room, a slow tab): speech heard that late is
+# still checked against the reply. With the 300 ms of barge-in, the tail of the reply
+# heard back 150 ms late started a new turn on 9 of the 13 spoken fixtures' replies.
+ECHO_TAIL_MS = 1500
 
 
 class Outlet(Protocol):
@@ -106,11 +111,11 @@ class Turn:
     def running(self) -> bool:
         return self.task is not None and not self.task.done()
 
-    def audio_may_be_playing(self) -> bool:
+    def audio_may_be_playing(self, slack_ms: float = PLAYBACK_SLACK_MS) -> bool:
         if self.speaker is None or self.gate.first_audio_at is None:
             return False
         elapsed = 1000 * (time.perf_counter() - self.gate.first_audio_at)
-        return elapsed < self.speaker.sent_ms + PLAYBACK_SLACK_MS
+        return elapsed < self.speaker.sent_ms + slack_ms
 
     async def cancel(self) -> None:
         if self.speaker:
@@ -156,8 +161,9 @@ class Replies:
         """A reply is being made, or its audio may still be playing."""
         return self.turn is not None and (self.turn.running or self.turn.audio_may_be_playing())
 
-    def playing(self) -> bool:
-        return self.turn is not None and self.turn.audio_may_be_playing()
+    def may_hear_itself(self) -> bool:
+        """The reply's audio may still be coming back through the microphone."""
+        return self.turn is not None and self.turn.audio_may_be_playing(ECHO_TAIL_MS)
 
     async def answer(self, question: str, *, speak: bool, heard: Heard | None = None) -> None:
         """Answer a question now; the reply before it (if still running) is stopped."""
