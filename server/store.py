@@ -116,6 +116,7 @@ class Store:
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._lock = threading.RLock()
+        self._schemas: set[str] = set()  # other modules' tables made in this file
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes
@@ -144,6 +145,23 @@ class Store:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    def ensure_schema(self, schema: str) -> None:
+        """Make the tables of a module that keeps its own (lessons, learners), once per
+        open store: `CREATE ... IF NOT EXISTS` statements separated by semicolons."""
+        if schema in self._schemas:
+            return
+        with self.transaction() as db:
+            for statement in schema.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+        self._schemas.add(schema)
+
+    def query(self, schema: str, sql: str, *args: Any) -> list[sqlite3.Row]:
+        """Rows from a module's own tables (made first if need be)."""
+        self.ensure_schema(schema)
+        with self.transaction() as db:
+            return db.execute(sql, args).fetchall()
 
     def _rows(self, sql: str, *args: Any) -> list[sqlite3.Row]:
         with self._lock:

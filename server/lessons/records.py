@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +38,6 @@ CREATE TABLE IF NOT EXISTS quiz_answers (
 );
 CREATE INDEX IF NOT EXISTS quiz_by_session ON quiz_answers(session_id, id);
 """
-_ready: weakref.WeakSet[Store] = weakref.WeakSet()  # stores whose tables exist
 
 
 @dataclass(frozen=True)
@@ -53,18 +51,11 @@ class StoredLesson:
 
 
 def ensure_schema(store: Store) -> None:
-    if store not in _ready:
-        with store.transaction() as db:
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
-        _ready.add(store)
+    store.ensure_schema(SCHEMA)
 
 
 def _query(store: Store, sql: str, *args: Any) -> list[Any]:
-    ensure_schema(store)
-    with store.transaction() as db:
-        return db.execute(sql, args).fetchall()
+    return store.query(SCHEMA, sql, *args)
 
 
 def built_from(store: Store) -> dict[int, str]:

@@ -16,7 +16,6 @@ brings an erased learner back."""
 from __future__ import annotations
 
 import time
-import weakref
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -53,7 +52,6 @@ CREATE TABLE IF NOT EXISTS review_cards (
 );
 CREATE INDEX IF NOT EXISTS review_cards_due ON review_cards(learner_id, due);
 """
-_ready: weakref.WeakSet[Store] = weakref.WeakSet()  # stores whose tables exist
 Mark = Literal["heard", "asked", "quizzed"]
 PROFILE_FIELDS = frozenset({"display_name", "speed"})
 _MARK_COLUMN: dict[Mark, str] = {"heard": "heard_at", "asked": "asked_at", "quizzed": "quizzed_at"}
@@ -114,18 +112,11 @@ class CardRow:
 
 
 def ensure_schema(store: Store) -> None:
-    if store not in _ready:
-        with store.transaction() as db:
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
-        _ready.add(store)
+    store.ensure_schema(SCHEMA)
 
 
 def _query(store: Store, sql: str, *args: Any) -> list[Any]:
-    ensure_schema(store)
-    with store.transaction() as db:
-        return db.execute(sql, args).fetchall()
+    return store.query(SCHEMA, sql, *args)
 
 
 # --- profile --------------------------------------------------------------------------
