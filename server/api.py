@@ -16,7 +16,6 @@ from server.lessons.records import scores
 from server.protocol import LEARNER_ID, resume_notice
 from server.reason.respond import Answer
 from server.services import ServicesDep
-from server.teach.record import record_asked
 from server.upload import read_file_field
 
 router = APIRouter()
@@ -96,13 +95,13 @@ async def ask(body: AskRequest, services: ServicesDep, request: Request) -> dict
     grant = services.store.open_session(body.session_id, body.session_secret, body.learner_id)
     session_id = grant.id
     result: Answer | None = None
-    async for item in services.turns.run(session_id, body.question, channel="http"):
+    async for item in services.turns.run(
+        session_id, body.question, channel="http", learner_id=body.learner_id
+    ):
         if isinstance(item, Answer):
             result = item
     if result is None:  # pragma: no cover - the runner always ends with an Answer
         raise TutorError("no answer was produced")
-    if result.grounded:  # what the learner asked about counts toward their progress
-        record_asked(services.store, body.learner_id, result.sources)
     return {
         "answer": result.text,
         "grounded": result.grounded,

@@ -29,7 +29,7 @@ from server.reason.commands import adjust_speed, detect
 from server.reason.respond import Answer, AnswerDelta
 from server.services import Services
 from server.speak.transmit import Speaker
-from server.teach import length_scale, record_asked
+from server.teach import length_scale
 from server.teach.learners import save_profile
 
 log = logging.getLogger(__name__)
@@ -319,6 +319,7 @@ class Replies:
                 extra_timings=timings,
                 deadline=self._deadline(speak),
                 commit_gate=gate.opened,
+                learner_id=self.learner_id,
             ):
                 if isinstance(item, AnswerDelta):
                     turn.said.append(item.text.strip())
@@ -329,8 +330,6 @@ class Replies:
                 elif isinstance(item, Answer):
                     timings.update(item.timings)
                     turn.committed = True
-                    if item.grounded:
-                        record_asked(self.services.store, self.learner_id, item.sources)
                     await gate.send(
                         p.AnswerDone(
                             text=item.text,

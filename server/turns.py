@@ -11,12 +11,14 @@ import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 from server.errors import TutorError
 from server.metrics import STAGE_SECONDS, TURNS
 from server.reason.commands import PastTurn
 from server.reason.respond import Answer, AnswerDelta, Answerer, clean_question
 from server.store import Store
+from server.teach import record_asked
 
 log = logging.getLogger(__name__)
 PAST_TURNS = 20  # enough to know what a conversation has covered
@@ -28,12 +30,13 @@ class TurnRunner:
         self.answerer = answerer
         self.history_turns = history_turns
 
-    def history(self, session_id: str) -> list[tuple[str, str]]:
+    def history(self, turns: list[dict[str, Any]]) -> list[tuple[str, str]]:
+        """The LLM's history from the session's stored turns: the last `history_turns`."""
         if self.history_turns == 0:
             return []
-        turns = self.store.turns(session_id, limit=self.history_turns)
         return [
-            (t["question"], t["heard"] if t["heard"] is not None else t["answer"]) for t in turns
+            (t["question"], t["heard"] if t["heard"] is not None else t["answer"])
+            for t in turns[-self.history_turns :]
         ]
 
     async def run(
@@ -48,17 +51,20 @@ class TurnRunner:
         deadline: float | None = None,
         commit_gate: asyncio.Event | None = None,
         suggest: bool = True,
+        learner_id: str | None = None,
     ) -> AsyncIterator[AnswerDelta | Answer]:
         """`commit_gate`: a speculative turn (started before the learner's turn ended)
-        is committed only once the gate opens; cancelled before that, it leaves no trace."""
+        is committed only once the gate opens; cancelled before that, it leaves no trace.
+        `learner_id`: a grounded answer counts toward that learner's progress."""
         question = clean_question(question)
         if not question:
             raise TutorError("the question is empty", code="empty_question")
         turn_id = turn_id or uuid.uuid4().hex[:12]
-        history = self.history(session_id)
-        # The session's turns as stored (whole answers, with their sources): "say that
-        # again" repeats one, and follow-up suggestions skip what was already quoted.
-        past = [PastTurn.from_row(t) for t in self.store.turns(session_id, limit=PAST_TURNS)]
+        # The session's turns as stored (whole answers, with their sources): the LLM's
+        # history, "say that again" repeats one, and suggestions skip what was quoted.
+        stored = self.store.turns(session_id, limit=max(PAST_TURNS, self.history_turns))
+        history = self.history(stored)
+        past = [PastTurn.from_row(t) for t in stored[-PAST_TURNS:]]
         async for item in self.answerer.stream(
             question, history, prefer_article, deadline, past=past, suggest=suggest
         ):
@@ -76,6 +82,8 @@ class TurnRunner:
                     [s.to_dict() for s in item.sources],
                     timings,
                 )
+                if item.grounded:  # what the learner asked about counts toward progress
+                    record_asked(self.store, learner_id, item.sources)
                 TURNS.labels(channel=channel, grounded=str(item.grounded).lower()).inc()
                 for stage, seconds in timings.items():
                     STAGE_SECONDS.labels(stage=stage).observe(seconds)
