@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -70,17 +71,20 @@ async def put_learner(
 
 @router.get("/api/learners/{learner_id}/progress")
 async def get_progress(learner_id: LearnerId, services: ServicesDep) -> JSONResponse:
-    store = services.store
-    _known(store, learner_id)
-    body = await asyncio.to_thread(progress, store, learner_id, time.time())
-    return JSONResponse(body, headers=PRIVATE)
+    return await _as_of_now(progress, services.store, learner_id)
 
 
 @router.get("/api/learners/{learner_id}/review")
 async def get_review(learner_id: LearnerId, services: ServicesDep) -> JSONResponse:
-    store = services.store
+    return await _as_of_now(due_review, services.store, learner_id)
+
+
+async def _as_of_now(
+    view: Callable[[Store, str, float], dict[str, Any]], store: Store, learner_id: str
+) -> JSONResponse:
+    """A known learner's view at this moment, made off the event loop; never cached."""
     _known(store, learner_id)
-    body = await asyncio.to_thread(due_review, store, learner_id, time.time())
+    body = await asyncio.to_thread(view, store, learner_id, time.time())
     return JSONResponse(body, headers=PRIVATE)
 
 
