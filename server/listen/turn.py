@@ -70,13 +70,13 @@ class TurnDecision:
         if silence_ms == 0:
             self._next = 0  # speech resumed: the next pause is a new question
             return False
-        if not speaking or self.s.detector != "smart" or self._next >= len(self.checkpoints):
+        if not speaking or self.s.detector != "smart":
             return False
-        if silence_ms >= self.checkpoints[self._next]:
-            while self._next < len(self.checkpoints) and silence_ms >= self.checkpoints[self._next]:
-                self._next += 1  # one ask for every checkpoint passed at once
-            return True
-        return False
+        passed = self._next
+        while passed < len(self.checkpoints) and silence_ms >= self.checkpoints[passed]:
+            passed += 1  # checkpoints passed at once get one ask
+        asked, self._next = passed > self._next, passed
+        return asked
 
     @staticmethod
     def ends_turn(probability: float) -> bool:
