@@ -200,6 +200,11 @@ def test_spoken_forms_of_numbers_and_dates(articles: list[Article], facts: Facts
     years = question_for(articles, facts, "For three years", "three years")
     assert grade("Three years.", years).grade == "right"
     assert grade("for 3 years", years).grade == "right"
+    # "end of 2025" said aloud and heard as "in the 2020 5" (seen from Whisper on CI).
+    launch = question_for(articles, facts, "The original plan was", "end of 2025")
+    assert grade("I think it is end of 2020 5.", launch).grade == "right"
+    assert grade("I think it is in the 2020 5.", launch).grade == "partly"
+    assert grade("I think it is in the 20 26.", launch).grade == "not_yet"
 
 
 def test_an_old_script_without_options_still_loads() -> None:

@@ -47,6 +47,11 @@ DIGITS = {
     "seven": "7", "eight": "8", "nine": "9", "ten": "10",
 }  # fmt: skip
 UNIT_APART = re.compile(r"(\d)\s+([KMBkmb])\b")  # "128 K" -> "128K"
+# A year said as "twenty twenty-five" comes out of the recogniser as "2020 5" or "20 25".
+YEAR_APART = (
+    (re.compile(r"\b((?:19|20)\d)0\s+([1-9])\b"), r"\1\2"),
+    (re.compile(r"\b(19|20)\s+(\d\d)\b"), r"\1\2"),
+)
 FILLER = re.compile(
     r"^(?:(?:i think|i guess|maybe|it's|it is|it was|they are|the answer is|answer|um|uh)"
     r"[\s,:]+)+",
@@ -67,9 +72,17 @@ def norm_terms(text: str) -> set[str]:
     return out | {DIGITS[w] for w in words(text) if w in DIGITS}
 
 
-def said_terms(text: str) -> set[str]:
-    """The terms of a reply, with "128 K" (as a recogniser may write it) as "128K"."""
+def spoken(text: str) -> str:
+    """A reply's numbers as written: "128 K" as "128K", "2020 5" as "2025"."""
     text = UNIT_APART.sub(r"\1\2", text)
+    for pattern, joined in YEAR_APART:
+        text = pattern.sub(joined, text)
+    return text
+
+
+def said_terms(text: str) -> set[str]:
+    """The terms of a reply, with its numbers as written (see `spoken`)."""
+    text = spoken(text)
     return norm_terms(text) | norm_terms(re.sub(r"\s+", "", text))
 
 
@@ -123,7 +136,7 @@ def grade(reply: str, question: QuizQuestion, *, embedder: Embedder | None = Non
     # Another fact where the answer's should be: "2025" for 2026, another option's name.
     answer = said_terms(question.answer)
     others = set().union(*(norm_terms(o) for o in question.options)) - answer
-    wrong = fact_terms(UNIT_APART.sub(r"\1\2", reply), names=False) - answer
+    wrong = fact_terms(spoken(reply), names=False) - answer
     wrong = (wrong | (others & said)) - asked
     numbers = {t for t in facts if any(c.isdigit() for c in t)}
     if numbers and not numbers <= said and any(any(c.isdigit() for c in t) for t in wrong):
