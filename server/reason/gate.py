@@ -8,12 +8,18 @@ the probability, the evidence it weighed, and why).
    number they never give) is declined: they cannot say anything about it. So is a "when"
    or "how many" question whose retrieved passages about its subject hold no date or
    number at all ("How many GPUs were used to train Avocado?").
-2. Otherwise a small logistic model weighs three pieces of evidence:
+2. Otherwise a small logistic model weighs four pieces of evidence:
    - `dense`: the closest article sentence's cosine with the question (meaning: catches
      paraphrase and one misheard word);
    - `coverage`: the IDF-weighted share of the question's words the best passage holds;
    - `unknown`: the IDF-weighted share of its words the articles never use at all
-     ("parameters" in "How many parameters does Mango have?": near the topic, not in it).
+     ("parameters" in "How many parameters does Mango have?": near the topic, not in it);
+   - `attribute`: the IDF-weighted share of what the question asks about its names (its
+     words that are not the names) said near them: in one sentence with its neighbours
+     and heading that holds every name. "What is the context window of Llama 4 Scout?"
+     finds "context" in a passage about Llama and Scout in another sentence (coverage
+     high), but no sentence says anything about Scout's context window. A near-topic
+     question is the articles' names with someone else's question; this is what tells.
    Its coefficients are fitted on our own labelled questions (`tutor eval --fit`,
    tests/data/eval_dev.json) and kept in `gate.json`; `TUTOR_ANSWER_THRESHOLD` moves the
    line. Three features and a fitted line, rather than a hand-set threshold on one score,
@@ -35,7 +41,7 @@ from server.reason.question import Question
 from server.reason.text import fold, terms
 
 MODEL_FILE = Path(__file__).with_name("gate.json")
-FEATURES = ("dense", "coverage", "unknown")
+FEATURES = ("dense", "coverage", "unknown", "attribute")
 
 
 @dataclass(frozen=True)
@@ -74,11 +80,42 @@ def features(question: Question, hits: list[Hit], index: Index) -> dict[str, flo
     weights = index.weights(question)
     total = sum(weights.values()) or 1.0
     unknown = sum(w for t, w in weights.items() if not index.knows(t)) / total
+    coverage = max((h.coverage for h in hits[:3]), default=0.0)
+    names = [fold(e) for e in question.entities]
+    named = {t for e in question.entities for t in terms(e)}
+    asked = {t: w for t, w in weights.items() if t not in named}
     return {
         "dense": max((h.dense for h in hits), default=0.0),
-        "coverage": max((h.coverage for h in hits[:3]), default=0.0),
+        "coverage": coverage,
         "unknown": unknown if weights else 1.0,
+        "attribute": attribute(asked, names, hits, index) if asked else coverage,
     }
+
+
+def attribute(asked: dict[str, float], names: list[str], hits: list[Hit], index: Index) -> float:
+    """The best share of `asked` (weighted) that one retrieved sentence, with its
+    neighbours and its heading, holds together with every one of `names`."""
+    best = 0.0
+    for hit in hits:
+        heading = hit.passage.heading or ""
+        heading_terms = set(terms(heading))
+        sentences = hit.passage.sentences
+        for i in range(len(sentences)):
+            window = " ".join(sentences[max(0, i - 1) : i + 2])
+            if names and not all(n in fold(f"{heading} {window}") for n in names):
+                continue
+            held = set(terms(window)) | heading_terms
+            held |= {t for t in asked if any(same_root(t, h) for h in held)}
+            best = max(best, index.coverage(asked, frozenset(held)))
+    return best
+
+
+def same_root(a: str, b: str) -> bool:
+    """Stems of one root that the stemmer keeps apart ("receiv" of "received", "recept"
+    of "reception"): they share all but two letters of the shorter, and at least four."""
+    n = min(len(a), len(b))
+    shared = next((i for i in range(n) if a[i] != b[i]), n)
+    return shared >= 4 and shared >= n - 2
 
 
 class Gate:
