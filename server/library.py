@@ -60,6 +60,9 @@ class Library:
                     article.word_count,
                 )
                 self._changed()
+            elif self.store.add_details(doc):  # the same text, stored before its details
+                article = self.store.article(article.id)
+                self._changed()
         return article, created
 
     def add_bytes(self, data: bytes, filename: str) -> tuple[Article, bool]:
@@ -72,8 +75,13 @@ class Library:
             self._changed()
 
     def seed(self, corpus_dir: Path) -> int:
-        """Ingest the bundled articles when the library is empty (first start)."""
+        """Ingest the bundled articles when the library is empty (first start). Later,
+        bundled articles stored before page details were read get them."""
         if self.store.article_count() > 0:
+            with self._changing:
+                docs = [load_file(path) for path in document_paths([corpus_dir])]
+                if sum(self.store.add_details(doc) for doc in docs):
+                    self._changed()
             return 0
         added = 0
         for path in document_paths([corpus_dir]):

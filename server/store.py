@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,8 @@ CREATE TABLE IF NOT EXISTS articles (
     content_hash TEXT NOT NULL UNIQUE,
     body         TEXT NOT NULL,          -- paragraphs joined by blank lines
     word_count   INTEGER NOT NULL,
-    added_at     REAL NOT NULL
+    added_at     REAL NOT NULL,
+    details      TEXT                    -- JSON: reading time, updated, author's line
 );
 -- A learner's id is made and kept by their browser; no password (the token is the gate).
 CREATE TABLE IF NOT EXISTS learners (
@@ -78,6 +79,7 @@ class Article:
     content_hash: str
     body: str
     word_count: int
+    details: dict[str, str] = field(default_factory=dict)  # clean.find_details
 
     @property
     def paragraphs(self) -> list[str]:
@@ -122,6 +124,9 @@ class Store:
             self._db.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(SCHEMA)
+            articles = {r["name"] for r in self._db.execute("PRAGMA table_info(articles)")}
+            if "details" not in articles:  # a database from before page details
+                self._db.execute("ALTER TABLE articles ADD COLUMN details TEXT")
             columns = {r["name"] for r in self._db.execute("PRAGMA table_info(sessions)")}
             if "secret_hash" not in columns:  # a database from before resume secrets
                 self._db.execute("ALTER TABLE sessions ADD COLUMN secret_hash TEXT")
@@ -183,7 +188,7 @@ class Store:
                 return _article(row), False
             cur = db.execute(
                 "INSERT INTO articles (title, site, author, published, source, content_hash,"
-                " body, word_count, added_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                " body, word_count, added_at, details) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (
                     doc.title,
                     doc.site,
@@ -194,10 +199,23 @@ class Store:
                     doc.text,
                     doc.word_count,
                     time.time(),
+                    json.dumps(doc.details) if doc.details else None,
                 ),
             )
             row = db.execute("SELECT * FROM articles WHERE id = ?", (cur.lastrowid,)).fetchone()
             return _article(row), True
+
+    def add_details(self, doc: Document) -> bool:
+        """Give an article stored before page details were read (the same text) the
+        document's details; whether one was changed. Never adds an article."""
+        if not doc.details:
+            return False
+        with self.transaction() as db:
+            cur = db.execute(
+                "UPDATE articles SET details = ? WHERE content_hash = ? AND details IS NULL",
+                (json.dumps(doc.details), doc.content_hash),
+            )
+            return cur.rowcount > 0
 
     def articles(self) -> list[Article]:
         return [_article(r) for r in self._rows("SELECT * FROM articles ORDER BY id")]
@@ -334,4 +352,5 @@ def _article(row: sqlite3.Row) -> Article:
         content_hash=row["content_hash"],
         body=row["body"],
         word_count=row["word_count"],
+        details=json.loads(row["details"]) if row["details"] else {},
     )

@@ -229,6 +229,38 @@ def test_sessions_from_before_resume_secrets_are_not_continued(tmp_path: Path) -
     store.close()
 
 
+def test_articles_stored_before_page_details_get_them_without_being_added_again(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    from server.config import BUNDLED_CORPUS
+    from server.library import Library
+    from server.store import Store
+
+    store = Store(tmp_path / "old.sqlite3")
+    library = Library(store)
+    library.seed(BUNDLED_CORPUS)
+    store.close()
+    db = sqlite3.connect(tmp_path / "old.sqlite3")
+    db.execute("UPDATE articles SET details = NULL")  # as stored before the column was read
+    first = db.execute("SELECT id FROM articles ORDER BY id").fetchone()[0]
+    db.execute("DELETE FROM articles WHERE id = ?", (first,))  # the learner removed one
+    db.commit()
+    db.close()
+    store = Store(tmp_path / "old.sqlite3")
+    changes: list[int] = []
+    library = Library(store)
+    library.on_change(lambda: changes.append(1))
+    assert library.seed(BUNDLED_CORPUS) == 0
+    articles = store.articles()
+    assert len(articles) == 1 and changes == [1]  # the removed one stays removed
+    assert articles[0].details["reading_minutes"]
+    library.seed(BUNDLED_CORPUS)
+    assert changes == [1]  # nothing left to give details to
+    store.close()
+
+
 def test_an_impossible_lesson_id_is_refused_and_later_questions_still_work(
     fake_client: TestClient,
 ) -> None:

@@ -55,7 +55,7 @@ CHROME = [
         r"^comments?$",
         r"^(share|tweet|pin) (this|on)\b",
         r"^(📖|⏱|🕒)",
-        r"\b\d+\s*min(ute)?s? read\b",
+        r"^.{0,80}\b\d+\s*min(ute)?s? read(?![a-z]).{0,80}$",  # a badge, not a sentence
         r"^(updated|last updated|originally published|published)( on)?[:\s]",
         r"^(advertisement|sponsored)$",
         r"^(learn more|read more|see more|explore [\w ]+)\s*(→|»|>)?$",
@@ -96,6 +96,7 @@ class Cleaned:
     author: str | None = None
     published: str | None = None  # ISO date
     paragraphs: list[str] = field(default_factory=list)
+    details: dict[str, str] = field(default_factory=dict)  # see find_details
 
 
 def normalize(text: str) -> str:
@@ -113,31 +114,67 @@ def fold(s: str) -> str:
     return re.sub(r"\s+", " ", s).strip().casefold()
 
 
+def parse_date(line: str) -> str | None:
+    """The first date in a line, as an ISO date."""
+    m = DATE_RE.search(line)
+    if m:
+        try:
+            return date(int(m["year"]), MONTHS[m["month"].lower()], int(m["day"])).isoformat()
+        except ValueError:
+            return None
+    m = ISO_DATE_RE.search(line)
+    if m:
+        try:
+            return date(int(m["year"]), int(m["month"]), int(m["day"])).isoformat()
+        except ValueError:
+            return None
+    return None
+
+
 def find_date(lines: list[str]) -> str | None:
     """Publication date: 'published' wins over 'updated'; else the first date seen."""
-
-    def parse(line: str) -> str | None:
-        m = DATE_RE.search(line)
-        if m:
-            try:
-                return date(int(m["year"]), MONTHS[m["month"].lower()], int(m["day"])).isoformat()
-            except ValueError:
-                return None
-        m = ISO_DATE_RE.search(line)
-        if m:
-            try:
-                return date(int(m["year"]), int(m["month"]), int(m["day"])).isoformat()
-            except ValueError:
-                return None
-        return None
-
     for line in lines:
-        if re.search(r"published", line, re.IGNORECASE) and (found := parse(line)):
+        if re.search(r"published", line, re.IGNORECASE) and (found := parse_date(line)):
             return found
     for line in lines:
-        if not re.search(r"updated", line, re.IGNORECASE) and (found := parse(line)):
+        if not re.search(r"updated", line, re.IGNORECASE) and (found := parse_date(line)):
             return found
-    return next((d for line in lines if (d := parse(line))), None)
+    return next((d for line in lines if (d := parse_date(line))), None)
+
+
+# "4 min read", also glued to a date before it ("April 8, 20264 min read") or a count after.
+READING = re.compile(
+    r"(?:(?<!\d)|(?<=(?:19|20)\d\d))(\d{1,2})\s*min(?:ute)?s?\s+read(?![a-z])", re.IGNORECASE
+)
+# "📖 5 min read883 words": a badge's word count, glued to what precedes it.
+STATED_WORDS = re.compile(r"(?<![\d,])(\d{1,3}(?:,\d{3})+|\d+)\s*[Ww]ords(?![a-z])")
+UPDATED = re.compile(r"[Uu]pdated\s*(?:on\s*)?:?\s*")
+
+
+def find_details(lines: list[str], author: str | None) -> dict[str, str]:
+    """What a page's badges and author card say about the article, beyond its title, site,
+    author and date: reading time ("5 min read"), its own word count ("883 words"), when
+    it was last updated, and the author's one-line description. Only badge lines (those
+    that are chrome) count, so a body sentence about "1,000 words" is never taken."""
+    details: dict[str, str] = {}
+    for line in lines[:60]:
+        if not any(p.search(line) for p in CHROME + FOOTER):
+            continue
+        if (m := READING.search(line)) and "reading_minutes" not in details:
+            details["reading_minutes"] = m[1]
+        if (m := STATED_WORDS.search(line)) and "stated_words" not in details:
+            details["stated_words"] = m[1].replace(",", "")
+        if (m := UPDATED.search(line)) and "updated" not in details:
+            if found := parse_date(line[m.end() : m.end() + 24]):
+                details["updated"] = found
+    if author:
+        # The author card: the name (or "Written by <name>"), then a line about them.
+        for i, line in enumerate(lines[:-1]):
+            if line.strip() == author or BYLINE.match(line):
+                bio = lines[i + 1].strip()
+                if 3 <= len(bio.split()) <= 40 and not any(p.search(bio) for p in CHROME):
+                    details["author_bio"] = bio
+    return details
 
 
 def find_title(lines: list[str]) -> str | None:
@@ -199,6 +236,7 @@ def clean(raw: str, fallback_title: str | None = None) -> Cleaned:
     result.title = find_title(lines)
     result.published = find_date(lines)
     result.author = find_author(lines)
+    result.details = find_details(lines, result.author)
 
     start = 0
     if result.title:

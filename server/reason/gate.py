@@ -101,7 +101,9 @@ def attribute(asked: dict[str, float], names: list[str], hits: list[Hit], index:
         heading_terms = set(terms(heading))
         sentences = hit.passage.sentences
         for i in range(len(sentences)):
-            window = " ".join(sentences[max(0, i - 1) : i + 2])
+            # An article's metadata is one short passage about one thing: all one window.
+            near = sentences if hit.passage.is_metadata else sentences[max(0, i - 1) : i + 2]
+            window = " ".join(near)
             if names and not all(n in fold(f"{heading} {window}") for n in names):
                 continue
             held = set(terms(window)) | heading_terms

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from server.errors import IngestError
@@ -33,6 +33,7 @@ class Document:
     published: str | None
     paragraphs: tuple[str, ...]
     source: str
+    details: dict[str, str] = field(default_factory=dict)  # clean.find_details
 
     @property
     def text(self) -> str:
@@ -142,6 +143,7 @@ def parse(data: bytes, filename: str) -> Document:
         published=cleaned.published,
         paragraphs=tuple(cleaned.paragraphs),
         source=Path(filename).name,
+        details=dict(cleaned.details),
     )
 
 

@@ -13,7 +13,10 @@ from server.reason.text import is_heading, sentences
 from server.store import Article
 
 METADATA_PARAGRAPH = -1  # the article's title, site, author and date, said as sentences
-METADATA_HEADING = "About the article: who wrote it, where and when it was published, its title"
+METADATA_HEADING = (
+    "About the article: who wrote it, the site that published it and when, its title, "
+    "length and reading time"
+)
 
 WINDOW = 3
 STRIDE = 2
@@ -82,9 +85,18 @@ def metadata_passage(article: Article, passage_id: int) -> Passage:
     # One sentence for who, where and when: "who wrote the AgntBox article?" names the
     # site, and must find the author beside it.
     facts = " and".join(x for x in (by, f" published{where}{when}" if where or when else "") if x)
-    said = [f"The article {short} is {article.word_count} words long."]
+    details = article.details
+    # The page's own count, when it gives one, is what a reader of the page saw.
+    length = details.get("stated_words") or str(article.word_count)
+    said = [f"The article {short} is {length} words long."]
+    if minutes := details.get("reading_minutes"):
+        said.append(f"The article {short} takes about {minutes} minutes to read.")
+    if updated := details.get("updated"):
+        said.append(f"The article {short} was last updated on {spoken_date(updated)}.")
     if facts:
         said.insert(0, f"The article {short} was{facts}.")
+    if article.author and (bio := details.get("author_bio")):
+        said.append(f"The author of {short}, {article.author}, is described as: {bio}")
     if short != f"“{article.title}”":
         said.append(f"The full title of {short} is “{article.title}”.")
     return Passage(

@@ -137,7 +137,8 @@ ABOUT_ARTICLE = re.compile(
     r"written by|(author|writer)s? of|by whom|byline|publish\w*|publication|"
     r"(which|what) (site|website|blog|outlet)|(site|website|blog) (is|was)|on (which|what) site|"
     r"title|titled|headline|called|how long is|how many words|word count|words long|"
-    r"(reading|read) time|to read|updated)\b",
+    r"(reading|read) time|to read|updated|about the (author|writer)|"
+    r"(author|writer)'?s? (bio|background|description)|describes? (him|her|them)sel(f|ves))\b",
     re.IGNORECASE,
 )
 

@@ -67,6 +67,30 @@ def test_metadata_secret_models() -> None:
     assert doc.published == "2026-04-08"
 
 
+def test_page_details_from_badges_and_the_author_card() -> None:
+    """Reading time, the page's own word count and update date (one badge line, glued:
+    "📖 5 min read883 wordsUpdated Mar 26, 2026"; "April 8, 20264 min read"), and the
+    author card's line about the author."""
+    assert avocado().details == {
+        "reading_minutes": "5",
+        "stated_words": "883",
+        "updated": "2026-03-26",
+        "author_bio": "Software reviewer and AI tool expert. Independently tests and "
+        "benchmarks AI products. No sponsored reviews — ever.",
+    }
+    details = secret().details
+    assert details["reading_minutes"] == "4" and "stated_words" not in details
+    assert details["author_bio"].startswith("AI education researchers")
+
+
+def test_a_body_sentence_about_words_or_minutes_is_not_a_page_detail() -> None:
+    text = (
+        "A Long Enough Title For This Page\n\nA Long Enough Title For This Page\n\n"
+        + "The essay asks for 1,000 words and takes 5 min read aloud by a teacher. " * 5
+    )
+    assert parse(text.encode(), "essay.txt").details == {}
+
+
 def test_every_body_paragraph_is_kept() -> None:
     doc = avocado()
     assert doc.paragraphs[0].startswith("Meta has been the loudest champion")

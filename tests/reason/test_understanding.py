@@ -99,6 +99,8 @@ def test_questions_the_articles_do_not_answer_are_declined(
         ("Who wrote the AgntBox article?", "Jake Chen"),
         ("When was the stayupdatedwith.ai article published?", "April 8, 2026"),
         ("Which site published the article by Jake Chen?", "AgntBox"),
+        ("How long does the AgntBox article take to read?", "5 minutes"),
+        ("When was the AgntBox article last updated?", "March 26, 2026"),
     ],
 )
 def test_article_metadata_answers_and_is_quoted(
