@@ -96,27 +96,9 @@ def articles(data_dir: DataDir = None) -> None:
 
 def _answerer(settings: Settings, use_llm: bool = True):  # type: ignore[no-untyped-def]
     """The answer path without the speech models (for ask/eval)."""
-    from server import catalog
-    from server.engines import LlamaResponder, ModelWorker
-    from server.library import Library
-    from server.reason.respond import Answerer
-    from server.services import build_index
-    from server.store import Store
+    from server.services import open_services
 
-    index = build_index(settings, Library(Store(settings.db_path)))
-    worker = None
-    if use_llm:
-        path = catalog.resolve("llm", settings.llm_model, settings.cache_dir)
-        worker = ModelWorker(
-            LlamaResponder(path, settings.llm_model, settings.threads, settings.llm_context), "llm"
-        )
-    return Answerer(
-        index,
-        worker,
-        k=settings.retrieval_k,
-        threshold=settings.answer_threshold,
-        max_tokens=settings.max_answer_tokens,
-    )
+    return open_services(settings, roles=("llm",) if use_llm else ()).answerer
 
 
 @app.command()

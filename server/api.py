@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from typing import Any
@@ -35,7 +36,8 @@ def row_id(raw: str, what: str) -> int:
 async def healthz(services: ServicesDep) -> dict[str, Any]:
     return {
         "status": "ok",
-        "models": services.engines.describe(),
+        # Each engine's kind and address; a remote one is probed (a blocking call).
+        "models": await asyncio.to_thread(services.engines.describe),
         "articles": services.store.article_count(),
         "passages": len(services.index.passages),
         "ready_seconds": round(services.ready_seconds, 3),

@@ -28,11 +28,11 @@ from server import protocol as p
 from server.access import TICKET_TTL_S, AccessDenied, redact_server_logs
 from server.admission import Admission
 from server.config import Settings
-from server.engines import Engines, load_engines
+from server.engines import Engines
 from server.errors import IngestError, NotFound, TutorError
 from server.lessons import api as lessons_api
 from server.metrics import ERRORS
-from server.services import build_services
+from server.services import open_services
 from server.teach import api as learners_api
 
 log = logging.getLogger(__name__)
@@ -50,21 +50,9 @@ def create_app(settings: Settings | None = None, engines: Engines | None = None)
         # However it is served, uvicorn's request lines never show a token, ticket or
         # signature (they log each path with its query string).
         redact_server_logs()
-        loaded = engines
-        if loaded is None:
-            paths = settings.check()
-            loaded = await asyncio.to_thread(
-                load_engines,
-                paths.stt,
-                settings.stt_model,
-                paths.llm,
-                settings.llm_model,
-                paths.tts,
-                settings.tts_voice,
-                settings.threads,
-                settings.llm_context,
-            )
-        services = await asyncio.to_thread(build_services, settings, loaded)
+        if engines is None:
+            settings.check()  # a bad setting fails here with one line, before any model
+        services = await asyncio.to_thread(open_services, settings, engines)
         services.ready_seconds = time.perf_counter() - start
         app.state.services = services
         app.state.admission = Admission(settings)  # who may open a socket, and counts
@@ -85,9 +73,7 @@ def create_app(settings: Settings | None = None, engines: Engines | None = None)
         try:
             yield
         finally:
-            if engines is None:
-                loaded.close()
-            services.store.close()
+            services.close()
 
     app = FastAPI(title="Voice tutor", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)

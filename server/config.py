@@ -20,7 +20,7 @@ BUNDLED_CORPUS = Path(__file__).resolve().parent / "corpus"
 @dataclass(frozen=True)
 class ModelPaths:
     stt: Path
-    llm: Path
+    llm: Path | None  # None: the LLM is a server (TUTOR_LLM_URL), not a file
     tts: Path
     embed: Path
     turn: Path | None = None
@@ -45,6 +45,15 @@ class Settings(BaseSettings):
     """CPU threads per model (whisper, llama.cpp, piper each get this many)."""
 
     llm_context: int = Field(2048, ge=512)
+    llm_url: str | None = None
+    """An OpenAI-compatible server to answer with (`{url}/v1/chat/completions`, streamed)
+    instead of the in-process model; TUTOR_LLM_MODEL is then the model name sent to it."""
+    llm_parallel: int = Field(4, ge=1, le=256)
+    """With TUTOR_LLM_URL: requests to the server in flight at once (it queues or batches
+    them); more wait in the tutor's own priority queue."""
+    llm_timeout_s: float = Field(15, gt=0, le=600)
+    """With TUTOR_LLM_URL: the longest wait for the server's next piece of an answer;
+    past it the turn gets the extractive answer (connecting: at most 3 s)."""
     log_level: str = "INFO"
 
     # Reasoning
@@ -113,6 +122,24 @@ class Settings(BaseSettings):
             return [o.strip() for o in value.split(",") if o.strip()]
         return value
 
+    @field_validator("llm_url")
+    @classmethod
+    def _llm_url(cls, value: str | None) -> str | None:
+        """http(s)://host[:port][/path]; an OpenAI-style base URL ending in /v1 is taken
+        as its server's root (the tutor adds /v1/chat/completions itself)."""
+        if not value:
+            return None
+        from urllib.parse import urlsplit
+
+        url = value.strip().rstrip("/")
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http(s) URL such as http://127.0.0.1:8080")
+        if parts.username or parts.password:
+            # /healthz shows the URL, and it answers without the token.
+            raise ValueError("a user or password in the URL would be shown by /healthz")
+        return url.removesuffix("/v1")
+
     @field_validator("trusted_proxies")
     @classmethod
     def _proxies(cls, value: list[str]) -> list[str]:
@@ -179,7 +206,8 @@ class Settings(BaseSettings):
         return self.data_dir / "cache"
 
     def check(self) -> ModelPaths:
-        """Resolve every model and make sure the data folder is writable (ConfigError)."""
+        """Resolve every model and make sure the data folder is writable (ConfigError). An
+        LLM served at TUTOR_LLM_URL is a name for that server, not a catalog entry."""
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             probe = self.data_dir / ".write-test"
@@ -192,7 +220,7 @@ class Settings(BaseSettings):
             ) from exc
         return ModelPaths(
             stt=catalog.resolve("stt", self.stt_model, self.cache_dir),
-            llm=catalog.resolve("llm", self.llm_model, self.cache_dir),
+            llm=None if self.llm_url else catalog.resolve("llm", self.llm_model, self.cache_dir),
             tts=catalog.resolve("tts", self.tts_voice, self.cache_dir),
             embed=catalog.resolve("embed", self.embed_model, self.cache_dir),
             turn=catalog.resolve("turn", self.turn_model, self.cache_dir)

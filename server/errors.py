@@ -30,3 +30,10 @@ class IngestError(TutorError):
 
 class NotFound(TutorError):
     code = "not_found"
+
+
+class EngineError(TutorError):
+    """A model engine could not answer: a remote server down, refusing, or silent past its
+    timeout. `code`: llm_unreachable, llm_timeout or llm_failed."""
+
+    code = "engine_failed"

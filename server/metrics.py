@@ -13,4 +13,9 @@ FALLBACKS = Counter(
     "tutor_answer_fallbacks_total", "LLM answers replaced by an extractive answer", ["reason"]
 )
 ERRORS = Counter("tutor_errors_total", "Typed errors sent to clients", ["code"])
+ENGINE_ERRORS = Counter(
+    "tutor_engine_errors_total",
+    "Engine calls that failed (a remote server down or silent)",
+    ["engine", "code"],
+)
 SESSIONS = Gauge("tutor_active_sessions", "Open websocket sessions", ["channel"])

@@ -1,8 +1,16 @@
-"""The process-wide services a request may use, built once in the app's lifespan."""
+"""The composition root: what a tutor process is made of, built in one place.
+
+`open_services(settings)` opens the store and library, builds the retrieval index, opens
+the engines the settings name (in-process models by default, an OpenAI-compatible server
+with TUTOR_LLM_URL) and wires the Answerer and the turn runner over them. The server's
+lifespan, the CLI (`ask`, `eval`), `lessons build` and the benchmarks all call it, each
+naming the engines it needs (`roles`), so a new backend or store lands here once."""
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,12 +20,16 @@ from starlette.requests import HTTPConnection
 
 from server.access import Access
 from server.config import Settings
-from server.engines import Engines
+from server.engines import Engines, FailSoft
+from server.engines.loaded import NotOpened, timed
 from server.library import Library
 from server.reason.lookup import Index
 from server.reason.respond import Answerer
 from server.store import Store
 from server.turns import TurnRunner
+
+log = logging.getLogger(__name__)
+ROLES = ("stt", "llm", "tts")
 
 
 @dataclass
@@ -34,6 +46,7 @@ class Services:
     turn_model: Any = None  # server.listen.turn.SmartTurn, with TUTOR_TURN_DETECTOR=smart
     started_at: float = field(default_factory=time.time)
     ready_seconds: float = 0.0
+    owns_engines: bool = False  # opened here (closed here), or passed in by a test
 
     def __post_init__(self) -> None:
         self.access = Access(self.settings)
@@ -45,27 +58,90 @@ class Services:
             return None
         return self.lessons.article_for(lesson_id, segment)
 
+    def close(self) -> None:
+        if self.owns_engines:
+            self.engines.close()
+        self.store.close()
 
-def build_services(settings: Settings, engines: Engines) -> Services:
+
+def open_services(
+    settings: Settings, engines: Engines | None = None, *, roles: Iterable[str] = ROLES
+) -> Services:
+    """Everything a tutor process uses. `engines`: already loaded ones (tests load the
+    models once per run); otherwise the engines for `roles` are opened from the settings
+    and the rest are left out (`NotOpened`: a command that answers text needs no voice)."""
     store = Store(settings.db_path)
     library = Library(store)
     index = build_index(settings, library)
+    owned = engines is None
+    wanted = set(ROLES if engines is not None else roles)
+    if engines is None:
+        engines = open_engines(settings, wanted)
+    # The Answerer has its own fallback for an LLM that cannot answer (the extractive
+    # answer); FailSoft hands it an unreachable server's failure as an empty answer.
+    llm = FailSoft(engines.llm) if "llm" in wanted else None
     answerer = Answerer(
         index,
-        engines.llm,
+        llm,  # type: ignore[arg-type]  # the worker's interface, failing soft
         k=settings.retrieval_k,
         threshold=settings.answer_threshold,
         max_tokens=settings.max_answer_tokens,
     )
     turns = TurnRunner(store, answerer, settings.history_turns)
-    services = Services(settings, store, library, engines, index, answerer, turns)
-    if settings.turn_detector == "smart":
+    services = Services(
+        settings, store, library, engines, index, answerer, turns, owns_engines=owned
+    )
+    if settings.turn_detector == "smart" and "stt" in wanted:
         from server import catalog
         from server.listen.turn import SmartTurn
 
         path = catalog.resolve("turn", settings.turn_model, settings.cache_dir)
         services.turn_model = SmartTurn(path)
     return services
+
+
+def open_engines(settings: Settings, roles: Iterable[str] = ROLES) -> Engines:
+    """The engines for `roles`, chosen by the settings (each timed for /healthz); a role
+    not asked for is `NotOpened`."""
+    wanted = set(roles)
+    timings: dict[str, float] = {}
+    made: dict[str, Any] = {}
+    for role in ROLES:
+        if role in wanted:
+            made[role] = timed(timings, role, lambda r=role: open_engine(r, settings))
+        else:
+            made[role] = NotOpened(role)
+    engines = Engines(made["stt"], made["llm"], made["tts"])
+    engines.load_seconds = timings
+    return engines
+
+
+def open_engine(role: str, settings: Settings) -> Any:
+    """One role's engine: the one place that decides which backend serves it."""
+    from server import catalog
+
+    if role == "llm" and settings.llm_url:
+        from server.engines.openai import OpenAIResponder
+
+        return OpenAIResponder(
+            settings.llm_url, settings.llm_model, settings.llm_timeout_s, settings.llm_parallel
+        )
+    if role == "llm":
+        from server.engines.llama import LlamaResponder
+
+        path = catalog.resolve("llm", settings.llm_model, settings.cache_dir)
+        return LlamaResponder(path, settings.llm_model, settings.threads, settings.llm_context)
+    if role == "stt":
+        from server.engines.whisper import WhisperTranscriber
+
+        path = catalog.resolve("stt", settings.stt_model, settings.cache_dir)
+        return WhisperTranscriber(path, settings.stt_model, settings.threads)
+    if role == "tts":
+        from server.engines.piper import PiperSynthesizer
+
+        path = catalog.resolve("tts", settings.tts_voice, settings.cache_dir)
+        return PiperSynthesizer(path, settings.tts_voice, settings.threads)
+    raise ValueError(f"no such engine role: {role}")
 
 
 def build_index(
@@ -89,4 +165,13 @@ def get_services(conn: HTTPConnection) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
-__all__ = ["Services", "ServicesDep", "build_index", "build_services", "get_services"]
+__all__ = [
+    "ROLES",
+    "Services",
+    "ServicesDep",
+    "build_index",
+    "get_services",
+    "open_engine",
+    "open_engines",
+    "open_services",
+]

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from server.config import Settings
-from server.engines import Engines, load_engines
+from server.engines import Engines
+from server.services import open_engines
 
 DATA = Path(__file__).resolve().parent / "data"
 OUTPUT = Path(__file__).resolve().parent.parent / "test-output"
@@ -43,19 +44,11 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 def engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engines]:
-    """The real default models, loaded once for the whole run."""
+    """The real default models, loaded once for the whole run (TUTOR_* settings in the
+    environment apply, as for the tutor)."""
     s = Settings(data_dir=tmp_path_factory.mktemp("engines"), threads=2)
-    paths = s.check()
-    loaded = load_engines(
-        paths.stt,
-        s.stt_model,
-        paths.llm,
-        s.llm_model,
-        paths.tts,
-        s.tts_voice,
-        s.threads,
-        s.llm_context,
-    )
+    s.check()
+    loaded = open_engines(s)  # the tutor's own composition root: settings -> engines
     yield loaded
     loaded.close()
 

@@ -22,17 +22,12 @@ def bench_stt(
 ) -> None:
     """Word error rate and speed of each Whisper model on the spoken fixtures."""
     from server.bench import stt
-    from server.library import Library
     from server.listen.vocabulary import whisper_prompt
-    from server.reason.lookup import Index
-    from server.store import Store
+    from server.services import open_services
 
     settings = settings_from(data_dir=data_dir)
-    library = Library(Store(settings.db_path))
-    library.seed(settings.corpus_dir)
-    index = Index()
-    index.rebuild(library.store.articles())
-    prompt = whisper_prompt(index.vocabulary())
+    # The library's vocabulary, for Whisper's prompt; the models compared are loaded below.
+    prompt = whisper_prompt(open_services(settings, roles=()).index.vocabulary())
     results = stt.run(settings, model or ["tiny.en", "base"], prompt)
     table = Table("model", "vocabulary prompt", "voice", "WER", "s per s of audio")
     for r in results:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from server.engines import BACKGROUND, NORMAL, ModelWorker
-from server.errors import NotFound, TutorError
+from server.errors import EngineError, NotFound, TutorError
 from server.lessons import records
 from server.lessons.narration import Audio, NarrationCache
 from server.lessons.quiz import QuizQuestion
@@ -283,6 +283,10 @@ class Lessons:
                     raise  # the builder itself is stopping
                 self._states.pop(lesson_id, None)
                 log.info("stopped building lesson %d: its article changed or went", lesson_id)
+                continue
+            except EngineError as exc:  # a server down: expected, no traceback to read
+                self._states[lesson_id], self._failures[lesson_id] = "failed", str(exc)
+                log.warning("building lesson %d failed (%s): %s", lesson_id, exc.code, exc)
                 continue
             except Exception as exc:  # noqa: BLE001 - one lesson's failure stops only it
                 self._states[lesson_id], self._failures[lesson_id] = "failed", str(exc)

@@ -19,23 +19,18 @@ PHASES = {"scripts": "Writing scripts", "narration": "Recording narration"}
 
 
 def open_lessons(settings: Settings, *, use_llm: bool, narrate: bool) -> Lessons:
-    from server import catalog
-    from server.engines import LlamaResponder, ModelWorker, PiperSynthesizer
-    from server.library import Library
+    from server.services import open_services
 
-    store = Store(settings.db_path)
-    Library(store).seed(settings.corpus_dir)
-    llm = tts = None
-    if use_llm:
-        path = catalog.resolve("llm", settings.llm_model, settings.cache_dir)
-        llm = ModelWorker(
-            LlamaResponder(path, settings.llm_model, settings.threads, settings.llm_context), "llm"
-        )
-    if narrate:
-        path = catalog.resolve("tts", settings.tts_voice, settings.cache_dir)
-        tts = ModelWorker(PiperSynthesizer(path, settings.tts_voice, settings.threads), "tts")
+    roles = [role for role, wanted in (("llm", use_llm), ("tts", narrate)) if wanted]
+    services = open_services(settings, roles=roles)
+    engines = services.engines
     return Lessons(
-        store, settings.cache_dir, tts=tts, llm=llm, voice=settings.tts_voice, polite=False
+        services.store,
+        settings.cache_dir,
+        tts=engines.tts if narrate else None,
+        llm=engines.llm if use_llm else None,
+        voice=settings.tts_voice,
+        polite=False,
     )
 
 
