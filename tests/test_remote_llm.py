@@ -156,6 +156,40 @@ def test_a_silent_server_times_out_into_the_extractive_answer(tmp_path: Path) ->
     services.close()
 
 
+def test_a_server_that_only_keeps_the_stream_alive_times_out(tmp_path: Path) -> None:
+    """Keep-alive comments reset the socket's read timeout; the wait for text still ends."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Pinging(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            try:
+                for _ in range(100):  # 10 s at most, whatever the client does
+                    self.wfile.write(b": ping\r\n\r\n")
+                    self.wfile.flush()
+                    time.sleep(0.1)
+            except OSError:
+                pass  # the tutor hung up: what it should do
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Pinging)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        services = remote(tmp_path, url, llm_timeout_s=0.5)
+        result = asyncio.run(answer(services.answerer, QUESTION))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.grounded and result.sources and result.fallback
+    assert services.engines.responder.last_error.code == "llm_timeout"
+    services.close()
+
+
 def test_healthz_reports_each_engine_s_kind_address_and_reachability(
     llm_url: str, settings: Settings
 ) -> None:

@@ -43,6 +43,7 @@ class OpenAIResponder:
         self.name = model
         self.address = url.rstrip("/")  # settings refuse a URL with a user or password
         self.parallel = parallel
+        self.timeout_s = timeout_s
         self._client = httpx.Client(
             base_url=self.address,
             timeout=httpx.Timeout(timeout_s, connect=CONNECT_S),
@@ -71,6 +72,9 @@ class OpenAIResponder:
                     raise self._failed(
                         "llm_failed", f"HTTP {response.status_code}: {response.text[:200]}"
                     )
+                # Servers send keep-alive comments (`: ping`) while they compute: they reset
+                # the read timeout, so the silence between pieces of text is timed here.
+                last_text = time.monotonic()
                 for line in response.iter_lines():
                     if cancel.is_set():
                         return  # leaving closes the connection: the server stops generating
@@ -78,7 +82,10 @@ class OpenAIResponder:
                     if done:
                         break
                     if piece:
+                        last_text = time.monotonic()
                         yield piece
+                    elif time.monotonic() - last_text > self.timeout_s:
+                        raise self._failed("llm_timeout", "only keep-alives past the timeout")
         except httpx.ConnectError as exc:
             raise self._failed("llm_unreachable", f"cannot connect ({exc})") from exc
         except httpx.TimeoutException as exc:
