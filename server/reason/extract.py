@@ -162,6 +162,11 @@ def answer_type(question: str) -> str:
         return "advice"
     if q.startswith("why"):
         return "reason"
+    if re.match(r"^(which|what) (\w+ ){0,2}(company|companies|firm|lab|labs|unit|team|group|site|"
+                r"models?|families|family|alternatives?|organi[sz]ations?)\b", q) or q.startswith(
+        "which "
+    ):
+        return "entity"
     return "other"
 
 
@@ -211,9 +216,19 @@ def answer_bonus(want: str, sentence: str, question: str) -> float:
         return 0.2
     if want == "name" and NAME_LIKE.search(sentence):
         return 0.2
+    if want == "entity" and new_name(sentence, question):
+        return 0.15  # "which company ..." is answered by a name the question doesn't say
     if want == "definition" and (term := defined_term(question)):
         return definition_bonus(term, sentence)
     return 0.0
+
+
+def new_name(sentence: str, question: str) -> bool:
+    """Whether the sentence names something (a capitalised word past its first) that the
+    question does not."""
+    asked = {w.lower() for w in re.findall(r"[\w’'-]+", question)}
+    names = re.findall(r"(?<=\s)[“\"(]?([A-Z][\w-]+)", sentence)
+    return any(n.lower().removesuffix("’s") not in asked for n in names)
 
 
 def defined_term(question: str) -> str | None:

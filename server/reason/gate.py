@@ -81,7 +81,11 @@ def features(question: Question, hits: list[Hit], index: Index) -> dict[str, flo
     total = sum(weights.values()) or 1.0
     unknown = sum(w for t, w in weights.items() if not index.knows(t)) / total
     coverage = max((h.coverage for h in hits[:3]), default=0.0)
-    names = [fold(e) for e in question.entities]
+    # "According to the AgntBox article, ...": the name points at an article, it is not
+    # what the question is about (unless it asks about the article itself).
+    refs = set() if question.about_article else index.reference_names()
+    about = [e for e in question.entities if fold(e) not in refs]
+    names = [fold(e) for e in about]
     named = {t for e in question.entities for t in terms(e)}
     asked = {t: w for t, w in weights.items() if t not in named}
     return {
@@ -117,7 +121,8 @@ def same_root(a: str, b: str) -> bool:
     of "reception"): they share all but two letters of the shorter, and at least four."""
     n = min(len(a), len(b))
     shared = next((i for i in range(n) if a[i] != b[i]), n)
-    return shared >= 4 and shared >= n - 2
+    # Four shared letters are a root only in longer words ("bread" is not "breach").
+    return shared >= n - 2 and (shared >= 5 or (shared >= 4 and n >= 6))
 
 
 class Gate:

@@ -302,6 +302,10 @@ class Index:
         }
         return named.pop() if len(named) == 1 else None
 
+    def reference_names(self) -> set[str]:
+        """Every name by which a learner points at an article ("agntbox", "jake chen")."""
+        return {n for names in self._built.references.values() for n in names}
+
     def vocabulary(self, limit: int = 60) -> list[str]:
         """Distinctive names and terms of the articles (for Whisper's prompt): capitalised
         words and words with digits, most frequent first. Cached until the next rebuild:

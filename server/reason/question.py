@@ -22,8 +22,10 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from functools import cache
+
 from rapidfuzz import fuzz, process
-from wordfreq import zipf_frequency
+from wordfreq import top_n_list, zipf_frequency
 
 from server.reason.ground import claims
 from server.reason.text import STOPWORDS, fold, query_terms, stem, words
@@ -49,6 +51,11 @@ MIN_RATIO_COMMON = 90
 COMMON_ZIPF = 4.0
 MIN_RATIO_JOINED = 85
 STRANGE_ZIPF = 3.0  # rarer than this in English, and not in the articles: a misrecognition
+# A long word neither the articles' nor English, this close to an English word with the
+# same first letter, is that word misspelt ("perameters", "benchmarcks", "proprietery");
+# kept as what it means, it still counts against coverage: the articles never say it.
+MIN_RATIO_ENGLISH = 88
+MIN_LEN_ENGLISH = 7
 # Honorifics and fillers that are capitalised in a transcript but name nothing.
 NOT_NAMES = {"mr", "mrs", "ms", "dr", "ok", "okay", "hey", "hi", "um", "uh", "so", "like"}
 
@@ -84,6 +91,7 @@ class Lexicon:
         lex._content = sorted(
             w for w in lex.words if len(w) >= 5 and w.isalpha() and w not in STOPWORDS
         )
+        english_words()  # loaded with the index, not at the first question
         return lex
 
     def knows(self, word: str) -> bool:
@@ -124,6 +132,19 @@ class Lexicon:
             and zipf_frequency(w, "en") < STRANGE_ZIPF
         )
 
+    def english(self, word: str) -> str | None:
+        """The common English word a long unknown word is a misspelling of, or None."""
+        low = word.lower()
+        if len(low) < MIN_LEN_ENGLISH:
+            return None
+        found = process.extractOne(
+            low,
+            [w for w in english_words() if w[0] == low[0]],
+            scorer=fuzz.ratio,
+            score_cutoff=MIN_RATIO_ENGLISH,
+        )
+        return found[0] if found else None
+
     def mentions(self, phrase: str) -> bool:
         """Whether the articles mention a name or number (as a word, case-folded)."""
         parts = words(phrase)
@@ -156,6 +177,12 @@ class Question:
     @property
     def about_article(self) -> bool:
         return bool(ABOUT_ARTICLE.search(self.search_text))
+
+
+@cache
+def english_words() -> tuple[str, ...]:
+    """Common English words of six letters or more (wordfreq's list, most frequent first)."""
+    return tuple(w for w in top_n_list("en", 60_000) if w.isalpha() and len(w) >= 6)
 
 
 def correct(text: str, lexicon: Lexicon) -> tuple[str, list[tuple[str, str]]]:
@@ -227,7 +254,13 @@ def parse(text: str, lexicon: Lexicon) -> Question:
     # meaning we can use, and unknown words weigh the most in coverage: leave it out.
     strange = [w for w in re.findall(r"[\w’'-]+", search_text) if lexicon.strange_words(w)]
     for w in strange:
-        search_text = re.sub(rf"(?<![\w-]){re.escape(w)}(?![\w-])", "", search_text)
+        meant = lexicon.english(w)  # "perameters" means "parameters": keep what it means
+        if meant == w.lower():
+            continue  # a rare English word ("sourdough"): what was said
+        if meant:
+            changes.append((w, meant))
+        pattern = rf"(?<![\w-]){re.escape(w)}(?![\w-])"
+        search_text = re.sub(pattern, meant or "", search_text)
     search_text = re.sub(r"\s+", " ", search_text).strip()
     terms = query_terms(search_text)  # the index's own tokenizer, so terms match it
     entities = tuple(_entities(search_text))
