@@ -60,6 +60,8 @@ class Extractor:
                 # Meaning counts as much as shared words: a paraphrased question shares
                 # few words with the sentence that answers it.
                 dense = hit.sentence_dense[i] if i < len(hit.sentence_dense) else 0.0
+                if i < len(hit.context_dense):  # alone and where it stands, equally
+                    dense = (dense + hit.context_dense[i]) / 2
                 score = (
                     covered
                     + DENSE_WEIGHT * dense
@@ -68,7 +70,7 @@ class Extractor:
                     - 0.002 * len(sentence.split())
                 )
                 if sentence.endswith(("?", ":")) or len(sentence.split()) < 5:
-                    score -= 0.3  # a question, a lead-in or a label is not an answer
+                    score -= 1.0  # a question, a lead-in or a label is not an answer
                 scored.append((score, rank, i))
         scored.sort(key=lambda c: c[0], reverse=True)
         return scored
@@ -110,7 +112,7 @@ class Extractor:
         passage: Passage, i: int, max_words: int, exclude: frozenset[str] = frozenset()
     ) -> list[str]:
         chosen = [passage.sentences[i]]
-        if i > 0 and len(passage.sentences[i - 1].split()) <= 4:
+        if i > 0 and len(passage.sentences[i - 1].split()) <= 6:
             chosen.insert(0, passage.sentences[i - 1])
         budget = max_words - min(FIRST_WORDS, sum(len(c.split()) for c in chosen))
         for nxt in passage.sentences[i + 1 :]:

@@ -57,6 +57,9 @@ class Hit:
     matched: frozenset[str]
     dense: float = 0.0  # the closest sentence's cosine with the question
     sentence_dense: tuple[float, ...] = ()  # each sentence's cosine, in passage order
+    # Each sentence's cosine read with what comes before it (heading, previous sentence):
+    # "That's where you should be investing your effort." means something only there.
+    context_dense: tuple[float, ...] = ()
 
 
 @dataclass
@@ -69,6 +72,7 @@ class _Built:
     df: dict[str, int]
     lexicon: Lexicon
     vectors: np.ndarray  # one row per sentence of every passage, in order
+    context_vectors: np.ndarray  # the same rows, each sentence with its context
     rows: list[range]  # passage -> its rows in `vectors`
     fingerprint: str
     references: dict[int, list[str]] = field(default_factory=dict)  # article -> its names
@@ -78,7 +82,8 @@ class Index:
     def __init__(self, folder: Path | None = None, embedder: Embedder | None = None) -> None:
         self.folder = folder
         self.embedder = embedder
-        self._built = _Built([], None, [], {}, Lexicon(), np.zeros((0, 1)), [], "")
+        none = np.zeros((0, 1))
+        self._built = _Built([], None, [], {}, Lexicon(), none, none, [], "")
         self._lock = threading.Lock()
         self._vocabulary: tuple[str, list[str]] | None = None
 
@@ -126,7 +131,7 @@ class Index:
             for t in ts:
                 df[t] = df.get(t, 0) + 1
         lexicon = Lexicon.of([p.text for p in passages])
-        vectors, rows = self._embed(articles, passages, progress)
+        vectors, context_vectors, rows = self._embed(articles, passages, progress)
         built = _Built(
             passages,
             retriever,
@@ -134,6 +139,7 @@ class Index:
             df,
             lexicon,
             vectors,
+            context_vectors,
             rows,
             fingerprint,
             {a.id: references(a, n, len(articles)) for n, a in enumerate(articles)},
@@ -146,23 +152,30 @@ class Index:
         articles: list[Article],
         passages: list[Passage],
         progress: Callable[[int, int], None] | None,
-    ) -> tuple[np.ndarray, list[range]]:
-        """Sentence vectors for every passage, cached per article on disk."""
+    ) -> tuple[np.ndarray, np.ndarray, list[range]]:
+        """Sentence vectors for every passage, alone and in context (see `in_context`),
+        cached per article on disk."""
         rows: list[range] = []
         total = 0
         for p in passages:
             rows.append(range(total, total + len(p.sentences)))
             total += len(p.sentences)
         if self.embedder is None:
-            return np.zeros((total, 1), dtype=np.float32), rows
+            empty = np.zeros((total, 1), dtype=np.float32)
+            return empty, empty, rows
         parts: list[np.ndarray] = []
+        contexts: list[np.ndarray] = []
         for n, article in enumerate(articles, 1):
-            texts = [s for p in passages if p.article_id == article.id for s in p.sentences]
-            parts.append(self._article_vectors(texts))
+            own = [p for p in passages if p.article_id == article.id]
+            parts.append(self._article_vectors([s for p in own for s in p.sentences]))
+            contexts.append(self._article_vectors([c for p in own for c in in_context(p)]))
             if progress:
                 progress(n, len(articles))
         # Passages were made article by article, so the rows line up with `passages`.
-        return (np.concatenate(parts) if parts else np.zeros((0, self.embedder.dim))), rows
+        if not parts:
+            empty = np.zeros((0, self.embedder.dim), dtype=np.float32)
+            return empty, empty, rows
+        return np.concatenate(parts), np.concatenate(contexts), rows
 
     def _article_vectors(self, texts: list[str]) -> np.ndarray:
         assert self.embedder is not None
@@ -261,10 +274,12 @@ class Index:
             ids, scores = built.retriever.retrieve([q_terms], k=n, show_progress=False, n_threads=1)
             bm25[ids[0]] = scores[0]
         top_bm25 = float(bm25.max()) or 1.0
-        sims = (
-            built.vectors @ vector
-            if vector is not None and built.vectors.shape[1] == len(vector)
-            else np.zeros(len(built.vectors), dtype=np.float32)
+        usable = vector is not None and built.vectors.shape[1] == len(vector)
+        sims = built.vectors @ vector if usable else np.zeros(len(built.vectors), np.float32)
+        in_ctx = (
+            built.context_vectors @ vector
+            if usable
+            else np.zeros(len(built.context_vectors), dtype=np.float32)
         )
         qset = set(q_terms)
         weights = self.weights(question)
@@ -287,7 +302,8 @@ class Index:
             if passage.is_metadata:
                 score += METADATA_BOOST
             matched = frozenset(qset & built.passage_terms[pid])
-            hits.append(Hit(passage, score, cov, matched, dense, sentence_dense))
+            context_dense = tuple(float(x) for x in in_ctx[built.rows[pid]])
+            hits.append(Hit(passage, score, cov, matched, dense, sentence_dense, context_dense))
         hits.sort(key=lambda h: h.score, reverse=True)
         return hits[:k]
 
@@ -334,6 +350,17 @@ class Index:
 
 
 ORDINALS = ("first", "second", "third", "fourth", "fifth")
+
+
+def in_context(passage: Passage) -> list[str]:
+    """Each sentence of a passage as a reader meets it: after its heading and the
+    sentence before it."""
+    head = f"{passage.heading}. " if passage.heading else ""
+    out = []
+    for i, sentence in enumerate(passage.sentences):
+        before = f"{passage.sentences[i - 1]} " if i > 0 else ""
+        out.append(f"{head}{before}{sentence}")
+    return out
 
 
 def references(article: Article, position: int, count: int) -> list[str]:
