@@ -52,6 +52,13 @@ class Extractor:
         passage or a long sentence."""
         weights = self.index.weights(question)
         want = answer_type(question)
+        parsed = self.index.question(question)
+        facet = metadata_facet(question) if parsed.about_article else None
+        # The article asked about: the one the question names ("the stayupdatedwith.ai
+        # article"), else the one whose details retrieval ranked first (its title).
+        named = self.index.referenced_article(parsed) if facet else None
+        if facet and named is None:
+            named = next((h.passage.article_id for h in hits if h.passage.is_metadata), None)
         scored: list[tuple[float, int, int]] = []
         for rank, hit in enumerate(hits):
             heading = set(terms(hit.passage.heading or ""))
@@ -71,6 +78,17 @@ class Extractor:
                 )
                 if sentence.endswith(("?", ":")) or len(sentence.split()) < 5:
                     score -= 1.0  # a question, a lead-in or a label is not an answer
+                if (
+                    facet
+                    and hit.passage.is_metadata
+                    and hit.passage.article_id == named
+                    and metadata_facet(sentence) == facet
+                ):
+                    # "How does the author describe himself?": its words are the ones a
+                    # question about an article uses for framing, so coverage is blind.
+                    score += 1.0
+                elif facet and hit.passage.is_metadata:
+                    score -= 1.0  # another detail, or another article’s
                 scored.append((score, rank, i))
         scored.sort(key=lambda c: c[0], reverse=True)
         return scored
@@ -164,10 +182,11 @@ def answer_type(question: str) -> str:
         return "advice"
     if q.startswith("why"):
         return "reason"
-    if re.match(r"^(which|what) (\w+ ){0,2}(company|companies|firm|lab|labs|unit|team|group|site|"
-                r"models?|families|family|alternatives?|organi[sz]ations?)\b", q) or q.startswith(
-        "which "
-    ):
+    if re.match(
+        r"^(which|what) (\w+ ){0,2}(company|companies|firm|lab|labs|unit|team|group|site|"
+        r"models?|families|family|alternatives?|organi[sz]ations?)\b",
+        q,
+    ) or q.startswith("which "):
         return "entity"
     return "other"
 
@@ -223,6 +242,24 @@ def answer_bonus(want: str, sentence: str, question: str) -> float:
     if want == "definition" and (term := defined_term(question)):
         return definition_bonus(term, sentence)
     return 0.0
+
+
+# What a question about an article asks for, and the metadata sentence that says it
+# (passages.metadata_passage writes them), checked in this order.
+FACETS = (
+    ("bio", r"describ|\bbio\b|background|about the (author|writer)|who is the (author|writer)"),
+    ("reading", r"\bto read\b|read(ing)? time|takes about \d+ minutes"),
+    ("updated", r"\bupdated\b"),
+    ("length", r"how many words|word count|words long|how long is"),
+    ("title", r"title|headline|called"),
+    ("byline", r"wr[io]te|written|author|writer|credit|by whom|byline|publish|site|when"),
+)
+
+
+def metadata_facet(text: str) -> str | None:
+    """Which facet of an article a question asks about, or a metadata sentence says."""
+    low = text.lower()
+    return next((name for name, cue in FACETS if re.search(cue, low)), None)
 
 
 def new_name(sentence: str, question: str) -> bool:

@@ -77,13 +77,15 @@ class GateModel:
 
 
 def features(question: Question, hits: list[Hit], index: Index) -> dict[str, float]:
-    weights = index.weights(question)
+    # "According to the stayupdatedwith.ai piece, ...": the name points at an article; it
+    # is not what the question is about (unless it asks about the article itself).
+    refs = set() if question.about_article else index.reference_names()
+    text = f" {fold(question.search_text)} "
+    pointing = {t for n in refs if f" {n} " in text or f" {n}'s " in text for t in terms(n)}
+    weights = {t: w for t, w in index.weights(question).items() if t not in pointing}
     total = sum(weights.values()) or 1.0
     unknown = sum(w for t, w in weights.items() if not index.knows(t)) / total
     coverage = max((h.coverage for h in hits[:3]), default=0.0)
-    # "According to the AgntBox article, ...": the name points at an article, it is not
-    # what the question is about (unless it asks about the article itself).
-    refs = set() if question.about_article else index.reference_names()
     about = [e for e in question.entities if fold(e) not in refs]
     names = [fold(e) for e in about]
     named = {t for e in question.entities for t in terms(e)}

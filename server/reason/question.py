@@ -21,7 +21,6 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-
 from functools import cache
 
 from rapidfuzz import fuzz, process
@@ -77,6 +76,8 @@ class Lexicon:
         for text in texts:
             ws = words(text)
             lex.words.update(ws)
+            # "stayupdatedwith.ai" is one word, but a question is read word by word.
+            lex.words.update(p for w in ws if "." in w and not w[0].isdigit() for p in w.split("."))
             for a, b in zip(ws, ws[1:], strict=False):
                 if b[:1].isdigit() and a.isalpha():
                     lex.before_numbers.add(a)
@@ -157,7 +158,8 @@ ABOUT_ARTICLE = re.compile(
     r"\b(who (wrote|authored|is (the )?(author|writer|credited))|wrote (it|the|this|that)|"
     r"written by|(author|writer)s? of|by whom|byline|publish\w*|publication|"
     r"(which|what) (site|website|blog|outlet)|(site|website|blog) (is|was)|on (which|what) site|"
-    r"title|titled|headline|called|how long is|how many words|word count|words long|"
+    r"title|titled|headline|called|how many words|word count|words long|"
+    r"how long is (the |this |that )?(\w+ )?(article|piece|post|essay|story)|"
     r"(reading|read) time|to read|updated|about the (author|writer)|"
     r"(author|writer)'?s? (bio|background|description)|describes? (him|her|them)sel(f|ves))\b",
     re.IGNORECASE,

@@ -49,6 +49,14 @@ def test_misheard_names_are_put_back_in_the_articles_spelling(heard: str, meant:
     assert meant in parse(heard, LEXICON).search_text
 
 
+def test_a_misspelt_english_word_keeps_its_meaning_and_a_rare_one_stays() -> None:
+    """ "perameters" (neither the articles' word nor English) means "parameters": kept as
+    such it still tells the gate the articles never say it; "sourdough" is what was said."""
+    assert "parameters" in parse("how many perameters does man go have", LEXICON).search_text
+    assert "sourdough" in parse("how do i make sourdough bread", LEXICON).search_text
+    assert "Wannaa" not in parse("Wannaa is Avocado expected?", LEXICON).search_text
+
+
 @pytest.mark.parametrize("word", ["date", "come", "read", "last", "writer", "heart"])
 def test_common_words_are_never_bent_into_names(word: str) -> None:
     assert parse(f"what {word} is it", LEXICON).corrections == ()
@@ -101,6 +109,11 @@ def test_questions_the_articles_do_not_answer_are_declined(
         ("Which site published the article by Jake Chen?", "AgntBox"),
         ("How long does the AgntBox article take to read?", "5 minutes"),
         ("When was the AgntBox article last updated?", "March 26, 2026"),
+        ("How does the AgntBox author describe himself?", "Software reviewer"),
+        (
+            "Who is credited as the author of the stayupdatedwith.ai article?",
+            "stayupdatedwith.ai Team",
+        ),
     ],
 )
 def test_article_metadata_answers_and_is_quoted(
@@ -114,6 +127,23 @@ def test_article_metadata_answers_and_is_quoted(
 def test_metadata_stays_out_of_questions_about_the_content(answerer: Answerer) -> None:
     result = ask(answerer, "According to the stayupdatedwith.ai article, what is Mango?")
     assert "multimedia" in result.text and "published" not in result.text
+    # "How long is" asks about the article only when it names one.
+    result = ask(answerer, "how long is the context for lama three point one")
+    assert "128K" in result.text and "words long" not in result.text
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How many parameters does Mango have?",
+        "how many perameters does man go have",
+        "What benchmark scores did Llama 4 Maverick get?",
+    ],
+)
+def test_what_is_asked_of_a_name_must_be_said_of_it(answerer: Answerer, question: str) -> None:
+    """Near-topic: the articles name Mango and Maverick, and say "benchmarks" elsewhere,
+    but never say these things of them."""
+    assert not ask(answerer, question).grounded
 
 
 def test_factual_answers_are_short_and_keep_the_whole_sentence_as_source(
