@@ -140,8 +140,11 @@ class FailSoft:
 
     def __init__(self, worker: ModelWorker) -> None:
         self.worker = worker
-        self.engine = worker.engine
         self.label = worker.label
+
+    @property
+    def engine(self) -> Any:
+        return self.worker.engine
 
     @property
     def pending(self) -> int:
