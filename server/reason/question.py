@@ -187,6 +187,39 @@ def english_words() -> tuple[str, ...]:
     return tuple(w for w in top_n_list("en", 60_000) if w.isalpha() and len(w) >= 6)
 
 
+# Spoken and typed-in-a-hurry forms of the question words, so the kind of answer asked
+# for is read the same way ("whats avocado" asks for a definition, "when's" for a date).
+CONTRACTIONS = {
+    "whats": "what is", "what's": "what is", "what’s": "what is", "whos": "who is",
+    "who's": "who is", "who’s": "who is", "whens": "when is", "when's": "when is",
+    "when’s": "when is", "wheres": "where is", "where's": "where is", "where’s": "where is",
+    "hows": "how is", "how's": "how is", "how’s": "how is", "why'd": "why did",
+    "why’d": "why did", "what'd": "what did", "what’d": "what did", "wanna": "want to",
+    "gonna": "going to",
+}  # fmt: skip
+# Talk around a question that carries nothing to look up: "ok so", "wait", "or nah".
+LEADING_TALK = re.compile(
+    r"^(?:(?:ok(?:ay)?|so|well|wait|hey|hmm+|um+|uh+|like|right|and|but|basically)\b[\s,]*)+",
+    re.IGNORECASE,
+)
+TRAILING_TALK = re.compile(
+    r"[\s,]+(?:or nah|or not|or what|again|now|lol|haha|then|though|right)(?=[?.!\s]*$)",
+    re.IGNORECASE,
+)
+
+
+def plain_question(text: str) -> str:
+    """The question without the talk around it, its question word spelled out."""
+    text = LEADING_TALK.sub("", text.strip())
+    text = TRAILING_TALK.sub("", text)
+    text = re.sub(r"\bbasically\b\s*", "", text, flags=re.IGNORECASE)
+    return re.sub(
+        r"(?<![\w’'])[\w’']+(?![\w’'])",
+        lambda m: CONTRACTIONS.get(m.group(0).lower(), m.group(0)),
+        text,
+    ).strip()
+
+
 def correct(text: str, lexicon: Lexicon) -> tuple[str, list[tuple[str, str]]]:
     """The text with misheard words replaced by the article words they most likely are."""
     text = re.sub(r"\b([a-zA-Z])\.([a-zA-Z])\.", r"\1\2", text)  # "A.I." -> "AI"
@@ -251,7 +284,7 @@ def _join(tokens: list[str]) -> str:
 def parse(text: str, lexicon: Lexicon) -> Question:
     from server.reason.extract import answer_type  # the answer kinds live with extraction
 
-    search_text, changes = correct(text, lexicon)
+    search_text, changes = correct(plain_question(text) or text, lexicon)
     # A word that is neither the articles' nor English ("Wannaa" for "When") carries no
     # meaning we can use, and unknown words weigh the most in coverage: leave it out.
     strange = [w for w in re.findall(r"[\w’'-]+", search_text) if lexicon.strange_words(w)]

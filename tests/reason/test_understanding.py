@@ -11,7 +11,7 @@ import pytest
 from server.bench import evaluate as ev
 from server.reason import ground
 from server.reason.lookup import Index
-from server.reason.question import Lexicon, parse
+from server.reason.question import Lexicon, parse, plain_question
 from server.reason.respond import Answer, Answerer, answer
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -55,6 +55,29 @@ def test_a_misspelt_english_word_keeps_its_meaning_and_a_rare_one_stays() -> Non
     assert "parameters" in parse("how many perameters does man go have", LEXICON).search_text
     assert "sourdough" in parse("how do i make sourdough bread", LEXICON).search_text
     assert "Wannaa" not in parse("Wannaa is Avocado expected?", LEXICON).search_text
+
+
+@pytest.mark.parametrize(
+    ("said", "asked", "kind"),
+    [
+        ("whats avocado", "what is avocado", "definition"),
+        (
+            "ok so when's avocado supposed to come out",
+            "when is avocado supposed to come out",
+            "date",
+        ),
+        (
+            "so is open source ai even sustainable or nah",
+            "is open source ai even sustainable",
+            "other",
+        ),
+        ("why'd meta go closed", "why did meta go closed", "reason"),
+        ("Which models are like Llama?", "Which models are like Llama?", "entity"),
+    ],
+)
+def test_the_talk_around_a_question_is_not_what_it_asks(said: str, asked: str, kind: str) -> None:
+    question = parse(said, LEXICON)
+    assert plain_question(said) == asked and question.kind == kind
 
 
 @pytest.mark.parametrize("word", ["date", "come", "read", "last", "writer", "heart"])
