@@ -43,6 +43,12 @@ def test_ingest_of_nothing_is_a_usage_error(tmp_path: Path) -> None:
     assert result.returncode == 2 and result.stderr.startswith("error: no .txt")
 
 
+def test_an_unknown_option_is_a_usage_line_not_a_traceback() -> None:
+    result = tutor("eval", "--file", "questions.json")
+    assert result.returncode == 2
+    assert "No such option: --file" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_ask_prints_the_answer_and_its_sources(tmp_path: Path) -> None:
     result = tutor("ask", "How was Llama 4 received?", "--data-dir", str(tmp_path))
     assert result.returncode == 0, result.stderr
