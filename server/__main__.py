@@ -120,6 +120,38 @@ def ask(
         console.print(f"    “{source.quote}”", highlight=False)
 
 
+def _spoken(settings: Settings, answerer, items: list, voice: str) -> list:  # type: ignore[no-untyped-def]
+    """The items as heard: said by `voice`, transcribed as the voice socket does."""
+    from rich.progress import Progress
+
+    from server import catalog
+    from server.bench import spoken as sp
+    from server.engines import PiperSynthesizer, WhisperTranscriber
+    from server.listen.vocabulary import whisper_prompt
+
+    if voice not in sp.VOICES:
+        raise TutorError(f"--spoken {voice}: the voices are {', '.join(sp.VOICES)}", code="usage")
+    stt_path = catalog.resolve("stt", settings.stt_model, settings.cache_dir)
+    stt = WhisperTranscriber(stt_path, settings.stt_model, settings.threads)
+    piper = None
+    if voice == "piper":
+        tts_path = catalog.resolve("tts", settings.tts_voice, settings.cache_dir)
+        piper = PiperSynthesizer(tts_path, settings.tts_voice, settings.threads)
+    index = answerer.index
+    prompt = whisper_prompt(index.vocabulary())
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task(f"Saying and hearing ({voice})", total=len(items))
+        heard = sp.spoken_items(
+            items, voice, stt, piper, prompt, index.lexicon.strange_words,
+            lambda: progress.advance(task),
+        )  # fmt: skip
+    console.print(
+        f"{voice}: {sp.misheard(heard)} of {len(heard)} questions heard other than said",
+        highlight=False,
+    )
+    return heard
+
+
 @app.command("eval")
 def evaluate(
     file: Annotated[Path, typer.Argument(help="Questions, as ../shared/eval/qa_public.json.")],
@@ -129,9 +161,18 @@ def evaluate(
     fit: Annotated[
         bool, typer.Option(help="Refit the coverage model (server/reason/gate.json) on FILE.")
     ] = False,
+    spoken: Annotated[
+        str | None,
+        typer.Option(
+            help="Say each question with this voice (piper or espeak) and answer what "
+            "Whisper hears.",
+            metavar="VOICE",
+        ),
+    ] = None,
 ) -> None:
     """Score the answer path on a question file."""
     import asyncio
+    import json
     import statistics
 
     from rich.progress import Progress
@@ -140,11 +181,16 @@ def evaluate(
 
     if not file.exists():
         raise TutorError(f"{file}: no such file", code="usage")
-    answerer = _answerer(settings_from(data_dir=data_dir), use_llm=not no_llm)
-    total = len(__import__("json").loads(file.read_text()))
+    settings = settings_from(data_dir=data_dir)
+    answerer = _answerer(settings, use_llm=not no_llm)
+    items = json.loads(file.read_text())
+    if spoken is not None:
+        items = _spoken(settings, answerer, items, spoken)
     with Progress(console=err, transient=True) as progress:
-        task = progress.add_task("Answering", total=total)
-        results = asyncio.run(ev.run(answerer, file, lambda: progress.advance(task), naive))
+        task = progress.add_task("Answering", total=len(items))
+        results = asyncio.run(
+            ev.run(answerer, file, lambda: progress.advance(task), naive, items=items)
+        )
     for r in results:
         mark = "[green]PASS[/green]" if r.passed else "[red]FAIL[/red]"
         via = "extractive" if r.answer.fallback else ("llm" if r.answer.grounded else "declined")

@@ -49,6 +49,29 @@ def test_an_unknown_option_is_a_usage_line_not_a_traceback() -> None:
     assert "No such option: --file" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_eval_can_say_the_questions_aloud_and_answer_what_is_heard(tmp_path: Path) -> None:
+    """`tutor eval --spoken piper`: each question said by the tutor's voice, heard by
+    Whisper, then answered and scored as typed questions are (facts, not transcripts)."""
+    import json
+
+    questions = tmp_path / "q.json"
+    questions.write_text(
+        json.dumps(
+            [
+                {"q": "When is Avocado expected to launch?", "all": ["2026"]},
+                {"q": "What is the capital of Australia?", "abstain": True},
+            ]
+        )
+    )
+    data = str(tmp_path / "data")
+    result = tutor("eval", str(questions), "--no-llm", "--spoken", "piper", "--data-dir", data)
+    assert result.returncode == 0, result.stderr
+    assert "of 2 questions heard other than said" in result.stdout
+    assert "out-of-scope declined" in result.stdout and "1/1" in result.stdout
+    wrong = tutor("eval", str(questions), "--spoken", "robot", "--data-dir", data)
+    assert wrong.returncode == 2 and "the voices are piper, espeak" in wrong.stderr
+
+
 def test_ask_prints_the_answer_and_its_sources(tmp_path: Path) -> None:
     result = tutor("ask", "How was Llama 4 received?", "--data-dir", str(tmp_path))
     assert result.returncode == 0, result.stderr

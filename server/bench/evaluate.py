@@ -114,9 +114,14 @@ async def naive_answer(answerer: Answerer, question: str) -> Answer:
 
 
 async def run(
-    answerer: Answerer, path: Path, progress: Any = None, naive: bool = False
+    answerer: Answerer,
+    path: Path,
+    progress: Any = None,
+    naive: bool = False,
+    items: list[dict[str, Any]] | None = None,
 ) -> list[Result]:
-    items = json.loads(path.read_text())
+    """Answer and judge every item of the file (or `items`, read from it already)."""
+    items = items if items is not None else json.loads(path.read_text())
     results = []
     for item in items:
         start = time.perf_counter()
