@@ -38,7 +38,7 @@ import numpy as np
 
 from server.reason.lookup import Hit, Index
 from server.reason.question import Question
-from server.reason.text import fold, terms
+from server.reason.text import fold, terms, words
 
 MODEL_FILE = Path(__file__).with_name("gate.json")
 FEATURES = ("dense", "coverage", "unknown", "attribute")
@@ -110,7 +110,9 @@ def attribute(asked: dict[str, float], names: list[str], hits: list[Hit], index:
             # An article's metadata is one short passage about one thing: all one window.
             near = sentences if hit.passage.is_metadata else sentences[max(0, i - 1) : i + 2]
             window = " ".join(near)
-            if names and not all(n in fold(f"{heading} {window}") for n in names):
+            # Word by word: "Llama4" (as Whisper writes it) is the articles' "Llama 4".
+            said = set(words(f"{heading} {window}"))
+            if names and not all(set(words(n)) <= said for n in names):
                 continue
             held = set(terms(window)) | heading_terms
             held |= {t for t in asked if any(same_root(t, h) for h in held)}

@@ -223,6 +223,12 @@ def plain_question(text: str) -> str:
 def correct(text: str, lexicon: Lexicon) -> tuple[str, list[tuple[str, str]]]:
     """The text with misheard words replaced by the article words they most likely are."""
     text = re.sub(r"\b([a-zA-Z])\.([a-zA-Z])\.", r"\1\2", text)  # "A.I." -> "AI"
+    # "Llama4", as Whisper often writes it, is the articles' "Llama 4".
+    text = re.sub(
+        r"\b([A-Za-z]{3,})(\d+(?:\.\d+)?)\b",
+        lambda m: f"{m[1]} {m[2]}" if m[1].lower() in lexicon.before_numbers else m[0],
+        text,
+    )
     # Spelled-out letters of a name the articles use: "a i" -> "AI", "m s l" -> "MSL".
     text = re.sub(
         r"\b[a-zA-Z](?: [a-zA-Z]\b)+",
@@ -232,6 +238,7 @@ def correct(text: str, lexicon: Lexicon) -> tuple[str, list[tuple[str, str]]]:
     tokens = re.findall(r"[\w’'.-]+|[^\w\s]", text)
     out: list[str] = []
     changes: list[tuple[str, str]] = []
+    tokens = [part for token in tokens for part in _unhyphen(token, lexicon, changes)]
     i = 0
     while i < len(tokens):
         token = tokens[i]
@@ -269,6 +276,21 @@ def correct(text: str, lexicon: Lexicon) -> tuple[str, list[tuple[str, str]]]:
             out.append(token)
         i += 1
     return _join(out), changes
+
+
+def _unhyphen(token: str, lexicon: Lexicon, changes: list[tuple[str, str]]) -> list[str]:
+    """A recogniser hyphenates what it half-heard ("Man-Go", "Ang-Box", "Avocado-expected"):
+    one of the articles' names when the joined letters are (or nearly are) one, else its
+    words, each to be read on its own."""
+    parts = token.split("-")
+    if len(parts) < 2 or not all(p.isalpha() for p in parts):
+        return [token]
+    joined = "".join(parts).lower()
+    match = joined if lexicon.knows(joined) else lexicon.closest(joined)
+    if match:
+        changes.append((token, match))
+        return [_cased(match, lexicon)]
+    return parts
 
 
 def _cased(word: str, lexicon: Lexicon) -> str:

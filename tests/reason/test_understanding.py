@@ -43,6 +43,9 @@ LEXICON = Lexicon.of(
         ("and quen", "Qwen"),
         ("what kind of model is man go", "Mango"),
         ("what does alexander wong do", "Alexandr Wang"),
+        ("what kind of model is Man-Go", "Mango"),  # hyphenated where half-heard
+        ("how was Llama4 received", "Llama 4"),  # as Whisper writes it
+        ("Wannaa is Avocado-expected to launch?", "Avocado expected"),
     ],
 )
 def test_misheard_names_are_put_back_in_the_articles_spelling(heard: str, meant: str) -> None:
