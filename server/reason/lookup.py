@@ -167,8 +167,11 @@ class Index:
         contexts: list[np.ndarray] = []
         for n, article in enumerate(articles, 1):
             own = [p for p in passages if p.article_id == article.id]
-            parts.append(self._article_vectors([s for p in own for s in p.sentences]))
-            contexts.append(self._article_vectors([c for p in own for c in in_context(p)]))
+            vectors = self._article_vectors([s for p in own for s in p.sentences])
+            headings = sorted({p.heading for p in own if p.heading})
+            heads = dict(zip(headings, self._article_vectors(headings), strict=True))
+            parts.append(vectors)
+            contexts.append(in_context(own, vectors, heads))
             if progress:
                 progress(n, len(articles))
         # Passages were made article by article, so the rows line up with `passages`.
@@ -352,14 +355,22 @@ class Index:
 ORDINALS = ("first", "second", "third", "fourth", "fifth")
 
 
-def in_context(passage: Passage) -> list[str]:
-    """Each sentence of a passage as a reader meets it: after its heading and the
-    sentence before it."""
-    head = f"{passage.heading}. " if passage.heading else ""
-    out = []
-    for i, sentence in enumerate(passage.sentences):
-        before = f"{passage.sentences[i - 1]} " if i > 0 else ""
-        out.append(f"{head}{before}{sentence}")
+def in_context(
+    passages: list[Passage], vectors: np.ndarray, heads: dict[str, np.ndarray]
+) -> np.ndarray:
+    """Each sentence's vector as a reader meets it: with the sentence before it and its
+    heading (`vectors`: the passages' sentences in order). Mean pooling makes the sum of
+    the parts' vectors close to the vector of the parts read together, at no model cost
+    (embedding the joined texts doubled an index build)."""
+    out = np.zeros_like(vectors)
+    row = 0
+    for p in passages:
+        for i in range(len(p.sentences)):
+            v = vectors[row] + (vectors[row - 1] if i > 0 else 0.0)
+            if p.heading:
+                v = v + 0.5 * heads[p.heading]
+            out[row] = v / max(float(np.linalg.norm(v)), 1e-9)
+            row += 1
     return out
 
 
