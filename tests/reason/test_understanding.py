@@ -164,6 +164,7 @@ def test_metadata_stays_out_of_questions_about_the_content(answerer: Answerer) -
         "How many parameters does Mango have?",
         "how many perameters does man go have",
         "What benchmark scores did Llama 4 Maverick get?",
+        "How do I make a sourdough starter?",  # "starter" shares a root with "started"
     ],
 )
 def test_what_is_asked_of_a_name_must_be_said_of_it(answerer: Answerer, question: str) -> None:
