@@ -12,6 +12,7 @@ import re
 
 from server.reason.lookup import Hit, Index
 from server.reason.passages import Passage
+from server.reason.question import ABOUT_ARTICLE
 from server.reason.text import STOPWORDS, terms
 
 DENSE_WEIGHT = 0.5
@@ -52,11 +53,12 @@ class Extractor:
         passage or a long sentence."""
         weights = self.index.weights(question)
         want = answer_type(question)
-        parsed = self.index.question(question)
-        facet = metadata_facet(question) if parsed.about_article else None
+        # `question` is the parsed question's search text already: read it, don't parse it
+        # again (this runs twice a turn).
+        facet = metadata_facet(question) if ABOUT_ARTICLE.search(question) else None
         # The article asked about: the one the question names ("the stayupdatedwith.ai
         # article"), else the one whose details retrieval ranked first (its title).
-        named = self.index.referenced_article(parsed) if facet else None
+        named = self.index.referenced_article(question) if facet else None
         if facet and named is None:
             named = next((h.passage.article_id for h in hits if h.passage.is_metadata), None)
         scored: list[tuple[float, int, int]] = []

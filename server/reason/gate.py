@@ -22,7 +22,7 @@ the probability, the evidence it weighed, and why).
      question is the articles' names with someone else's question; this is what tells.
    Its coefficients are fitted on our own labelled questions (`tutor eval --fit`,
    tests/data/eval_dev.json) and kept in `gate.json`; `TUTOR_ANSWER_THRESHOLD` moves the
-   line. Three features and a fitted line, rather than a hand-set threshold on one score,
+   line. Four features and a fitted line, rather than a hand-set threshold on one score,
    because paraphrase lowers coverage and near-topic questions raise similarity: neither
    alone separates them.
 """
@@ -86,8 +86,7 @@ def features(question: Question, hits: list[Hit], index: Index) -> dict[str, flo
     # "According to the stayupdatedwith.ai piece, ...": the name points at an article; it
     # is not what the question is about (unless it asks about the article itself).
     refs = set() if question.about_article else index.reference_names()
-    text = f" {fold(question.search_text)} "
-    pointing = {t for n in refs if f" {n} " in text or f" {n}'s " in text for t in terms(n)}
+    pointing = {t for n in refs & index.pointed_names(question) for t in terms(n)}
     weights = {t: w for t, w in index.weights(question).items() if t not in pointing}
     total = sum(weights.values()) or 1.0
     unknown = sum(w for t, w in weights.items() if not index.knows(t)) / total

@@ -310,16 +310,28 @@ class Index:
         hits.sort(key=lambda h: h.score, reverse=True)
         return hits[:k]
 
-    def referenced_article(self, question: Question) -> int | None:
-        """The article a question names ("the AgntBox article", "Jake Chen's piece",
-        "the second article"), if it names exactly one."""
-        text = " " + fold(question.search_text) + " "
+    def referenced_article(self, question: Question | str) -> int | None:
+        """The article a question (or its search text) names ("the AgntBox article",
+        "Jake Chen's piece", "the second article"), if it names exactly one."""
+        said = self.pointed_names(question)
         named = {
             article
             for article, names in self._built.references.items()
-            if any(f" {n} " in text or f" {n}'s " in text for n in names)
+            if any(n in said for n in names)
         }
         return named.pop() if len(named) == 1 else None
+
+    def pointed_names(self, question: Question | str) -> set[str]:
+        """The names of articles a question (or its search text) says ("agntbox",
+        "jake chen's", "the second article")."""
+        text = question if isinstance(question, str) else question.search_text
+        text = f" {fold(text)} "
+        return {
+            n
+            for names in self._built.references.values()
+            for n in names
+            if f" {n} " in text or f" {n}'s " in text
+        }
 
     def reference_names(self) -> set[str]:
         """Every name by which a learner points at an article ("agntbox", "jake chen")."""
