@@ -36,6 +36,7 @@ def row_id(raw: str, what: str) -> int:
 async def healthz(services: ServicesDep) -> dict[str, Any]:
     return {
         "status": "ok",
+        "host": services.settings.host_label,
         # Each engine's kind and address; a remote one is probed (a blocking call).
         "models": await asyncio.to_thread(services.engines.describe),
         "articles": services.store.article_count(),

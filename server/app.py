@@ -70,9 +70,16 @@ def create_app(settings: Settings | None = None, engines: Engines | None = None)
                 "TUTOR_ALLOWED_HOSTS to the names (or addresses) learners use",
                 ", ".join(settings.hosts),
             )
+        follower = (
+            asyncio.create_task(follow_library(services), name="follow-library")
+            if settings.library_poll_s > 0
+            else None
+        )
         try:
             yield
         finally:
+            if follower is not None:
+                follower.cancel()
             services.close()
 
     app = FastAPI(title="Voice tutor", version="0.1.0", lifespan=lifespan)
@@ -125,6 +132,19 @@ def create_app(settings: Settings | None = None, engines: Engines | None = None)
 
     app.mount("/static", StaticFiles(directory=CLIENT_DIR), name="client")
     return app
+
+
+async def follow_library(services: Any) -> None:
+    """Every TUTOR_LIBRARY_POLL_S seconds: has another host sharing the database added or
+    removed an article? Then rebuild (in the library's thread, after any change of ours).
+    A database that cannot be read now is tried again next time."""
+    library = services.library
+    while True:
+        await asyncio.sleep(services.settings.library_poll_s)
+        try:
+            await library.apply(library.sync)
+        except Exception:  # noqa: BLE001 - the next poll tries again
+            log.exception("checking the library for changes made elsewhere failed")
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -56,6 +56,17 @@ class Settings(BaseSettings):
     past it the turn gets the extractive answer (connecting: at most 3 s)."""
     log_level: str = "INFO"
 
+    # Several hosts behind one load balancer (README, "Scale-out")
+    host_name: str | None = None
+    """The name this host gives in `ready` and /healthz, so a client (and its operator)
+    can tell which host answered; default: the machine's name and the port."""
+    library_poll_s: float = Field(2.0, ge=0, le=3600)
+    """How often this host looks in the database for articles another host sharing it
+    added or removed, and rebuilds its index when there are (0: never)."""
+    narration_dir: Path | None = None
+    """Where lesson narration audio is kept; files are named by a hash of their text and
+    voice, so hosts can share one folder. Default: <data>/cache/narration."""
+
     # Reasoning
     retrieval_k: int = Field(4, ge=1, le=20)
     answer_threshold: float = Field(0.5, gt=0, lt=1)
@@ -204,6 +215,16 @@ class Settings(BaseSettings):
     @property
     def cache_dir(self) -> Path:
         return self.data_dir / "cache"
+
+    @property
+    def narration_path(self) -> Path:
+        return self.narration_dir or self.cache_dir / "narration"
+
+    @property
+    def host_label(self) -> str:
+        import socket
+
+        return self.host_name or f"{socket.gethostname()}:{self.port}"
 
     def check(self) -> ModelPaths:
         """Resolve every model and make sure the data folder is writable (ConfigError). An

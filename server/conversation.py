@@ -137,6 +137,7 @@ class Conversation:
                     notice=p.resume_notice(hello.session_id, grant.resumed),
                     input_rate=hello.sample_rate,
                     output_rate=self.services.engines.synthesizer.sample_rate,
+                    host=self.settings.host_label,
                 )
             )
             while True:

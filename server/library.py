@@ -5,7 +5,12 @@ Changes happen one at a time, each with its listeners' work (the index rebuild):
 rebuilds that interleave could swap in the older library last. The server runs them in the
 library's own thread (`apply`): parsing a 2 MB page and rebuilding the index take seconds,
 and on the event loop they froze every socket; the old index answers until the new one is
-swapped in whole."""
+swapped in whole.
+
+Several hosts may share one database (behind a load balancer): a change made on another
+host is seen by `sync`, which the server calls every TUTOR_LIBRARY_POLL_S seconds, and
+runs the same listeners as a change made here. A poll of a 16-byte stamp rather than a
+database notification channel, so it works the same on SQLite and Postgres."""
 
 from __future__ import annotations
 
@@ -34,6 +39,7 @@ class Library:
         # The server's changes wait their turn in this queue, not on the event loop or
         # in the default thread pool (its thread starts on first use).
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="library")
+        self._stamp: str | None = None  # the library as this host's listeners last saw it
 
     async def apply(self, change: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a change (`add_bytes`, `remove`, ...) in the library's thread, after the
@@ -46,8 +52,25 @@ class Library:
         self._listeners.append(listener)
 
     def _changed(self) -> None:
+        # Read before the listeners read the articles: a change another host makes in
+        # between shows as a new stamp at the next `sync`, never as a missed one.
+        self._stamp = self.store.article_stamp()
         for listener in self._listeners:
             listener()
+
+    def mark_seen(self) -> None:
+        """Call before building from the articles as they are now (the index at start)."""
+        self._stamp = self.store.article_stamp()
+
+    def sync(self) -> bool:
+        """Whether another host changed the library since this one last looked; if so,
+        its listeners run (the index rebuilds, lessons follow) as for a change made here."""
+        with self._changing:
+            if self.store.article_stamp() == self._stamp:
+                return False
+            log.info("the library changed on another host: rebuilding the index")
+            self._changed()
+            return True
 
     def add(self, doc: Document) -> tuple[Article, bool]:
         with self._changing:

@@ -122,6 +122,9 @@ class Ready(ServerEvent):
     output_rate: int
     output_format: Literal["pcm_s16le"] = "pcm_s16le"
     notice: str | None = None  # why the asked-for session was not continued
+    # Which tutor host answered (TUTOR_HOST_NAME): behind a load balancer, any host
+    # continues any session from the database; this says which one has it now.
+    host: str = ""
 
 
 class SpeechStarted(ServerEvent):

@@ -156,6 +156,7 @@ def build_index(
     index = Index(settings.data_dir / "index", Embedder(path, settings.embed_model))
     library.on_change(lambda: index.rebuild(library.store.articles()))
     library.seed(settings.corpus_dir)
+    library.mark_seen()
     index.rebuild(library.store.articles(), progress)
     return index
 

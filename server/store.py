@@ -231,6 +231,14 @@ class Store:
             if db.execute("DELETE FROM articles WHERE id = ?", (article_id,)).rowcount == 0:
                 raise NotFound(f"no article with id {article_id}")
 
+    def article_stamp(self) -> str:
+        """The library's contents in a few bytes (each article's id, text hash and whether
+        its details are in): when another host sharing the database adds, removes or
+        completes an article, this changes."""
+        rows = self._rows("SELECT id, content_hash, details IS NOT NULL FROM articles ORDER BY id")
+        listed = json.dumps([[row[0], row[1], bool(row[2])] for row in rows])
+        return hashlib.sha256(listed.encode()).hexdigest()[:16]
+
     def article_count(self) -> int:
         return int(self._rows("SELECT count(*) FROM articles")[0][0])
 

@@ -36,6 +36,7 @@ def attach(services: Services) -> Lessons:
         llm=engines.llm,
         voice=engines.synthesizer.name,
         watch=[engines.stt, engines.llm, engines.tts],
+        narration_dir=services.settings.narration_path,
     )
     services.lessons = lessons
     services.library.on_change(lessons.changed)

@@ -69,11 +69,13 @@ class Lessons:
         watch: list[ModelWorker] | None = None,
         polite: bool = True,
         grace_s: float = 1.0,
+        narration_dir: Path | None = None,
     ) -> None:
         """`watch`: the workers whose queues mean a learner is waiting (default: llm, tts);
-        `polite=False` (the CLI) builds flat out."""
+        `polite=False` (the CLI) builds flat out. `narration_dir`: the audio files' folder
+        (TUTOR_NARRATION_DIR, which hosts may share); default <cache_dir>/narration."""
         self.store = store
-        self.narration = NarrationCache(cache_dir / "narration")
+        self.narration = NarrationCache(narration_dir or cache_dir / "narration")
         self.tts, self.llm = tts, llm
         self.voice = voice or (tts.engine.name if tts else "none")
         self.watch = watch if watch is not None else [w for w in (llm, tts) if w]

@@ -31,6 +31,7 @@ def open_lessons(settings: Settings, *, use_llm: bool, narrate: bool) -> Lessons
         llm=engines.llm if use_llm else None,
         voice=settings.tts_voice,
         polite=False,
+        narration_dir=settings.narration_path,
     )
 
 
@@ -51,7 +52,13 @@ def build(settings: Settings, console: Console, *, use_llm: bool, narrate: bool)
 
 
 def table(settings: Settings, voice: str) -> Table:
-    lessons = Lessons(Store(settings.db_path), settings.cache_dir, tts=None, voice=voice)
+    lessons = Lessons(
+        Store(settings.db_path),
+        settings.cache_dir,
+        tts=None,
+        voice=voice,
+        narration_dir=settings.narration_path,
+    )
     out = Table("id", "title", "article", "segments", "quiz", "narration")
     for s in lessons.summaries():
         quiz = len(lessons.script(s["id"]).quiz)

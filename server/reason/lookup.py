@@ -23,6 +23,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import shutil
 import threading
 from collections.abc import Callable
@@ -207,13 +208,19 @@ class Index:
     def _save(self, retriever: bm25s.BM25, fingerprint: str) -> None:
         if not self.folder:
             return
-        tmp = self.folder.with_name(self.folder.name + ".tmp")
+        # Hosts may share a data folder: each writes its own temporary copy, and one
+        # that finds the folder replaced under it by another's leaves that one be (the
+        # saved copy only spares the next start a rebuild; this host keeps its own).
+        tmp = self.folder.with_name(f"{self.folder.name}.tmp-{os.getpid()}-{threading.get_ident()}")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         retriever.save(str(tmp / "bm25"))
         (tmp / "fingerprint").write_text(fingerprint)
         shutil.rmtree(self.folder, ignore_errors=True)
-        tmp.rename(self.folder)
+        try:
+            tmp.rename(self.folder)
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     # --- searching --------------------------------------------------------------------
 

@@ -137,7 +137,8 @@ class Answerer:
         hits = self.index.search(question, self.k * 2, prefer_article)
         asks_back = bool(ANAPHORA & set(words(question.text))) or len(question.terms) <= 1
         if history and asks_back:
-            combined_q = self.index.question(f"{history[-1][0]} {question.search_text}")
+            # The new question first: what it asks for (a name, a date) is read off its start.
+            combined_q = self.index.question(f"{question.search_text} {history[-1][0]}")
             combined = self.index.search(combined_q, self.k * 2, prefer_article)
             if combined and (not hits or combined[0].coverage >= hits[0].coverage):
                 return combined_q, combined
