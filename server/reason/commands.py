@@ -194,7 +194,8 @@ def simplest(turn: PastTurn, min_words: int = 4) -> str | None:
     first real sentence (or its sources' sentences), whole or cut to clauses, that
     - the sources support (the grounding check),
     - keeps the names and numbers it says within the main fact's, and at least one of them,
-    - keeps as much of the question's topic as the main fact does,
+    - keeps as much of the question's topic as the main fact does, or says a name or
+      number of the main fact that the question does not,
     - is shorter than the answer.
     None when nothing shorter carries it."""
     quotes = " ".join(s.quote for s in turn.sources)
@@ -206,6 +207,7 @@ def simplest(turn: PastTurn, min_words: int = 4) -> str | None:
     main_terms = set(terms(main))
     main_claims = {fold(c) for c in ground.claims(main)}
     asked = set(terms(turn.question))
+    asked_claims = {fold(c) for c in ground.claims(turn.question)}
     topic = len(asked & main_terms)
     options: set[str] = set()
     for sentence in said + sentences(quotes):
@@ -221,7 +223,11 @@ def simplest(turn: PastTurn, min_words: int = 4) -> str | None:
             continue
         if len(mine & main_terms) < min(2, len(main_terms)) or len(mine - main_terms) > 1:
             continue
-        if len(asked & mine) < topic or not ground.check(option, evidence).ok:
+        # On the question's topic as much as the main fact is, or else saying what the
+        # question asked for: a name or number of the main fact that the question does
+        # not say ("Led by Chief AI Officer Alexandr Wang." for "Who leads MSL?").
+        answers = bool(claimed - asked_claims)
+        if (len(asked & mine) < topic and not answers) or not ground.check(option, evidence).ok:
             continue
         if best is None or (size, option) < best:
             best = (size, option)

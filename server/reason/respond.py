@@ -107,6 +107,29 @@ class LlmOdds:
         self.outcomes.append(used)
 
 
+REFERRING = re.compile(
+    r"\b(it|its|they|them|their|this|that|these|those|he|she|him|his|her)\b", re.IGNORECASE
+)
+POSSESSIVE = {"its", "their", "his", "her"}
+
+
+def with_referent(text: str, previous: Question) -> str | None:
+    """The question with its first pronoun replaced by the names the previous question
+    asked about ("its launch" -> "Avocado's launch"); None when there is nothing to put
+    in or nothing to replace."""
+    names = previous.entities
+    if not names:
+        return None
+    match = REFERRING.search(text)
+    if match is None:
+        return None
+    together = " ".join(names)  # "Llama 3.1" is found as "Llama" and "3.1"
+    name = together if together.lower() in previous.text.lower() else " and ".join(names)
+    if match.group(1).lower() in POSSESSIVE:
+        name += "'s"
+    return text[: match.start()] + name + text[match.end() :]
+
+
 class Answerer:
     def __init__(
         self,
@@ -137,8 +160,13 @@ class Answerer:
         hits = self.index.search(question, self.k * 2, prefer_article)
         asks_back = bool(ANAPHORA & set(words(question.text))) or len(question.terms) <= 1
         if history and asks_back:
-            # The new question first: what it asks for (a name, a date) is read off its start.
-            combined_q = self.index.question(f"{question.search_text} {history[-1][0]}")
+            previous = self.index.question(history[-1][0])
+            # "Who is leading it?" after a question about Avocado is "Who is leading
+            # Avocado?": what it asks for stays its own (a name, not the launch date the
+            # last question asked). Without a name to put in, both questions' words, the
+            # new one first (what it asks for is read off its start).
+            resolved = with_referent(question.text, previous)
+            combined_q = self.index.question(resolved or f"{question.search_text} {history[-1][0]}")
             combined = self.index.search(combined_q, self.k * 2, prefer_article)
             if combined and (not hits or combined[0].coverage >= hits[0].coverage):
                 return combined_q, combined

@@ -9,6 +9,7 @@ from functools import lru_cache
 
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN_PLUS
+from lemminflect import getAllLemmas
 
 # Words that shape a question but carry no topic: "what happened to X" is about X.
 QUESTION_WORDS = {
@@ -91,7 +92,20 @@ def words(text: str) -> list[str]:
 
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    return _STEMMER.stemWord(word)
+    """Snowball's stem, of the verb's base form for a form only a verb has: the stemmer
+    keeps "led" apart from "leads" and "leading", and a learner who asks "who is leading
+    it" must find "led by"."""
+    return _STEMMER.stemWord(verb_lemma(word) or word)
+
+
+def verb_lemma(word: str) -> str | None:
+    """The verb a word can only be a form of ("led" -> "lead", "wrote" -> "write"), from
+    lemminflect's tables; None for a word that may be something else too ("left",
+    "thought") or is its own base form."""
+    lemmas = getAllLemmas(word)
+    if set(lemmas) == {"VERB"} and len(lemmas["VERB"]) == 1 and lemmas["VERB"][0] != word:
+        return lemmas["VERB"][0]
+    return None
 
 
 # Common irregular past forms: like "-ed" words, they say what happened, not to what.

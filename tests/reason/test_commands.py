@@ -163,7 +163,7 @@ def test_simpler_is_a_shorter_grounded_sentence_with_a_fact_of_the_last_answer(
         first = run(a, question, past)
         simple = run(a, "Can you say it more simply?", past)
         assert simple.command == Command("simpler")
-        assert simple.grounded and simple.sources, (question, simple.text)
+        assert simple.grounded and simple.sources, (question, first.text, simple.text)
         assert len(simple.text.split()) < len(first.text.split()), (first.text, simple.text)
         quotes = " ".join(s.quote for s in first.sources)
         assert ground.check(simple.text, quotes).ok, simple.text

@@ -8,7 +8,7 @@ import pytest
 
 from server.engines import ModelWorker
 from server.reason.lookup import Index
-from server.reason.respond import Answer, AnswerDelta, Answerer, answer
+from server.reason.respond import Answer, AnswerDelta, Answerer, answer, with_referent
 from tests.fakes import FakeResponder
 
 EVAL = Path(__file__).resolve().parents[3] / "shared" / "eval" / "qa_public.json"
@@ -60,6 +60,33 @@ def test_follow_up_uses_the_previous_question(index: Index) -> None:
     assert result.grounded and "2025" in result.text
     sent = fake.calls[-1]
     assert {"role": "user", "content": "What is Avocado?"} in sent  # history reaches the LLM
+
+
+def test_a_follow_up_asks_its_own_question_about_the_last_ones_subject(index: Index) -> None:
+    """The pronoun is the last question's subject; what is asked is the new question's:
+    a name here, not the launch date the first question asked for."""
+    a, _ = answerer_with(index, "Not a real answer.")
+    history = [("When is Avocado expected to launch?", "Current estimates put it in 2026.")]
+    result = ask(a, "Who is leading it?", history)
+    assert result.grounded and "Wang" in result.text.split(".")[0], result.text
+
+
+@pytest.mark.parametrize(
+    "text,previous,expected",
+    [
+        ("Who is leading it?", "When is Avocado expected to launch?", "Who is leading Avocado?"),
+        (
+            "What is its context length?",
+            "Tell me about Llama 3.1",
+            "What is Llama 3.1's context length?",
+        ),
+        ("Who made them?", "What are Scout and Maverick?", "Who made Scout and Maverick?"),
+        ("Who is leading it?", "what happened next", None),
+        ("What about Mango?", "What is Avocado?", None),
+    ],
+)
+def test_with_referent(index: Index, text: str, previous: str, expected: str | None) -> None:
+    assert with_referent(text, index.question(previous)) == expected
 
 
 def test_stream_sends_deltas_before_the_answer(index: Index) -> None:
