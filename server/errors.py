@@ -34,6 +34,6 @@ class NotFound(TutorError):
 
 class EngineError(TutorError):
     """A model engine could not answer: a remote server down, refusing, or silent past its
-    timeout. `code`: llm_unreachable, llm_timeout or llm_failed."""
+    timeout. `code`: {llm,stt,tts}_unreachable, _timeout or _failed."""
 
     code = "engine_failed"

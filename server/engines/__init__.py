@@ -4,6 +4,8 @@
     worker.py      ModelWorker: an engine's threads and priority queue; FailSoft
     whisper.py     faster-whisper, in-process          llama.py   llama.cpp, in-process
     piper.py       Piper, in-process                   openai.py  an OpenAI-compatible server
+    wyoming_stt.py a Wyoming speech-to-text server  wyoming_tts.py  a Wyoming voice server
+    wyoming_link.py one Wyoming request over TCP, within a deadline (both use it)
     loaded.py      Engines: the three a tutor uses, each behind its worker
 
 Which backend serves each role is decided from the settings in one place,

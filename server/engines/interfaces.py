@@ -5,9 +5,10 @@
 - Synthesizer: text -> PCM s16le mono chunks at `sample_rate`.
 
 Every call is blocking: a worker (`worker.py`) runs it on its own thread. An engine may
-also say how it is reached, for /healthz: `kind` ("in-process", "openai"), `address` (a
-model file or a URL) and `parallel` (calls it can serve at once; 1 when missing). These
-are optional so that a test's fake needs only the call itself.
+also say how it is reached, for /healthz: `kind` ("in-process", "openai", "wyoming"),
+`address` (a model file or a URL) and `parallel` (calls it can serve at once; 1 when
+missing); a Transcriber that ignores the vocabulary prompt says `takes_prompt = False`.
+These are optional so that a test's fake needs only the call itself.
 """
 
 from __future__ import annotations
