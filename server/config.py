@@ -19,9 +19,9 @@ BUNDLED_CORPUS = Path(__file__).resolve().parent / "corpus"
 
 @dataclass(frozen=True)
 class ModelPaths:
-    stt: Path
+    stt: Path | None  # None: a Wyoming server (TUTOR_STT_URL), not a file
     llm: Path | None  # None: the LLM is a server (TUTOR_LLM_URL), not a file
-    tts: Path
+    tts: Path | None  # None: a Wyoming server (TUTOR_TTS_URL), not a file
     embed: Path
     turn: Path | None = None
 
@@ -54,6 +54,24 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(15, gt=0, le=600)
     """With TUTOR_LLM_URL: the longest wait for the server's next piece of an answer;
     past it the turn gets the extractive answer (connecting: at most 3 s)."""
+    stt_url: str | None = None
+    """A Wyoming speech-to-text server (`tcp://host:port`, e.g. wyoming-faster-whisper) to
+    transcribe with instead of the in-process model; TUTOR_STT_MODEL then names what it
+    serves. The vocabulary prompt is not sent (the protocol has none)."""
+    stt_parallel: int = Field(2, ge=1, le=64)
+    """With TUTOR_STT_URL: transcriptions in flight to the server at once."""
+    stt_timeout_s: float = Field(10, gt=0, le=120)
+    """With TUTOR_STT_URL: the longest wait for a transcript (connecting: at most 3 s);
+    past it the learner gets error stt_timeout and may say it again."""
+    tts_url: str | None = None
+    """A Wyoming text-to-speech server (`tcp://host:port`, e.g. wyoming-piper) to speak
+    with instead of the in-process voice; TUTOR_TTS_VOICE then names the voice it serves.
+    The speaking pace is not applied (the protocol has none)."""
+    tts_parallel: int = Field(2, ge=1, le=64)
+    """With TUTOR_TTS_URL: sentences in flight to the server at once."""
+    tts_timeout_s: float = Field(10, gt=0, le=120)
+    """With TUTOR_TTS_URL: the longest wait for a sentence's audio (connecting: at most
+    3 s); past it the reply's audio ends with error tts_timeout (its text is shown)."""
     log_level: str = "INFO"
 
     # Several hosts behind one load balancer (README, "Scale-out")
@@ -151,6 +169,27 @@ class Settings(BaseSettings):
             raise ValueError("a user or password in the URL would be shown by /healthz")
         return url.removesuffix("/v1")
 
+    @field_validator("stt_url", "tts_url")
+    @classmethod
+    def _wyoming_url(cls, value: str | None) -> str | None:
+        """tcp://host:port, nothing else (the address of a Wyoming server)."""
+        if not value:
+            return None
+        from urllib.parse import urlsplit
+
+        url = value.strip().rstrip("/")
+        parts = urlsplit(url)
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        if parts.scheme != "tcp" or not parts.hostname or port is None or parts.path:
+            raise ValueError(f"{value!r} is not a Wyoming address such as tcp://127.0.0.1:10300")
+        if parts.username or parts.password or parts.query or parts.fragment:
+            raise ValueError(f"{value!r}: a Wyoming address is only tcp://host:port")
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        return f"tcp://{host}:{port}"
+
     @field_validator("trusted_proxies")
     @classmethod
     def _proxies(cls, value: list[str]) -> list[str]:
@@ -227,8 +266,9 @@ class Settings(BaseSettings):
         return self.host_name or f"{socket.gethostname()}:{self.port}"
 
     def check(self) -> ModelPaths:
-        """Resolve every model and make sure the data folder is writable (ConfigError). An
-        LLM served at TUTOR_LLM_URL is a name for that server, not a catalog entry."""
+        """Resolve every model and make sure the data folder is writable (ConfigError). A
+        model served at TUTOR_LLM_URL, TUTOR_STT_URL or TUTOR_TTS_URL is a name for that
+        server, not a catalog entry."""
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             probe = self.data_dir / ".write-test"
@@ -240,9 +280,9 @@ class Settings(BaseSettings):
                 "point it at a folder you can write"
             ) from exc
         return ModelPaths(
-            stt=catalog.resolve("stt", self.stt_model, self.cache_dir),
+            stt=None if self.stt_url else catalog.resolve("stt", self.stt_model, self.cache_dir),
             llm=None if self.llm_url else catalog.resolve("llm", self.llm_model, self.cache_dir),
-            tts=catalog.resolve("tts", self.tts_voice, self.cache_dir),
+            tts=None if self.tts_url else catalog.resolve("tts", self.tts_voice, self.cache_dir),
             embed=catalog.resolve("embed", self.embed_model, self.cache_dir),
             turn=catalog.resolve("turn", self.turn_model, self.cache_dir)
             if self.turn_detector == "smart"

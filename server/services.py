@@ -2,9 +2,10 @@
 
 `open_services(settings)` opens the store and library, builds the retrieval index, opens
 the engines the settings name (in-process models by default, an OpenAI-compatible server
-with TUTOR_LLM_URL) and wires the Answerer and the turn runner over them. The server's
-lifespan, the CLI (`ask`, `eval`), `lessons build` and the benchmarks all call it, each
-naming the engines it needs (`roles`), so a new backend or store lands here once."""
+with TUTOR_LLM_URL, Wyoming speech servers with TUTOR_STT_URL / TUTOR_TTS_URL) and wires
+the Answerer and the turn runner over them. The server's lifespan, the CLI (`ask`,
+`eval`), `lessons build` and the benchmarks all call it, each naming the engines it needs
+(`roles`), so a new backend or store lands here once."""
 
 from __future__ import annotations
 
@@ -131,11 +132,23 @@ def open_engine(role: str, settings: Settings) -> Any:
 
         path = catalog.resolve("llm", settings.llm_model, settings.cache_dir)
         return LlamaResponder(path, settings.llm_model, settings.threads, settings.llm_context)
+    if role == "stt" and settings.stt_url:
+        from server.engines.wyoming_stt import WyomingTranscriber
+
+        return WyomingTranscriber(
+            settings.stt_url, settings.stt_model, settings.stt_timeout_s, settings.stt_parallel
+        )
     if role == "stt":
         from server.engines.whisper import WhisperTranscriber
 
         path = catalog.resolve("stt", settings.stt_model, settings.cache_dir)
         return WhisperTranscriber(path, settings.stt_model, settings.threads)
+    if role == "tts" and settings.tts_url:
+        from server.engines.wyoming_tts import WyomingSynthesizer
+
+        return WyomingSynthesizer(
+            settings.tts_url, settings.tts_voice, settings.tts_timeout_s, settings.tts_parallel
+        )
     if role == "tts":
         from server.engines.piper import PiperSynthesizer
 
