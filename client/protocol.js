@@ -58,6 +58,13 @@ export const ERR = Object.freeze({
   TOO_MANY_SOCKETS: "too_many_sockets",
   TURN_FAILED: "turn_failed",
   NOT_READY: "not_ready",
+  // a remote speech server (TUTOR_STT_URL / TUTOR_TTS_URL) that is down, slow or failed
+  STT_UNREACHABLE: "stt_unreachable",
+  STT_TIMEOUT: "stt_timeout",
+  STT_FAILED: "stt_failed",
+  TTS_UNREACHABLE: "tts_unreachable",
+  TTS_TIMEOUT: "tts_timeout",
+  TTS_FAILED: "tts_failed",
   // access gates (server/access.py)
   UNAUTHORIZED: "unauthorized",
   FORBIDDEN_ORIGIN: "forbidden_origin",

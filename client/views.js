@@ -64,6 +64,14 @@ const ERROR_TEXT = {
     "one; this tab keeps trying.",
   [ERR.TURN_FAILED]: "Sorry, answering that failed. Please ask again.",
   [ERR.NOT_READY]: "Lessons are still being prepared. Try again in a minute.",
+  [ERR.STT_UNREACHABLE]: "The tutor's speech recognition is not reachable right now. " +
+    "Please say that again in a moment, or type it.",
+  [ERR.STT_TIMEOUT]: "Speech recognition took too long. Please say that again, or type it.",
+  [ERR.STT_FAILED]: "Speech recognition failed on that. Please say that again, or type it.",
+  [ERR.TTS_UNREACHABLE]: "The tutor's voice is not reachable right now; the answer is " +
+    "shown as text.",
+  [ERR.TTS_TIMEOUT]: "The tutor's voice took too long; the answer is shown as text.",
+  [ERR.TTS_FAILED]: "The tutor's voice failed; the answer is shown as text.",
   [ERR.UNAUTHORIZED]: "This tutor needs an access token. Enter the one you were given to " +
     "continue.",
   [ERR.FORBIDDEN_ORIGIN]: "The tutor refused this page because it was opened from an " +

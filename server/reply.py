@@ -343,12 +343,18 @@ class Replies:
             if speaker:
                 speaker.finish()
                 await speaker.wait()
+                if speaker.failed:
+                    raise speaker.failed  # the text is shown; the learner is told why
             await gate.opened.wait()
             self._audio_timings(turn, start)
             await gate.send(p.metrics_event(turn.turn_id, timings))
         except asyncio.CancelledError:
             raise
         except TutorError as exc:
+            # A speculative turn's failure (its voice server down) is told after what it
+            # held back, once the learner's turn has ended with these words; a speculation
+            # that is dropped is cancelled here and tells nothing.
+            await gate.opened.wait()
             await self.outlet.error(exc.code, exc.message)
         except Exception:  # noqa: BLE001 - a failed turn never ends the session
             log.exception("turn %s failed", turn.turn_id)
@@ -375,11 +381,15 @@ class Replies:
                 speaker.say(text)
                 speaker.finish()
                 await speaker.wait()
+                if speaker.failed:
+                    raise speaker.failed
             turn.timings[timing] = time.perf_counter() - start
             self._audio_timings(turn, start)
             await turn.gate.send(p.metrics_event(turn.turn_id, turn.timings))
         except asyncio.CancelledError:
             raise
+        except TutorError as exc:
+            await self.outlet.error(exc.code, exc.message)
         except Exception:  # noqa: BLE001 - a failed reply never ends the session
             log.exception("reply %s failed", turn.turn_id)
             await self.outlet.error("turn_failed", "sorry, that failed; please try again")

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 import numpy as np
 
 from server.engines import LATER, STT_RATE, URGENT, ModelWorker
+from server.errors import EngineError
 from server.listen.capture import AudioInput
 from server.listen.echo import ECHO, EchoReference
 from server.listen.events import (
@@ -106,7 +107,9 @@ class Listener:
         # one job for each learner and serves them in turn, so a session that talks
         # without pause (or floods) waits for itself, not the others.
         async with self._stt_slot:
-            prompt = self.prompt()
+            # A remote engine that cannot take a prompt gets none: decoding again without
+            # it would only repeat the same call.
+            prompt = self.prompt() if getattr(self.stt.engine, "takes_prompt", True) else ""
             text = await self.stt.call(self.stt.engine.transcribe, audio, prompt, priority=priority)
             if not prompt or priority != URGENT or not (strange := self.strange(text)):
                 return text
@@ -214,7 +217,10 @@ class Listener:
         audio = self.segmenter.utterance(trim_silence=False)
 
         async def partial() -> None:
-            text = await self._transcribe(audio, LATER)
+            try:
+                text = await self._transcribe(audio, LATER)
+            except EngineError:
+                return  # logged by the engine; the final transcript reports it
             if text and self.segmenter.speaking:
                 await self.emit(Partial(text))
 
@@ -234,7 +240,10 @@ class Listener:
             async def announce() -> None:
                 # Still silent and the turn not yet over: the conversation may start
                 # answering now and hold the answer until the turn really ends.
-                text = await entry[1]
+                try:
+                    text = await entry[1]
+                except EngineError:
+                    return  # the final transcript awaits the same call and reports it
                 if self._early is entry and self.segmenter.speaking and text.strip():
                     await self.emit(Early(text))
 
@@ -267,12 +276,17 @@ class Listener:
         async def final() -> None:
             await self.emit(SpeechStopped())
             start = time.perf_counter()
-            if early is not None and not forced:
-                text = await early[1]
-                reused = True
-            else:
-                text = await self._transcribe(utterance)
-                reused = False
+            try:
+                if early is not None and not forced:
+                    text = await early[1]
+                    reused = True
+                else:
+                    text = await self._transcribe(utterance)
+                    reused = False
+            except EngineError as exc:
+                # A speech server down or silent: this turn is lost, the session is not.
+                await self.emit(ListenError(exc.code, f"{exc.message}; please say that again"))
+                return
             done = time.perf_counter()
             timings = {
                 "vad_end_delay": stopped_at - speech_end,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from server import protocol as p
 from server.engines import NORMAL, URGENT, ModelWorker
+from server.errors import EngineError
 from server.reason.text import sentences
 
 SendEvent = Callable[[p.ServerEvent], Awaitable[None]]
@@ -87,6 +88,9 @@ class Speaker:
         self._queue: asyncio.Queue[str | None] = asyncio.Queue()
         self._said_any = False
         self._task: asyncio.Task | None = None
+        # A voice server that failed (EngineError) ends the reply's audio; the turn then
+        # tells the learner (`failed` is checked after `wait`).
+        self.failed: EngineError | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run())
@@ -131,7 +135,11 @@ class Speaker:
         client buffers and plays, so the queue never holds back the next sentence."""
         started = False
         while (sentence := await self._queue.get()) is not None:
-            pcm = await self._synthesize(sentence)
+            try:
+                pcm = await self._synthesize(sentence)
+            except EngineError as exc:
+                self.failed = exc  # the rest of the reply is not spoken
+                break
             if not pcm:
                 continue
             if not started:
