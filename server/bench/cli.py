@@ -239,3 +239,27 @@ def bench_voice(
         f"({n95 / base['v2v_p95']:.1f}x at p95). {settings.threads} threads per model, "
         f"STT {settings.stt_model}, silence window {settings.vad_silence_ms} ms."
     )
+
+
+@bench_app.command("wyoming")
+def bench_wyoming(
+    rounds: Annotated[int, typer.Option(help="Calls of each kind.")] = 10,
+    data_dir: DataDir = None,
+) -> None:
+    """What the Wyoming hop costs: a spoken question transcribed and a sentence spoken,
+    in-process and through wyoming-faster-whisper / wyoming-piper started here."""
+    from server.bench import wyoming
+
+    settings = settings_from(data_dir=data_dir)
+    with wyoming.speech_servers(settings) as (stt, tts):
+        timings = wyoming.run(settings, stt.url, tts.url, rounds)
+    table = Table("call", "median ms", "p90 ms")
+    for t in timings:
+        table.add_row(t.what, f"{t.median_ms:.0f}", f"{t.p90_ms:.0f}")
+    console.print(table)
+    console.print(f"CPU: {cpu_line()}")
+    console.print(
+        f"[dim]{settings.threads} threads each (the servers' too); {rounds} rounds, "
+        f"alternating; {wyoming.fixture_seconds():.1f} s question; "
+        f"sentence: {wyoming.SENTENCE!r}[/dim]"
+    )
