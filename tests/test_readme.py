@@ -23,6 +23,7 @@ SOCKET_MODULES = [
     "server/access.py",
     "server/lessons/live.py",
     "server/listen/*.py",
+    "server/engines/wyoming_*.py",  # a speech server's failure reaches the socket
 ]
 CODE_AT = re.compile(
     r'(?:\.error\(|refuse\(\s*ws,|\bcode\s*=|"code":|TutorError\([^()]*?,)\s*"([a-z_]+)"'
