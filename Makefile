@@ -15,7 +15,7 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 AMX_OFF := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
 export CMAKE_ARGS := -DCMAKE_C_FLAGS='$(AMX_OFF)' -DCMAKE_CXX_FLAGS='$(AMX_OFF)'
 
-.PHONY: run test lint bench eval setup setup-test system-deps clean
+.PHONY: run test lint bench eval cluster setup setup-test setup-cluster system-deps clean
 
 run: setup
 	$(BIN)/tutor serve
@@ -30,8 +30,16 @@ lint: setup-test
 eval: setup
 	$(BIN)/tutor eval ../shared/eval/qa_public.json
 
+# Several tutor hosts on this machine behind HAProxy, with Postgres, LLM and speech
+# servers (README, "Several hosts"): `make cluster PORT=8080`.
+PORT ?= 8080
+cluster: setup-cluster
+	$(BIN)/tutor cluster up --port $(PORT)
+
 setup: $(VENV)/.installed-run
 setup-test: $(VENV)/.installed-test system-deps
+setup-cluster: $(VENV)/.installed-cluster
+	@bash scripts/system-deps.sh haproxy
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,9 +56,14 @@ $(VENV)/.installed-test: $(VENV)/.installed-run
 	$(PIP) install -e '.[test]'
 	touch $@
 
-# Debian packages the tests use (espeak-ng voices, sox, headless Chromium).
+$(VENV)/.installed-cluster: $(VENV)/.installed-run
+	$(PIP) install -e '.[cluster]'
+	touch $@
+
+# Debian packages the tests use (espeak-ng voices, sox, headless Chromium, HAProxy for
+# the cluster tests).
 system-deps:
-	@bash scripts/system-deps.sh espeak-ng sox chromium
+	@bash scripts/system-deps.sh espeak-ng sox chromium haproxy
 
 clean:
 	rm -rf $(VENV) data test-output

@@ -269,6 +269,27 @@ def lessons_list(data_dir: DataDir = None) -> None:
     console.print(cli.table(settings, settings.tts_voice))
 
 
+cluster_app = typer.Typer(no_args_is_help=True, help="Several tutor hosts on one machine.")
+app.add_typer(cluster_app, name="cluster")
+
+
+@cluster_app.command("up")
+def cluster_up(
+    port: Annotated[int, typer.Option(help="Where learners connect (HAProxy).")] = 8080,
+    data_dir: Annotated[
+        Path, typer.Option(help="Folder for the database, logs and shared files.")
+    ] = Path("data/cluster"),
+) -> None:
+    """Start Postgres, two LLM servers, two tutor hosts and HAProxy on --port; print one
+    JSON line when all are healthy; Ctrl-C stops them all."""
+    from server import cluster
+
+    settings = settings_from()
+    settings.check()
+    setup_logging(settings.log_level)
+    cluster.run(settings, port, data_dir)
+
+
 def main() -> None:
     try:
         # Without standalone mode click returns a command's exit code instead of exiting.

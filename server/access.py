@@ -1,7 +1,7 @@
 """Who may use the tutor: an optional token, an Origin check, and a per-client question
 rate limit.
 
-- Token (`TUTOR_API_TOKEN`): when set, every HTTP route except `/healthz` and the client
+- Token (`TUTOR_API_TOKEN`): when set, every HTTP route except `/healthz`, `/livez` and the client
   files (`/`, `/static/...`, which hold no data and must load to ask for the token) and
   every websocket need it, as `Authorization: Bearer <token>` or an `X-Tutor-Token`
   header. It never travels in a URL (URLs end up in access logs, proxies and history):
@@ -40,7 +40,7 @@ from starlette.requests import HTTPConnection
 from server.config import Settings
 from server.errors import TutorError
 
-OPEN_PATHS = ("/healthz", "/", "/favicon.ico")
+OPEN_PATHS = ("/healthz", "/livez", "/", "/favicon.ico")
 OPEN_PREFIXES = ("/static/",)
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 TICKET_TTL_S = 30  # long enough to open a socket right after asking

@@ -46,6 +46,14 @@ async def healthz(services: ServicesDep) -> dict[str, Any]:
     }
 
 
+@router.get("/livez")
+async def livez(services: ServicesDep) -> dict[str, Any]:
+    """For a load balancer's health checks, every second or so: the host is up and its
+    event loop answers. Nothing is probed (/healthz asks every remote engine, which on
+    a busy machine can take longer than a check may wait)."""
+    return {"status": "ok", "host": services.settings.host_label}
+
+
 @router.get("/api/articles")
 async def list_articles(services: ServicesDep) -> list[dict[str, Any]]:
     return [a.summary() for a in services.store.articles()]

@@ -76,7 +76,7 @@ def _bench_server(data_dir: Path | None, max_sessions: int = 16):  # type: ignor
     return settings, app_.state.services, f"ws://127.0.0.1:{port}/ws/voice", server, thread
 
 
-def _bench_utterances(services, questions: Path | None):  # type: ignore[no-untyped-def]
+def _bench_utterances(synth, questions: Path | None):  # type: ignore[no-untyped-def]
     import json as jsonlib
 
     from server.bench import voice
@@ -87,7 +87,6 @@ def _bench_utterances(services, questions: Path | None):  # type: ignore[no-unty
         if source.exists()
         else voice.DEFAULT_QUESTIONS
     )
-    synth = services.engines.synthesizer
     return voice.speak_questions(texts, lambda t: b"".join(synth.synthesize(t)), synth.sample_rate)
 
 
@@ -98,6 +97,13 @@ def bench_load(
     max_sessions: Annotated[int, typer.Option(help="The server's session limit.")] = 8,
     questions: Annotated[Path | None, typer.Option(help="Question file (eval format).")] = None,
     data_dir: DataDir = None,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            help="A running tutor (http://host:port, e.g. `tutor cluster up`'s) instead of "
+            "one started here."
+        ),
+    ] = None,
 ) -> None:
     """N voice clients on loopback for a bounded time: errors, refusals, latency."""
     import asyncio
@@ -106,8 +112,17 @@ def bench_load(
 
     from server.bench import load, voice
 
-    settings, services, url, server, thread = _bench_server(data_dir, max_sessions)
-    utterances = _bench_utterances(services, questions)
+    if url is None:
+        settings, services, socket_url, server, thread = _bench_server(data_dir, max_sessions)
+        synth = services.engines.synthesizer
+    else:
+        # Only the voice that says the questions is loaded here: the tutor is elsewhere.
+        from server.services import open_engine
+
+        settings, server = settings_from(data_dir=data_dir, log_level="WARNING"), None
+        synth = open_engine("tts", settings)
+        socket_url = url.rstrip("/").replace("http", "ws", 1) + "/ws/voice"
+    utterances = _bench_utterances(synth, questions)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -122,14 +137,17 @@ def bench_load(
             count[0] += 1
             progress.update(task, turns=count[0])
 
-        report = asyncio.run(load.run(url, utterances, clients, seconds, tick))
-    server.should_exit = True
-    thread.join(timeout=10)
+        report = asyncio.run(load.run(socket_url, utterances, clients, seconds, tick))
+    if server is not None:
+        server.should_exit = True
+        thread.join(timeout=10)
     s = voice.summarize(report.results)
-    table = Table("", "value", title=f"Load on loopback: {clients} voice clients, {seconds:.0f} s")
+    where = url or "a tutor on loopback"
+    table = Table("", "value", title=f"Load on {where}: {clients} voice clients, {seconds:.0f} s")
     final = s["stages"].get("end_of_speech_to_final", (float("nan"),) * 2)
     for name, value in [
         ("turns completed", str(len(report.results))),
+        ("turns per minute", f"{len(report.results) / (seconds / 60):.1f}"),
         ("errors", ", ".join(f"{k} {v}" for k, v in report.errors.items()) or "0"),
         (
             "refused (busy or dropped)",
@@ -142,10 +160,11 @@ def bench_load(
         table.add_row(name, value)
     console.print(table)
     console.print(f"CPU: {cpu_line()}")
-    console.print(
-        f"[dim]server session limit {settings.max_sessions}, {settings.threads} "
-        f"threads per model[/dim]"
-    )
+    if url is None:
+        console.print(
+            f"[dim]server session limit {settings.max_sessions}, {settings.threads} "
+            f"threads per model[/dim]"
+        )
 
 
 @bench_app.command("voice")
@@ -163,7 +182,7 @@ def bench_voice(
     from server.bench import voice
 
     settings, services, url, server, thread = _bench_server(data_dir)
-    utterances = _bench_utterances(services, questions)
+    utterances = _bench_utterances(services.engines.synthesizer, questions)
     levels = [int(x) for x in talkers.split(",") if x.strip()]
     summaries: dict[int, dict] = {}
     naive: list[float] = []

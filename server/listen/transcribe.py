@@ -209,7 +209,10 @@ class Listener:
             return
         if (
             (self._partial_task and not self._partial_task.done())
-            or self.stt.pending
+            # Any call at all, not only one past its slots: a speech server
+            # (TUTOR_STT_URL) runs the calls of every host one after another, and a
+            # partial ahead of a final transcript there delays a learner's answer.
+            or self.stt.in_flight
             or self._stt_slot.locked()
         ):
             return  # the model is busy: skip this partial rather than queue behind it
