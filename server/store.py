@@ -1,10 +1,11 @@
-"""SQLite storage (one file in the data folder, WAL mode).
+"""Storage: articles (with their paragraphs), learners, sessions (with the hash of each
+one's resume secret, and the learner they belong to) and turns, in SQLite (one file in the
+data folder) or Postgres (TUTOR_DATABASE_URL; server/database.py hides the difference).
 
-Articles (with their paragraphs), learners, sessions (with the hash of each one's resume
-secret, and the learner they belong to) and turns. Every write is one short transaction,
-committed before the caller moves on: a turn acknowledged to a client is on disk. One
-connection guarded by a lock: SQLite serialises writers anyway, and the writes are
-milliseconds."""
+Every write is one short transaction, committed before the caller moves on: a turn
+acknowledged to a client is stored. Other modules keep their own tables through
+`ensure_schema`, `query` and `transaction` (lessons/records.py, teach/learners.py), with
+SQL that both databases run: `?` placeholders, `ON CONFLICT`, `RETURNING`."""
 
 from __future__ import annotations
 
@@ -12,8 +13,6 @@ import hashlib
 import hmac
 import json
 import secrets
-import sqlite3
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,10 +21,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from server.database import (
+    AddColumn,
+    Connection,
+    Database,
+    Schema,
+    SQLiteDatabase,
+    open_database,
+)
 from server.errors import NotFound
 from server.reason.ingest import Document
 
-SCHEMA = """
+SCHEMA = Schema(
+    "store",
+    (
+        """
 CREATE TABLE IF NOT EXISTS articles (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,
     title        TEXT NOT NULL,
@@ -65,7 +75,15 @@ CREATE TABLE IF NOT EXISTS turns (
     created_at  REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS turns_by_session ON turns(session_id, id);
-"""
+""",
+        # Files made before these columns: the CREATE above leaves their tables as they were.
+        AddColumn("articles", "details", "TEXT"),  # page details
+        AddColumn("sessions", "secret_hash", "TEXT"),  # resume secrets
+        AddColumn("sessions", "learner_id", "TEXT REFERENCES learners(id) ON DELETE CASCADE"),
+        # After the migration: an old sessions table has no learner_id before it.
+        "CREATE INDEX IF NOT EXISTS sessions_by_learner ON sessions(learner_id)",
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -112,83 +130,65 @@ def _digest(secret: str) -> str:
 
 
 class Store:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._lock = threading.RLock()
-        self._schemas: set[str] = set()  # other modules' tables made in this file
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.executescript(SCHEMA)
-            articles = {r["name"] for r in self._db.execute("PRAGMA table_info(articles)")}
-            if "details" not in articles:  # a database from before page details
-                self._db.execute("ALTER TABLE articles ADD COLUMN details TEXT")
-            columns = {r["name"] for r in self._db.execute("PRAGMA table_info(sessions)")}
-            if "secret_hash" not in columns:  # a database from before resume secrets
-                self._db.execute("ALTER TABLE sessions ADD COLUMN secret_hash TEXT")
-            if "learner_id" not in columns:  # a database from before learners
-                self._db.execute(
-                    "ALTER TABLE sessions ADD COLUMN learner_id TEXT"
-                    " REFERENCES learners(id) ON DELETE CASCADE"
-                )
-            # After the migration: an old sessions table has no learner_id before it.
-            self._db.execute(
-                "CREATE INDEX IF NOT EXISTS sessions_by_learner ON sessions(learner_id)"
-            )
+    def __init__(self, location: Path | str) -> None:
+        """`location`: an SQLite file's path, or a postgresql:// URL."""
+        self.db: Database = open_database(location)
+        self._schemas: set[str] = set()  # schemas brought up to date by this store
+        try:
+            self.ensure_schema(SCHEMA)
+        except BaseException:
+            self.db.close()
+            raise
+
+    @property
+    def kind(self) -> str:
+        return self.db.kind
+
+    @property
+    def path(self) -> Path | None:
+        """The SQLite file (None on Postgres)."""
+        return self.db.path if isinstance(self.db, SQLiteDatabase) else None
+
+    def describe(self) -> dict[str, Any]:
+        """Where the data is (/healthz): the SQLite file's name, or the Postgres host,
+        port and database (never the password)."""
+        return self.db.describe()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def transaction(self) -> Iterator[Connection]:
+        with self.db.transaction() as db:
+            yield db
 
-    def ensure_schema(self, schema: str) -> None:
-        """Make the tables of a module that keeps its own (lessons, learners), once per
-        open store: `CREATE ... IF NOT EXISTS` statements separated by semicolons."""
-        if schema in self._schemas:
+    def ensure_schema(self, schema: Schema) -> None:
+        """Bring a module's tables (server/database.py's `Schema`) up to date, once per
+        open store."""
+        if schema.name in self._schemas:
             return
-        with self.transaction() as db:
-            for statement in schema.split(";"):
-                if statement.strip():
-                    db.execute(statement)
-        self._schemas.add(schema)
+        self.db.migrate(schema)
+        self._schemas.add(schema.name)
 
-    def query(self, schema: str, sql: str, *args: Any) -> list[sqlite3.Row]:
+    def query(self, schema: Schema, sql: str, *args: Any) -> list[Any]:
         """Rows from a module's own tables (made first if need be)."""
         self.ensure_schema(schema)
-        with self.transaction() as db:
+        return self._rows(sql, *args)
+
+    def _rows(self, sql: str, *args: Any) -> list[Any]:
+        with self.db.read() as db:
             return db.execute(sql, args).fetchall()
 
-    def _rows(self, sql: str, *args: Any) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._db.execute(sql, args).fetchall()
-
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self.db.close()
 
     # --- articles ---------------------------------------------------------------------
 
     def add_article(self, doc: Document) -> tuple[Article, bool]:
-        """Insert a document; returns (article, created). The same text twice is one article."""
+        """Insert a document; returns (article, created). The same text twice is one
+        article (also when two processes add it at once: the insert is a no-op then)."""
         with self.transaction() as db:
             row = db.execute(
-                "SELECT * FROM articles WHERE content_hash = ?", (doc.content_hash,)
-            ).fetchone()
-            if row:
-                return _article(row), False
-            cur = db.execute(
                 "INSERT INTO articles (title, site, author, published, source, content_hash,"
-                " body, word_count, added_at, details) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                " body, word_count, added_at, details) VALUES (?,?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT (content_hash) DO NOTHING RETURNING *",
                 (
                     doc.title,
                     doc.site,
@@ -201,9 +201,13 @@ class Store:
                     time.time(),
                     json.dumps(doc.details) if doc.details else None,
                 ),
-            )
-            row = db.execute("SELECT * FROM articles WHERE id = ?", (cur.lastrowid,)).fetchone()
-            return _article(row), True
+            ).fetchall()  # (fetchone would leave SQLite's statement open at COMMIT)
+            if row:
+                return _article(row[0]), True
+            row = db.execute(
+                "SELECT * FROM articles WHERE content_hash = ?", (doc.content_hash,)
+            ).fetchone()
+            return _article(row), False
 
     def add_details(self, doc: Document) -> bool:
         """Give an article stored before page details were read (the same text) the
@@ -266,14 +270,21 @@ class Store:
                 and hmac.compare_digest(stored, _digest(secret))
                 and (learner_id is None or owner in (None, learner_id))
             ):
+                claimed = True
                 if learner_id is not None and owner is None:
                     with self.transaction() as db:
                         self._add_learner(db, learner_id)
-                        db.execute(
-                            "UPDATE sessions SET learner_id = ? WHERE id = ?",
-                            (learner_id, session_id),
+                        # Unless another tutor process let a learner claim it meanwhile.
+                        claimed = (
+                            db.execute(
+                                "UPDATE sessions SET learner_id = ? WHERE id = ?"
+                                " AND (learner_id IS NULL OR learner_id = ?)",
+                                (learner_id, session_id, learner_id),
+                            ).rowcount
+                            > 0
                         )
-                return SessionGrant(session_id, secret, resumed=True)
+                if claimed:
+                    return SessionGrant(session_id, secret, resumed=True)
         grant = SessionGrant(uuid.uuid4().hex, secrets.token_urlsafe(24), resumed=False)
         with self.transaction() as db:
             if learner_id is not None:
@@ -286,9 +297,9 @@ class Store:
         return grant
 
     @staticmethod
-    def _add_learner(db: sqlite3.Connection, learner_id: str) -> None:
+    def _add_learner(db: Connection, learner_id: str) -> None:
         db.execute(
-            "INSERT OR IGNORE INTO learners (id, created_at) VALUES (?, ?)",
+            "INSERT INTO learners (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
             (learner_id, time.time()),
         )
 
@@ -328,12 +339,15 @@ class Store:
     def turns(self, session_id: str, limit: int | None = None) -> list[dict[str, Any]]:
         if not self._rows("SELECT 1 FROM sessions WHERE id = ?", session_id):
             raise NotFound(f"no session {session_id}")
-        rows = self._rows(
-            "SELECT * FROM (SELECT * FROM turns WHERE session_id = ? ORDER BY id DESC LIMIT ?)"
-            " ORDER BY id",
-            session_id,
-            -1 if limit is None else limit,
-        )
+        if limit is None:
+            rows = self._rows("SELECT * FROM turns WHERE session_id = ? ORDER BY id", session_id)
+        else:
+            rows = self._rows(
+                "SELECT * FROM (SELECT * FROM turns WHERE session_id = ? ORDER BY id DESC"
+                " LIMIT ?) AS recent ORDER BY id",
+                session_id,
+                limit,
+            )
         return [
             {
                 "turn_id": r["turn_id"],
@@ -349,7 +363,7 @@ class Store:
         ]
 
 
-def _article(row: sqlite3.Row) -> Article:
+def _article(row: Any) -> Article:
     return Article(
         id=row["id"],
         title=row["title"],

@@ -1,4 +1,4 @@
-"""Lesson scripts and quiz answers in SQLite (the tutor's one database file).
+"""Lesson scripts and quiz answers, in the tutor's database (server/store.py).
 
 `lessons` holds one row per built script, with the hash of the text it was built from, so
 a lesson is rebuilt only when its article changes. Per-article lessons have the
@@ -12,13 +12,17 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from server.database import Schema
 from server.errors import NotFound
 from server.lessons.script import Script
 from server.store import Store
 
 ALL_ARTICLES = 0  # the id of the lesson across all articles
 
-SCHEMA = """
+SCHEMA = Schema(
+    "lessons",
+    (
+        """
 CREATE TABLE IF NOT EXISTS lessons (
     id          INTEGER PRIMARY KEY,     -- the article's id, or 0: all articles
     article_id  INTEGER REFERENCES articles(id) ON DELETE CASCADE,
@@ -37,7 +41,9 @@ CREATE TABLE IF NOT EXISTS quiz_answers (
     created_at  REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS quiz_by_session ON quiz_answers(session_id, id);
-"""
+""",
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -67,8 +73,11 @@ def save(store: Store, lesson_id: int, script: Script, source: str) -> None:
     ensure_schema(store)
     with store.transaction() as db:
         db.execute(
-            "INSERT OR REPLACE INTO lessons (id, article_id, title, built_from, script, built_at)"
-            " VALUES (?,?,?,?,?,?)",
+            "INSERT INTO lessons (id, article_id, title, built_from, script, built_at)"
+            " VALUES (?,?,?,?,?,?) ON CONFLICT (id) DO UPDATE SET"
+            " article_id = excluded.article_id, title = excluded.title,"
+            " built_from = excluded.built_from, script = excluded.script,"
+            " built_at = excluded.built_at",
             (
                 lesson_id,
                 script.article_id,

@@ -1,7 +1,7 @@
 """Teaching, beyond answering: learners, their progress through the articles' key points,
 and spaced review of the quiz items they answered (FSRS).
 
-    learners.py  SQLite: profiles, key points met, review cards (all of this package's SQL)
+    learners.py  the tables: profiles, key points met, review cards (all of this package's SQL)
     points.py    what a key point is (its identity survives lesson rebuilds), per article
     review.py    FSRS: a grade -> the card's next due time; mastery
     record.py    what the socket session and the quiz report (the calls the lead wires in)

@@ -1,6 +1,7 @@
-"""What the tutor keeps about a learner, in SQLite: every statement of server/teach is here.
+"""What the tutor keeps about a learner (in the tutor's database, server/store.py): every
+statement of server/teach is here.
 
-In: the Store (its connection and lock). Out: typed rows. Tables:
+In: the Store (its transactions). Out: typed rows. Tables:
 
 - `learners` (created by store.py, because `Store.open_session` adds a learner it has not
   seen): the profile, a display name and a speaking speed.
@@ -19,9 +20,13 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from server.database import Schema
 from server.store import Store
 
-SCHEMA = """
+SCHEMA = Schema(
+    "teach",
+    (
+        """
 CREATE TABLE IF NOT EXISTS learner_points (
     learner_id  TEXT NOT NULL REFERENCES learners(id) ON DELETE CASCADE,
     article_id  INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
@@ -51,10 +56,27 @@ CREATE TABLE IF NOT EXISTS review_cards (
     PRIMARY KEY (learner_id, item)
 );
 CREATE INDEX IF NOT EXISTS review_cards_due ON review_cards(learner_id, due);
-"""
+""",
+    ),
+)
 Mark = Literal["heard", "asked", "quizzed"]
 PROFILE_FIELDS = frozenset({"display_name", "speed"})
 _MARK_COLUMN: dict[Mark, str] = {"heard": "heard_at", "asked": "asked_at", "quizzed": "quizzed_at"}
+_CARD_COLUMNS = (  # review_cards' columns after learner_id, in CardRow's order
+    "item",
+    "article_id",
+    "point",
+    "lesson_id",
+    "question",
+    "text",
+    "answer",
+    "quote",
+    "card",
+    "due",
+    "last_grade",
+    "reviews",
+    "updated_at",
+)
 
 
 @dataclass(frozen=True)
@@ -136,7 +158,7 @@ def save_profile(store: Store, learner_id: str, changes: dict[str, Any]) -> Prof
     ensure_schema(store)
     with store.transaction() as db:
         db.execute(
-            "INSERT OR IGNORE INTO learners (id, created_at) VALUES (?, ?)",
+            "INSERT INTO learners (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
             (learner_id, time.time()),
         )
         for column in PROFILE_FIELDS & changes.keys():  # a fixed set: safe in the statement
@@ -245,11 +267,12 @@ def save_card(store: Store, learner_id: str, row: CardRow) -> bool:
     with store.transaction() as db:
         return (
             db.execute(
-                "INSERT OR REPLACE INTO review_cards (learner_id, item, article_id, point,"
-                " lesson_id, question, text, answer, quote, card, due, last_grade, reviews,"
-                " updated_at) SELECT ?,?,?,?,?,?,?,?,?,?,?,?,?,?"
+                f"INSERT INTO review_cards (learner_id, {', '.join(_CARD_COLUMNS)})"
+                " SELECT ?,?,?,?,?,?,?,?,?,?,?,?,?,?"
                 " WHERE EXISTS (SELECT 1 FROM learners WHERE id = ?)"
-                " AND EXISTS (SELECT 1 FROM articles WHERE id = ?)",
+                " AND EXISTS (SELECT 1 FROM articles WHERE id = ?)"
+                " ON CONFLICT (learner_id, item) DO UPDATE SET "
+                + ", ".join(f"{c} = excluded.{c}" for c in _CARD_COLUMNS[1:]),
                 (
                     learner_id,
                     row.item,

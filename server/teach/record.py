@@ -1,5 +1,5 @@
 """What the socket session and the quiz tell the teaching record (the calls the lead
-wires in; each is a few milliseconds of SQLite, like `Store.add_turn`).
+wires in; each is a few milliseconds of SQL, like `Store.add_turn`).
 
     a lesson segment played      record_heard(store, learner_id, lesson_id, segment)
     a grounded answer given      record_asked(store, learner_id, answer.sources)
