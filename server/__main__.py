@@ -62,7 +62,7 @@ def ingest(
     from server.store import Store
 
     settings = settings_from(data_dir=data_dir)
-    library = Library(Store(settings.db_path))
+    library = Library(Store(settings.database))
     files = document_paths(paths)
     if not files:
         raise TutorError("no .txt, .md or .html files found in the given paths", code="usage")
@@ -85,7 +85,7 @@ def articles(data_dir: DataDir = None) -> None:
     """List the articles in the library."""
     from server.store import Store
 
-    store = Store(settings_from(data_dir=data_dir).db_path)
+    store = Store(settings_from(data_dir=data_dir).database)
     table = Table("id", "title", "site", "author", "date", "words")
     for a in store.articles():
         table.add_row(

@@ -41,6 +41,7 @@ async def healthz(services: ServicesDep) -> dict[str, Any]:
         "models": await asyncio.to_thread(services.engines.describe),
         "articles": services.store.article_count(),
         "passages": len(services.index.passages),
+        "store": services.store.describe(),  # the SQLite file's name, or Postgres's host
         "ready_seconds": round(services.ready_seconds, 3),
         "uptime_seconds": round(time.time() - services.started_at, 1),
     }

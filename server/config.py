@@ -123,6 +123,10 @@ class Settings(BaseSettings):
     """Open websockets per client address (a learner's tabs); past it error
     too_many_sockets, close 1013, so one address cannot hold every session."""
 
+    database_url: str | None = None
+    """Keep everything in this Postgres database (postgresql://user:password@host/name)
+    instead of the SQLite file in the data folder; tutor processes may share it."""
+
     build_lessons: bool = True
     """Build missing lessons (scripts, narration) in the background at start."""
 
@@ -190,6 +194,18 @@ class Settings(BaseSettings):
         host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
         return f"tcp://{host}:{port}"
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        """postgresql:// or postgres:// (libpq's URL: host, port, database, options)."""
+        if not value or not value.strip():
+            return None
+        url = value.strip()
+        if not url.startswith(("postgresql://", "postgres://")):
+            # Not the value itself: a URL may hold a password.
+            raise ValueError("must be a postgresql:// URL, e.g. postgresql://tutor@db/tutor")
+        return url
+
     @field_validator("trusted_proxies")
     @classmethod
     def _proxies(cls, value: list[str]) -> list[str]:
@@ -250,6 +266,11 @@ class Settings(BaseSettings):
     @property
     def db_path(self) -> Path:
         return self.data_dir / "tutor.sqlite3"
+
+    @property
+    def database(self) -> Path | str:
+        """Where the store keeps everything: the Postgres URL, else the SQLite file."""
+        return self.database_url or self.db_path
 
     @property
     def cache_dir(self) -> Path:

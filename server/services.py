@@ -71,7 +71,7 @@ def open_services(
     """Everything a tutor process uses. `engines`: already loaded ones (tests load the
     models once per run); otherwise the engines for `roles` are opened from the settings
     and the rest are left out (`NotOpened`: a command that answers text needs no voice)."""
-    store = Store(settings.db_path)
+    store = Store(settings.database)
     library = Library(store)
     index = build_index(settings, library)
     owned = engines is None

@@ -53,7 +53,7 @@ def build(settings: Settings, console: Console, *, use_llm: bool, narrate: bool)
 
 def table(settings: Settings, voice: str) -> Table:
     lessons = Lessons(
-        Store(settings.db_path),
+        Store(settings.database),
         settings.cache_dir,
         tts=None,
         voice=voice,
