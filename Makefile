@@ -39,7 +39,7 @@ cluster: setup-cluster
 setup: $(VENV)/.installed-run
 setup-test: $(VENV)/.installed-test system-deps
 setup-cluster: $(VENV)/.installed-cluster
-	@bash scripts/system-deps.sh haproxy
+	@bash scripts/system-deps.sh $(POSTGRES) $(HAPROXY)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,10 +60,13 @@ $(VENV)/.installed-cluster: $(VENV)/.installed-run
 	$(PIP) install -e '.[cluster]'
 	touch $@
 
-# Debian packages the tests use (espeak-ng voices, sox, headless Chromium, HAProxy for
-# the cluster tests).
+# Debian packages the tests use: espeak-ng voices, sox, headless Chromium, a Postgres
+# server the store tests start their own throwaway copy of, and HAProxy for the cluster
+# tests. Programs off PATH are probed by path (`package:path`).
+POSTGRES := 'postgresql:/usr/lib/postgresql/*/bin/initdb'
+HAPROXY  := 'haproxy:/usr/sbin/haproxy'
 system-deps:
-	@bash scripts/system-deps.sh espeak-ng sox chromium haproxy
+	@bash scripts/system-deps.sh espeak-ng sox chromium $(POSTGRES) $(HAPROXY)
 
 clean:
 	rm -rf $(VENV) data test-output

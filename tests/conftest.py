@@ -13,6 +13,7 @@ import pytest
 from server.config import Settings
 from server.engines import Engines
 from server.services import open_engines
+from tests.postgres import PostgresServer
 
 DATA = Path(__file__).resolve().parent / "data"
 OUTPUT = Path(__file__).resolve().parent.parent / "test-output"
@@ -57,3 +58,12 @@ def engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engines]:
 def output_dir() -> Path:
     OUTPUT.mkdir(exist_ok=True)
     return OUTPUT
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One throwaway Postgres server for the run (started on first use); each test that
+    needs one takes a fresh database from it (`fresh_url`). It must start: no skip."""
+    server = PostgresServer()
+    yield server
+    server.stop()
