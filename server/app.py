@@ -7,6 +7,7 @@ the tests: anything a client can cause at the transport gets the same typed erro
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -80,6 +81,8 @@ def create_app(settings: Settings | None = None, engines: Engines | None = None)
         finally:
             if follower is not None:
                 follower.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await follower
             services.close()
 
     app = FastAPI(title="Voice tutor", version="0.1.0", lifespan=lifespan)

@@ -261,6 +261,28 @@ def test_two_tutor_processes_share_one_database(location: str | Path) -> None:
         two.close()
 
 
+def test_a_library_follows_the_changes_another_process_makes(location: str | Path) -> None:
+    """Its listeners (the index, the lessons) hear of another process's additions,
+    page details and deletions once each, and of its own changes only once."""
+    here, there = Store(location), Store(location)
+    try:
+        library, heard = Library(here), []
+        library.on_change(lambda: heard.append(here.article_count()))
+        library.seed(BUNDLED_CORPUS)
+        assert heard == [1, 2] and not library.sync()
+        other = Library(there)
+        added, _ = other.add(doc("Alpacas", "Alpacas are shorn in spring."))
+        assert library.sync() and heard == [1, 2, 3] and not library.sync()
+        other.add(doc("Alpacas", "Alpacas are shorn in spring.", {"reading_minutes": "1"}))
+        assert library.sync() and heard == [1, 2, 3, 3]
+        library.add(doc("Llamas", "Llamas hum."))  # its own change: heard once
+        other.remove(added.id)
+        assert library.sync() and heard == [1, 2, 3, 3, 4, 3] and not library.sync()
+    finally:
+        here.close()
+        there.close()
+
+
 def test_postgres_keeps_full_precision_and_shows_no_password(postgres: PostgresServer) -> None:
     url = postgres.fresh_url(password="hunter2")
     store = Store(url)
@@ -330,11 +352,18 @@ def test_the_app_keeps_everything_in_postgres(postgres: PostgresServer, tmp_path
         transcript = client.get(f"/api/sessions/{ready['session_id']}").json()
         assert [t["question"] for t in transcript["turns"]] == ["What is Avocado?"]
         assert transcript["turns"][0]["answer"] == done["text"]
+        # Another tutor process deletes the article: this one follows (at its next look).
+        services = client.app.state.services  # type: ignore[attr-defined]
+        passages = len(services.index.passages)
+        other = Library(Store(url))
+        other.remove(created.json()["id"])
+        other.store.close()
+        assert services.library.sync() and len(services.index.passages) < passages
     assert not settings.db_path.exists()
     with psycopg.connect(url) as pg:
         titles = {r[0] for r in pg.execute("SELECT title FROM articles").fetchall()}
         owners = pg.execute("SELECT learner_id FROM sessions").fetchall()
-    assert "Alpaca farming" in titles and len(titles) == 3 and owners == [("gus",)]
+    assert len(titles) == 2 and owners == [("gus",)]  # the upload was there to remove
 
 
 def _receive_until(ws: Any, kind: str) -> dict[str, Any]:
