@@ -287,9 +287,9 @@ class Settings(BaseSettings):
         return self.host_name or f"{socket.gethostname()}:{self.port}"
 
     def check(self) -> ModelPaths:
-        """Resolve every model and make sure the data folder is writable (ConfigError). A
-        model served at TUTOR_LLM_URL, TUTOR_STT_URL or TUTOR_TTS_URL is a name for that
-        server, not a catalog entry."""
+        """Resolve every model, make sure the data folder is writable and the database
+        (TUTOR_DATABASE_URL) reachable (ConfigError). A model served at TUTOR_LLM_URL,
+        TUTOR_STT_URL or TUTOR_TTS_URL is a name for that server, not a catalog entry."""
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             probe = self.data_dir / ".write-test"
@@ -300,6 +300,10 @@ class Settings(BaseSettings):
                 f"TUTOR_DATA_DIR={self.data_dir}: not writable ({exc.strerror}); "
                 "point it at a folder you can write"
             ) from exc
+        if self.database_url:  # reachable now, or one line naming the setting
+            from server.database import check_postgres
+
+            check_postgres(self.database_url)
         return ModelPaths(
             stt=None if self.stt_url else catalog.resolve("stt", self.stt_model, self.cache_dir),
             llm=None if self.llm_url else catalog.resolve("llm", self.llm_model, self.cache_dir),

@@ -263,23 +263,18 @@ class PostgresDatabase(Database):
     MIGRATION_LOCK = 0x7475746F72  # pg_advisory_xact_lock's key ("tutor")
 
     def __init__(self, url: str, max_connections: int = 8) -> None:
-        import psycopg
         from psycopg.conninfo import conninfo_to_dict
         from psycopg_pool import ConnectionPool
 
+        check_postgres(url)  # a plain connection's error says why; a pool's would time out
         info = conninfo_to_dict(url)
+        port = str(info.get("port") or 5432)
         self._where = {
             "kind": self.kind,
             "host": info.get("host") or "localhost",
-            "port": int(info.get("port") or 5432),
+            "port": int(port) if port.isdigit() else port,  # (or several, comma-separated)
             "database": info.get("dbname") or info.get("user") or "",
         }
-        place = f"{self._where['host']}:{self._where['port']}/{self._where['database']}"
-        try:  # one plain connection first: its error says why (a pool would just time out)
-            psycopg.connect(url, connect_timeout=10).close()
-        except psycopg.Error as exc:
-            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc)
-            raise ConfigError(f"TUTOR_DATABASE_URL: cannot connect to {place} ({reason})") from exc
         self._pool = ConnectionPool(
             url,
             min_size=1,
@@ -320,6 +315,25 @@ class PostgresDatabase(Database):
 
     def _lock_migrations(self, db: Connection) -> None:
         db.execute("SELECT pg_advisory_xact_lock(?)", (self.MIGRATION_LOCK,))
+
+
+def check_postgres(url: str) -> None:
+    """Connect once, or raise a ConfigError that names the setting, the place and the
+    reason (libpq's first line: it never holds the password)."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        info = conninfo_to_dict(url)
+    except psycopg.Error as exc:  # (its message may quote the URL: not shown)
+        raise ConfigError("TUTOR_DATABASE_URL: not a URL libpq understands") from exc
+    place = f"{info.get('host') or 'localhost'}:{info.get('port') or 5432}/{info.get('dbname', '')}"
+    try:
+        psycopg.connect(url, connect_timeout=10).close()
+    except psycopg.Error as exc:
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        reason = lines[0] if lines else type(exc).__name__
+        raise ConfigError(f"TUTOR_DATABASE_URL: cannot connect to {place} ({reason})") from exc
 
 
 def open_database(location: Path | str) -> Database:

@@ -300,15 +300,18 @@ def test_postgres_keeps_full_precision_and_shows_no_password(postgres: PostgresS
 
 
 def test_an_unreachable_postgres_is_a_config_error_naming_the_setting(
-    postgres: PostgresServer,
+    postgres: PostgresServer, tmp_path: Path
 ) -> None:
     from server.errors import ConfigError
 
     url = postgres.url("no_such_database", password="hunter2")
-    with pytest.raises(ConfigError) as caught:
-        Store(url)
-    assert "TUTOR_DATABASE_URL" in caught.value.message
-    assert "hunter2" not in caught.value.message
+    settings = Settings(data_dir=tmp_path, database_url=url)
+    for start in (lambda: Store(url), settings.check):
+        with pytest.raises(ConfigError) as caught:
+            start()  # the store, or `tutor serve` before it starts anything
+        assert "TUTOR_DATABASE_URL" in caught.value.message
+        assert "no_such_database" in caught.value.message
+        assert "hunter2" not in caught.value.message
 
 
 def test_the_database_setting_takes_only_a_postgres_url(tmp_path: Path) -> None:
