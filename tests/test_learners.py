@@ -1,5 +1,5 @@
 """Learners: the profile, progress through the key points, spaced review (FSRS), export
-and erasure, through the real app and a real SQLite file (fake engines: nothing here
+and erasure, through the real app, on SQLite and on Postgres (fake engines: nothing here
 needs a model's output, and the bundled lessons are drafted without narration)."""
 
 from __future__ import annotations
@@ -30,17 +30,22 @@ TOKEN = {"Authorization": "Bearer s3cret"}
 EVE, FAY = "eve-5b1f0c9a2d", "fay-77e3a0c4b1"
 
 
-@pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def client(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TestClient]:
     """The app over a data folder holding the bundled articles' lessons (scripts only),
-    with a token: the learner routes sit behind it like every /api route."""
+    with a token: the learner routes sit behind it like every /api route. Once on each
+    database: SQLite in the data folder, and Postgres (tests/postgres.py)."""
+    url = request.getfixturevalue("postgres").fresh_url() if request.param == "postgres" else None
     config = Settings(
         data_dir=tmp_path_factory.mktemp("learners"),
         build_lessons=False,
         allowed_hosts=["testserver"],
         api_token="s3cret",
+        database_url=url,
     )
-    store = Store(config.db_path)
+    store = Store(config.database)
     Library(store).seed(config.corpus_dir)
     asyncio.run(Lessons(store, config.cache_dir, tts=fake_engines().tts, polite=False).sync(False))
     store.close()
@@ -202,7 +207,7 @@ def test_export_holds_turns_with_their_sources(client: TestClient) -> None:
 
 
 def test_delete_leaves_nothing_behind(client: TestClient) -> None:
-    """Checked in the file itself: no row of any table names the learner or its sessions
+    """Checked in the database itself: no row of any table names the learner or its sessions
     (ids made unique enough that no article text contains them)."""
     session, _ = populate(client, EVE)
     store = store_of(client)
@@ -212,20 +217,23 @@ def test_delete_leaves_nothing_behind(client: TestClient) -> None:
     exported = client.get(f"/api/learners/{EVE}/export").json()["sessions"]
     assert asked.json()["session_id"] in [s["session_id"] for s in exported]
     other = populate(client, FAY)[0]  # someone else's record stays
-    path = store.path
+    tables = [
+        r[0]
+        for r in store._rows(
+            "SELECT name FROM sqlite_master WHERE type='table'"
+            if store.kind == "sqlite"
+            else "SELECT table_name FROM information_schema.tables"
+            " WHERE table_schema = current_schema()"
+        )
+    ]
 
     def rows_mentioning(*needles: str) -> list[tuple[str, tuple[object, ...]]]:
-        db = sqlite3.connect(path)
-        try:
-            tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-            return [
-                (table, row)
-                for table in tables
-                for row in db.execute(f'SELECT * FROM "{table}"')
-                if any(n in str(value) for value in row for n in needles)
-            ]
-        finally:
-            db.close()
+        return [
+            (table, tuple(row))
+            for table in tables
+            for row in store._rows(f'SELECT * FROM "{table}"')
+            if any(n in str(value) for value in row for n in needles)
+        ]
 
     sessions = [session, asked.json()["session_id"]]
     assert {t for t, _ in rows_mentioning(EVE, *sessions)} >= {
