@@ -4,7 +4,7 @@ Each part is its own process, as it would be on its own machine, and this module
 the process group that starts, watches and stops them:
 
     postgres          the database every tutor host shares (Debian's postgresql; initdb
-                      in <data>/postgres, run as an unprivileged user)
+                      once in <data>/postgres, run as the `postgres` user when root)
     llm-1, llm-2      llama_cpp.server with the packaged GGUF (OpenAI-compatible API)
     stt, tts          wyoming-faster-whisper and wyoming-piper with the packaged model and
                       voice (the hosts load no speech model of their own)
@@ -117,6 +117,7 @@ class Cluster:
         """Every part, its command line and its health check, in start order."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(exist_ok=True)
+        self.components.append(self.postgres())
         self.llm_port = free_port()
         model = catalog.resolve("llm", self.settings.llm_model, self.settings.cache_dir)
         for n in range(1, self.llm_replicas + 1):
@@ -175,6 +176,65 @@ class Cluster:
             )
         )
 
+    def postgres(self) -> Component:
+        """The database: initdb once (its data stays between runs), then `postgres` in
+        the foreground, so this group sees it exit like any other part."""
+        from server.pgserver import as_user, bindir, give, login, server_user
+
+        owner = server_user()
+        home = self.postgres_home(owner)
+        data, sockets = home / "data", home / "run"
+        for folder in (home, sockets):
+            folder.mkdir(exist_ok=True)
+            give(folder, owner)
+        programs = bindir()
+        self.pg_user = login(owner)
+        if not (data / "PG_VERSION").exists():
+            log.info("creating the database cluster in %s", data)
+            subprocess.run(
+                [*as_user(owner), str(programs / "initdb"), "-D", str(data)]
+                + ["-U", self.pg_user, "--auth=trust", "-E", "UTF8", "--no-locale"],
+                check=True,
+                capture_output=True,
+            )
+        port = free_port()
+        self.database_url = f"postgresql://{self.pg_user}@127.0.0.1:{port}/tutor"
+        return Component(
+            "postgres",
+            [str(programs / "postgres"), "-D", str(data), "-c", f"port={port}"]
+            + ["-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={sockets}"],
+            port,
+            tcp_open(port),
+            user=owner,
+            stop_signal=signal.SIGINT,  # Postgres's "fast" shutdown: roll back, then stop
+        )
+
+    def postgres_home(self, owner: str | None) -> Path:
+        """<data>/postgres, when the user the server runs as can reach it; otherwise (a
+        data folder under root's home, say) a folder of its own under /var/tmp, named
+        after the data folder so the next run finds the same database."""
+        home = self.data_dir / "postgres"
+        if owner is None:
+            return home
+        reach = subprocess.run(["runuser", "-u", owner, "--", "test", "-x", str(self.data_dir)])
+        if reach.returncode == 0:
+            return home
+        import hashlib
+
+        key = hashlib.sha256(str(self.data_dir).encode()).hexdigest()[:12]
+        elsewhere = Path("/var/tmp") / f"tutor-postgres-{key}"
+        log.info("%s cannot reach %s: the database lives in %s", owner, self.data_dir, elsewhere)
+        return elsewhere
+
+    def create_database(self) -> None:
+        """The tutor's database, once Postgres answers (the hosts make its tables)."""
+        import psycopg
+
+        admin = self.database_url.rsplit("/", 1)[0] + "/postgres"
+        with psycopg.connect(admin, autocommit=True) as db:
+            if not db.execute("SELECT 1 FROM pg_database WHERE datname = 'tutor'").fetchone():
+                db.execute("CREATE DATABASE tutor")
+
     def host_env(self, n: int, port: int) -> dict[str, str]:
         """A tutor host's settings: the shared parts' addresses, and its own port and name.
         The user's own TUTOR_* settings (a token, limits) pass through to every host."""
@@ -183,9 +243,10 @@ class Cluster:
             "TUTOR_HOST": "127.0.0.1",
             "TUTOR_PORT": str(port),
             "TUTOR_HOST_NAME": f"tutor-{n}",
-            # Until the database is shared by URL, the hosts share one data folder (its
-            # SQLite file, index cache and narration).
-            "TUTOR_DATA_DIR": str(self.data_dir / "tutor"),
+            # Everything the tutor keeps is in the shared database; the host's own folder
+            # holds only its search index, made from it.
+            "TUTOR_DATABASE_URL": self.database_url,
+            "TUTOR_DATA_DIR": str(self.data_dir / f"tutor-{n}"),
             "TUTOR_NARRATION_DIR": str(self.data_dir / "narration"),
             "TUTOR_LLM_URL": f"http://127.0.0.1:{self.llm_port}",
             "TUTOR_LLM_PARALLEL": str(2 * self.llm_replicas),
@@ -245,22 +306,16 @@ class Cluster:
     def up(self, on_ready: Callable[[dict[str, Any]], None]) -> None:
         """Start everything, report once healthy, then supervise until stopped."""
         self.plan()
-        for component in self.components:
-            self.start(component)
         deadline = time.monotonic() + READY_TIMEOUT_S
-        waiting = list(self.components)
-        while waiting:
-            if self.stopping:
-                return
-            self.check_exits(starting=True)
-            waiting = [c for c in waiting if not c.ready()]
-            if time.monotonic() > deadline:
-                names = ", ".join(c.name for c in waiting)
-                raise TutorError(
-                    f"not healthy within {READY_TIMEOUT_S} s: {names} (see {self.logs})",
-                    code="cluster_not_ready",
-                )
-            time.sleep(0.2)
+        database, rest = self.components[0], self.components[1:]
+        self.start(database)
+        if not self.wait_healthy([database], deadline):
+            return
+        self.create_database()
+        for component in rest:
+            self.start(component)
+        if not self.wait_healthy(rest, deadline):
+            return
         on_ready(
             {
                 "ready": True,
@@ -271,6 +326,23 @@ class Cluster:
         while not self.stopping:
             self.check_exits()
             time.sleep(0.2)
+
+    def wait_healthy(self, parts: list[Component], deadline: float) -> bool:
+        """Until every part answers its check (False: stopped meanwhile)."""
+        waiting = list(parts)
+        while waiting:
+            if self.stopping:
+                return False
+            self.check_exits(starting=True)
+            waiting = [c for c in waiting if not c.ready()]
+            if time.monotonic() > deadline:
+                names = ", ".join(c.name for c in waiting)
+                raise TutorError(
+                    f"not healthy within {READY_TIMEOUT_S} s: {names} (see {self.logs})",
+                    code="cluster_not_ready",
+                )
+            time.sleep(0.2)
+        return True
 
     def check_exits(self, starting: bool = False) -> None:
         """A part that exited is started again a second later (not while stopping). While

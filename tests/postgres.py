@@ -8,9 +8,6 @@ Makefile's system-deps step installs the package)."""
 
 from __future__ import annotations
 
-import glob
-import os
-import pwd
 import shutil
 import socket
 import subprocess
@@ -20,22 +17,7 @@ from pathlib import Path
 
 import psycopg
 
-
-def _bindir() -> Path:
-    """Debian puts the server's programs in /usr/lib/postgresql/<version>/bin, off PATH."""
-    found = shutil.which("initdb")
-    if found:
-        return Path(found).parent
-    versions = sorted(
-        glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-        key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0,
-    )
-    if not versions:
-        raise RuntimeError(
-            "no Postgres server programs (initdb): install Debian's `postgresql` package "
-            "(make system-deps does)"
-        )
-    return Path(versions[-1]).parent
+from server.pgserver import as_user, bindir, give, login, server_user
 
 
 def _free_port() -> int:
@@ -48,25 +30,17 @@ class PostgresServer:
     """`url(db)`: a URL for one of its databases; `fresh_url()`: a new, empty database."""
 
     def __init__(self) -> None:
-        self.bindir = _bindir()
+        self.bindir = bindir()
         self.port = _free_port()
         self.folder = Path(tempfile.mkdtemp(prefix="tutor-pg-"))
         self.data = self.folder / "data"
         self.sockets = self.folder / "run"
         self.sockets.mkdir()
-        self._as: list[str] = []
-        if os.geteuid() == 0:
-            try:
-                user = pwd.getpwnam("postgres")
-            except KeyError as exc:
-                raise RuntimeError(
-                    "running as root, and there is no `postgres` user to run the server "
-                    "as (Debian's `postgresql` package creates it)"
-                ) from exc
-            for path in (self.folder, self.sockets):
-                os.chown(path, user.pw_uid, user.pw_gid)
-            self._as = ["runuser", "-u", "postgres", "--"]
-        self.user = "postgres" if self._as else pwd.getpwuid(os.geteuid()).pw_name
+        owner = server_user()
+        for path in (self.folder, self.sockets):
+            give(path, owner)
+        self._as = as_user(owner)
+        self.user = login(owner)
         self._run(
             "initdb", "-D", str(self.data), "-U", self.user, "--auth=trust", "--no-sync",
             "-E", "UTF8", "--no-locale",

@@ -8,9 +8,11 @@ from __future__ import annotations
 import json
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,8 +43,11 @@ def alive(pid: int) -> bool:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    data = tmp_path_factory.mktemp("cluster")
+def cluster() -> Iterator[dict[str, Any]]:
+    # A folder the `postgres` user can reach (pytest's own are its owner's alone): the
+    # cluster's database lives in it, and goes with it.
+    data = Path(tempfile.mkdtemp(prefix="tutor-cluster-"))
+    data.chmod(0o755)
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "server", "cluster", "up", "--port", str(port)]
@@ -65,6 +70,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        shutil.rmtree(data, ignore_errors=True)
 
 
 def pid_of(cluster: dict[str, Any], name: str) -> int:
