@@ -282,3 +282,60 @@ def bench_wyoming(
         f"alternating; {wyoming.fixture_seconds():.1f} s question; "
         f"sentence: {wyoming.SENTENCE!r}[/dim]"
     )
+
+
+@bench_app.command("stages")
+def bench_stages(
+    rounds: Annotated[int, typer.Option(help="Turns timed per stage.")] = 10,
+    data_dir: DataDir = None,
+) -> None:
+    """What one spoken turn costs at each stage, each engine with one thread, one turn at
+    a time: the per-session figures behind the README's deployment note."""
+    import asyncio
+    import statistics
+    import time
+
+    import numpy as np
+    import soxr
+    from rich.progress import track
+
+    from server.engines.interfaces import STT_RATE
+    from server.listen.vocabulary import whisper_prompt
+    from server.reason.respond import answer
+    from server.services import open_services
+
+    settings = settings_from(data_dir=data_dir, log_level="WARNING", threads=1)
+    settings.check()
+    services = open_services(settings)
+    engines, answerer = services.engines, services.answerer
+    question = "When is Avocado expected to launch?"
+    voice = engines.synthesizer
+    pcm = np.frombuffer(b"".join(voice.synthesize(question)), np.int16)
+    audio = soxr.resample(pcm.astype(np.float32) / 32768, voice.sample_rate, STT_RATE)
+    prompt = whisper_prompt(answerer.index.vocabulary())
+    times: dict[str, list[float]] = {"stt": [], "retrieval": [], "llm": [], "tts": []}
+    text = ""
+    for _ in track(range(rounds), description="Timing stages", console=err):
+        start = time.perf_counter()
+        heard = engines.transcriber.transcribe(audio, prompt)
+        times["stt"].append(time.perf_counter() - start)
+        result = asyncio.run(answer(answerer, heard or question))
+        times["retrieval"].append(result.timings["retrieval"])
+        times["llm"].append(result.timings["answer"] - result.timings["retrieval"])
+        text = result.text
+        start = time.perf_counter()
+        for _chunk in voice.synthesize(text):
+            pass
+        times["tts"].append(time.perf_counter() - start)
+    services.close()
+    table = Table("stage", "median s", "p90 s", title=f"One spoken turn, {rounds} rounds")
+    for stage, values in times.items():
+        values.sort()
+        table.add_row(
+            stage,
+            f"{statistics.median(values):.3f}",
+            f"{values[min(len(values) - 1, int(0.9 * len(values)))]:.3f}",
+        )
+    console.print(table)
+    console.print(f"answer said: {len(text.split())} words; audio {len(audio) / STT_RATE:.1f} s")
+    console.print(f"CPU: {cpu_line()}")
