@@ -7,9 +7,11 @@ rate limit.
   header. It never travels in a URL (URLs end up in access logs, proxies and history):
   - a browser, which cannot set a websocket's headers, first asks `POST /api/ticket` for
     a single-use ticket that lives `TICKET_TTL_S` and opens `/ws/voice?ticket=...`; a
-    used, expired or unknown ticket is refused like a wrong token;
+    used, expired or forged ticket is refused like a wrong token. Tickets are signed
+    (expiry, nonce, HMAC), so any host sharing the token and the database accepts one,
+    once: the used ones are kept in the database until they expire;
   - lesson audio (an `<audio>` element cannot send headers either) is served from URLs
-    signed with a per-process random key, `?exp=<unix time>&sig=<HMAC of path and exp>`,
+    signed with a key made from the token, `?exp=<unix time>&sig=<HMAC of path and exp>`,
     valid `AUDIO_URL_TTL_S`; the lessons API hands them out when a token is set.
   `RedactSecrets` keeps `token=`, `ticket=` and `sig=` values out of uvicorn's logs.
 - Host: only the names in `TUTOR_ALLOWED_HOSTS` are served (Starlette's
@@ -33,19 +35,30 @@ import re
 import secrets
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from limits import parse, storage, strategies
 from starlette.requests import HTTPConnection
 
 from server.config import Settings
+from server.database import Schema
 from server.errors import TutorError
+
+if TYPE_CHECKING:
+    from server.store import Store
 
 OPEN_PATHS = ("/healthz", "/livez", "/", "/favicon.ico")
 OPEN_PREFIXES = ("/static/",)
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 TICKET_TTL_S = 30  # long enough to open a socket right after asking
 AUDIO_URL_TTL_S = 300  # a lesson's segments are fetched again for fresh URLs after this
-MAX_TICKETS = 10_000  # outstanding at once; the oldest go first
+# Tickets are signed, so any host sharing the token can check one; that each opens one
+# socket only is kept in the database every host shares.
+TICKETS = Schema(
+    "access",
+    ("CREATE TABLE IF NOT EXISTS used_tickets (nonce TEXT PRIMARY KEY, expires REAL NOT NULL)",),
+)
+TICKET = re.compile(r"([0-9]{1,15})\.([A-Za-z0-9_-]{16,64})\.([0-9a-f]{64})")
 EXPIRES = re.compile(r"[0-9]{1,12}")
 
 
@@ -54,13 +67,27 @@ class AccessDenied(TutorError):
 
 
 class Access:
-    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Callable[[], float] = time.time,
+        store: Store | None = None,
+    ) -> None:
         self.token = settings.api_token
         self.allowed_origins = set(settings.origins)
         self.clock = clock  # unix seconds; tests move it instead of waiting
-        # Per process: a restart voids every ticket and signed URL, which is the point.
-        self._key = secrets.token_bytes(32)
-        self._tickets: dict[str, float] = {}  # ticket -> expiry, oldest first
+        # Made from the token, so every host behind one load balancer checks what any of
+        # them signed: a ticket asked of one host opens a socket on another, and a signed
+        # audio URL plays from any. Without a token nothing is signed.
+        self._key = (
+            hmac.new(self.token.encode(), b"voice-tutor signing key", hashlib.sha256).digest()
+            if self.token
+            else secrets.token_bytes(32)
+        )
+        self._store = store
+        if store is not None:
+            store.ensure_schema(TICKETS)
+        self._used: dict[str, float] = {}  # without a store: nonce -> expiry
         self._limit = parse(settings.question_rate_limit)
         self._limiter = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
 
@@ -92,35 +119,56 @@ class Access:
     # --- tickets (websockets) ---------------------------------------------------------
 
     def issue_ticket(self) -> str:
-        now = self.clock()
-        self._tickets = {t: exp for t, exp in self._tickets.items() if exp > now}
-        while len(self._tickets) >= MAX_TICKETS:
-            del self._tickets[next(iter(self._tickets))]
-        ticket = secrets.token_urlsafe(32)
-        self._tickets[ticket] = now + TICKET_TTL_S
-        return ticket
+        """`expiry.nonce.signature`: nothing is kept until it is used."""
+        expires_ms = int((self.clock() + TICKET_TTL_S) * 1000)
+        body = f"{expires_ms}.{secrets.token_urlsafe(24)}"
+        return f"{body}.{self._mac('ticket', body)}"
 
     def redeem_ticket(self, ticket: str) -> bool:
-        """True once per issued ticket, within its lifetime."""
-        expires = self._tickets.pop(ticket, None)
-        return expires is not None and self.clock() < expires
+        """True once per issued ticket, within its lifetime, on whichever host."""
+        match = TICKET.fullmatch(ticket)
+        if match is None:
+            return False
+        expires_ms, nonce, sig = match.groups()
+        expected = self._mac("ticket", f"{expires_ms}.{nonce}")
+        if not hmac.compare_digest(sig.encode(), expected.encode()):
+            return False
+        expires = int(expires_ms) / 1000
+        return self.clock() < expires and self._first_use(nonce, expires)
+
+    def _first_use(self, nonce: str, expires: float) -> bool:
+        now = self.clock()
+        if self._store is None:
+            self._used = {n: exp for n, exp in self._used.items() if exp > now}
+            if nonce in self._used:
+                return False
+            self._used[nonce] = expires
+            return True
+        with self._store.transaction() as db:
+            db.execute("DELETE FROM used_tickets WHERE expires < ?", (now,))
+            inserted = db.execute(
+                "INSERT INTO used_tickets (nonce, expires) VALUES (?, ?) "
+                "ON CONFLICT (nonce) DO NOTHING",
+                (nonce, expires),
+            )
+            return inserted.rowcount == 1
 
     # --- signed URLs (lesson audio) ---------------------------------------------------
 
     def sign(self, path: str, ttl_s: float = AUDIO_URL_TTL_S) -> str:
         """`path` with an expiry and a signature: readable without the token until then."""
         expires = int(self.clock() + ttl_s)
-        return f"{path}?exp={expires}&sig={self._mac(path, expires)}"
+        return f"{path}?exp={expires}&sig={self._mac(path, str(expires))}"
 
     def signed_ok(self, conn: HTTPConnection) -> bool:
         expires, sig = conn.query_params.get("exp", ""), conn.query_params.get("sig", "")
         if not sig or not EXPIRES.fullmatch(expires) or int(expires) <= self.clock():
             return False
-        expected = self._mac(conn.url.path, int(expires))
+        expected = self._mac(conn.url.path, str(int(expires)))
         return hmac.compare_digest(sig.encode(), expected.encode())
 
-    def _mac(self, path: str, expires: int) -> str:
-        return hmac.new(self._key, f"{path}\n{expires}".encode(), hashlib.sha256).hexdigest()
+    def _mac(self, what: str, detail: str) -> str:
+        return hmac.new(self._key, f"{what}\n{detail}".encode(), hashlib.sha256).hexdigest()
 
     # --- origin -----------------------------------------------------------------------
 

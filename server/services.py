@@ -50,7 +50,7 @@ class Services:
     owns_engines: bool = False  # opened here (closed here), or passed in by a test
 
     def __post_init__(self) -> None:
-        self.access = Access(self.settings)
+        self.access = Access(self.settings, store=self.store)
 
     def lesson_article(self, lesson_id: int, segment: int = 0) -> int | None:
         """The article a lesson (at this segment) teaches: retrieval prefers it while the

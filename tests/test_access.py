@@ -11,11 +11,12 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from starlette.requests import Request
 from starlette.testclient import WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
 from websockets.sync.client import connect
 
-from server.access import TICKET_TTL_S
+from server.access import TICKET_TTL_S, Access
 from server.app import create_app
 from server.config import Settings
 from server.lessons import Lessons
@@ -335,3 +336,39 @@ def test_access_logs_never_print_a_secret(tmp_path: Path) -> None:
     assert "/api/articles?token=[redacted]" in logged
     assert logged.count("/ws/voice?ticket=[redacted]") == 2
     assert "sig=[redacted]" in logged
+
+
+def test_a_ticket_from_one_host_opens_a_socket_once_on_any_host(tmp_path: Path) -> None:
+    """Behind a load balancer the ticket request and the socket may reach different
+    hosts: the ticket is signed with a key made from the token, and its use is recorded
+    in the database they share, so it opens one socket, on whichever host. A signed audio
+    URL plays from any host too; another token's tickets and URLs are refused."""
+    settings = Settings(data_dir=tmp_path, api_token="s3cret")
+    store_a, store_b = Store(settings.database), Store(settings.database)
+    try:
+        a, b = Access(settings, store=store_a), Access(settings, store=store_b)
+        ticket = a.issue_ticket()
+        assert "s3cret" not in ticket
+        assert b.redeem_ticket(ticket)  # another host
+        assert not a.redeem_ticket(ticket) and not b.redeem_ticket(ticket)  # once, anywhere
+        forged = ticket[:-1] + ("0" if ticket[-1] != "0" else "1")
+        assert not b.redeem_ticket(forged)
+        other = Access(Settings(data_dir=tmp_path, api_token="other"), store=store_b)
+        assert not other.redeem_ticket(a.issue_ticket())
+        path = "/api/lessons/1/segments/0/audio"
+        signed = a.sign(path)
+        request = Request(
+            {
+                "type": "http",
+                "method": "GET",
+                "path": path,
+                "query_string": signed.split("?")[1].encode(),
+                "headers": [],
+                "server": ("testserver", 80),
+                "scheme": "http",
+            }
+        )
+        assert b.signed_ok(request) and not other.signed_ok(request)
+    finally:
+        store_a.close()
+        store_b.close()

@@ -374,3 +374,30 @@ def _receive_until(ws: Any, kind: str) -> dict[str, Any]:
         event = ws.receive_json()
         if event["type"] == kind:
             return event
+
+
+def test_a_ticket_opens_one_socket_whichever_host_checks_it(location: str | Path) -> None:
+    """Two hosts on one database: a ticket either issued is taken once, by either; an
+    expired one is not (and the used ones are cleared once expired)."""
+    from server.access import TICKET_TTL_S, Access
+
+    settings = Settings(api_token="s3cret")
+    here, there = Store(location), Store(location)
+    try:
+        now = [1_000_000.0]
+        a = Access(settings, clock=lambda: now[0], store=here)
+        b = Access(settings, clock=lambda: now[0], store=there)
+        first, second = a.issue_ticket(), b.issue_ticket()
+        assert b.redeem_ticket(first) and not a.redeem_ticket(first)
+        now[0] += TICKET_TTL_S + 1
+        assert not a.redeem_ticket(second)
+        with here.transaction() as db:
+            assert db.execute("SELECT count(*) FROM used_tickets").fetchone()[0] == 1
+        issued = b.issue_ticket()
+        assert not b.redeem_ticket(issued[:-1] + ("0" if issued[-1] != "0" else "1"))  # forged
+        assert b.redeem_ticket(b.issue_ticket())
+        with there.transaction() as db:  # the expired record went with that use
+            assert db.execute("SELECT count(*) FROM used_tickets").fetchone()[0] == 1
+    finally:
+        here.close()
+        there.close()
