@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -157,19 +158,32 @@ class Gate:
 
 def holds_kind(question: Question, hits: list[Hit]) -> bool:
     """Whether a retrieved passage about the question's subject (its names, or else its
-    words; the section heading counts) holds the kind of answer asked for."""
+    words; the section heading counts) holds the kind of answer asked for; for "how many
+    X", a number in a sentence that says X."""
     from server.reason.extract import answer_bonus
 
     names = [fold(e) for e in question.entities]
     wanted = set(question.terms)
+    counted = counted_term(question.search_text) if question.kind == "number" else None
     for hit in hits:
         text = hit.passage.search_text
         about = all(n in fold(text) for n in names) if names else bool(wanted & set(terms(text)))
         if about and any(
-            answer_bonus(question.kind, s, question.search_text) > 0 for s in hit.passage.sentences
+            answer_bonus(question.kind, s, question.search_text) > 0
+            and (counted is None or any(t == counted or same_root(counted, t) for t in terms(s)))
+            for s in hit.passage.sentences
         ):
             return True
     return False
+
+
+def counted_term(question: str) -> str | None:
+    """What "how many X" counts (its stem): "How many parameters does Avocado have?" is
+    answered only by a number said of parameters, not by any number near Avocado (its
+    launch year)."""
+    match = re.search(r"\bhow many ([\w-]+)", question, re.IGNORECASE)
+    found = terms(match.group(1)) if match else []
+    return found[0] if found else None
 
 
 def fit(rows: list[dict[str, float]], labels: list[bool], l2: float = 0.01) -> GateModel:

@@ -163,6 +163,8 @@ def test_metadata_stays_out_of_questions_about_the_content(answerer: Answerer) -
     [
         "How many parameters does Mango have?",
         "how many perameters does man go have",
+        # Avocado's passages hold numbers (its launch dates), but none of parameters.
+        "How many parameters does the Avocado model have?",
         "What benchmark scores did Llama 4 Maverick get?",
         "How do I make a sourdough starter?",  # "starter" shares a root with "started"
     ],
@@ -171,6 +173,11 @@ def test_what_is_asked_of_a_name_must_be_said_of_it(answerer: Answerer, question
     """Near-topic: the articles name Mango and Maverick, and say "benchmarks" elsewhere,
     but never say these things of them."""
     assert not ask(answerer, question).grounded
+
+
+def test_how_many_is_answered_by_a_number_of_what_it_counts(answerer: Answerer) -> None:
+    result = ask(answerer, "How many minutes does it take to read the Avocado problem article?")
+    assert result.grounded and "minute" in result.text, result.text
 
 
 def test_factual_answers_are_short_and_keep_the_whole_sentence_as_source(
