@@ -90,7 +90,7 @@ def test_a_question_is_answered_through_the_server(llm_url: str, tmp_path: Path)
     assert result.grounded and result.sources
     assert any(year in result.text for year in ("2025", "2026")), result.text
     assert "first_token" in result.timings  # the server's pieces reached the Answerer
-    assert responder.last_error is None
+    assert responder.failures.last is None
     services.close()
 
 
@@ -127,7 +127,7 @@ def test_a_closed_port_gives_the_extractive_answer_and_a_typed_error(tmp_path: P
     result = asyncio.run(answer(services.answerer, QUESTION))
     assert result.grounded and result.sources and result.fallback
     assert any(year in result.text for year in ("2025", "2026")), result.text
-    error = services.engines.responder.last_error
+    error = services.engines.responder.failures.last
     assert isinstance(error, EngineError) and error.code == "llm_unreachable"
     # The worker itself (lessons use it) raises the typed error to its caller.
     with pytest.raises(EngineError) as raised:
@@ -152,7 +152,7 @@ def test_a_silent_server_times_out_into_the_extractive_answer(tmp_path: Path) ->
         services = remote(tmp_path, f"http://127.0.0.1:{port}", llm_timeout_s=0.5)
         result = asyncio.run(answer(services.answerer, QUESTION))
     assert result.grounded and result.sources and result.fallback
-    assert services.engines.responder.last_error.code == "llm_timeout"
+    assert services.engines.responder.failures.last.code == "llm_timeout"
     services.close()
 
 
@@ -186,7 +186,7 @@ def test_a_server_that_only_keeps_the_stream_alive_times_out(tmp_path: Path) -> 
         server.shutdown()
         server.server_close()
     assert result.grounded and result.sources and result.fallback
-    assert services.engines.responder.last_error.code == "llm_timeout"
+    assert services.engines.responder.failures.last.code == "llm_timeout"
     services.close()
 
 

@@ -65,7 +65,7 @@ def test_a_spoken_question_is_transcribed_by_the_server(stt_server: Server, tmp_
     assert isinstance(stt, WyomingTranscriber) and stt.address == stt_server.url
     text = stt.transcribe(fixture("avocado_launch.piper.wav"), "a prompt it cannot send")
     assert "avocado" in text.lower(), text
-    assert stt.last_error is None and stt.describe()["reachable"]
+    assert stt.failures.last is None and stt.describe()["reachable"]
 
 
 def test_speech_from_the_server_is_heard_back(
@@ -151,7 +151,7 @@ def test_a_stalled_server_times_out_and_answers_again_when_it_resumes(
             os.kill(server.proc.pid, signal.SIGCONT)
     stt.timeout_s = tts.timeout_s = 30
     assert "avocado" in stt.transcribe(fixture()).lower()
-    assert stt.last_error is None and list(tts.synthesize(SENTENCE))
+    assert stt.failures.last is None and list(tts.synthesize(SENTENCE))
 
 
 def voice_engines(settings: Settings) -> Engines:

@@ -14,7 +14,6 @@ Answerer's worker view (`FailSoft`) turns the error into the extractive answer.
 from __future__ import annotations
 
 import json
-import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -22,9 +21,7 @@ from typing import Any
 
 import httpx
 
-from server.errors import EngineError
-
-log = logging.getLogger(__name__)
+from server.engines.failures import Failures
 
 # Connecting is quick or it is not happening (loopback or a LAN): a down server is seen
 # within this; the read timeout (the longest silence between two pieces) is a setting.
@@ -49,9 +46,8 @@ class OpenAIResponder:
             timeout=httpx.Timeout(timeout_s, connect=CONNECT_S),
             limits=httpx.Limits(max_connections=parallel + 1, max_keepalive_connections=parallel),
         )
-        # The last failure (or None once a request has worked again), for /healthz.
-        self.last_error: EngineError | None = None
-        self._lock = threading.Lock()
+        # FailSoft counts and logs a failed answer where it turns it into the fallback.
+        self.failures = Failures("llm", f"LLM server {self.address}", counted=False)
 
     def stream(
         self, messages: list[dict[str, str]], max_tokens: int, cancel: threading.Event
@@ -69,7 +65,7 @@ class OpenAIResponder:
             with self._client.stream("POST", "/v1/chat/completions", json=body) as response:
                 if response.status_code != 200:
                     response.read()
-                    raise self._failed(
+                    raise self.failures.error(
                         "llm_failed", f"HTTP {response.status_code}: {response.text[:200]}"
                     )
                 # Servers send keep-alive comments (`: ping`) while they compute: they reset
@@ -85,16 +81,19 @@ class OpenAIResponder:
                         last_text = time.monotonic()
                         yield piece
                     elif time.monotonic() - last_text > self.timeout_s:
-                        raise self._failed("llm_timeout", "only keep-alives past the timeout")
+                        raise self.failures.error(
+                            "llm_timeout", "only keep-alives past the timeout"
+                        )
         except httpx.ConnectError as exc:
-            raise self._failed("llm_unreachable", f"cannot connect ({exc})") from exc
+            raise self.failures.error("llm_unreachable", f"cannot connect ({exc})") from exc
         except httpx.TimeoutException as exc:
             code = "llm_unreachable" if isinstance(exc, httpx.ConnectTimeout) else "llm_timeout"
-            raise self._failed(code, f"no reply within the timeout ({type(exc).__name__})") from exc
+            raise self.failures.error(
+                code, f"no reply within the timeout ({type(exc).__name__})"
+            ) from exc
         except httpx.HTTPError as exc:
-            raise self._failed("llm_failed", f"{type(exc).__name__}: {exc}") from exc
-        with self._lock:
-            self.last_error = None
+            raise self.failures.error("llm_failed", f"{type(exc).__name__}: {exc}") from exc
+        self.failures.cleared()
 
     def _piece(self, line: str) -> tuple[str | None, bool]:
         """One line of the event stream: (the text it adds, whether the stream is done).
@@ -107,19 +106,13 @@ class OpenAIResponder:
         try:
             event = json.loads(data)
         except ValueError as exc:
-            raise self._failed(
+            raise self.failures.error(
                 "llm_failed", f"not JSON in the event stream: {data[:80]!r}"
             ) from exc
         if "error" in event:
-            raise self._failed("llm_failed", f"the server said: {str(event['error'])[:200]}")
+            raise self.failures.error("llm_failed", f"the server said: {str(event['error'])[:200]}")
         choices = event.get("choices") or [{}]
         return (choices[0].get("delta") or {}).get("content"), False
-
-    def _failed(self, code: str, detail: str) -> EngineError:
-        error = EngineError(f"LLM server {self.address}: {detail}", code=code)
-        with self._lock:
-            self.last_error = error
-        return error
 
     def describe(self) -> dict[str, Any]:
         """For /healthz: where the server is, whether it answers now, the last failure."""
@@ -131,14 +124,9 @@ class OpenAIResponder:
             reachable = self._client.get("/health", timeout=PROBE_S).status_code < 500
         except httpx.HTTPError:
             reachable = False
-        state: dict[str, Any] = {
-            "reachable": reachable,
-            "probe_ms": round(1000 * (time.perf_counter() - start), 1),
-        }
-        with self._lock:
-            if self.last_error is not None:
-                state["last_error"] = self.last_error.code
-        return state
+        return self.failures.report(
+            {"reachable": reachable, "probe_ms": round(1000 * (time.perf_counter() - start), 1)}
+        )
 
     def close(self) -> None:
         self._client.close()

@@ -20,8 +20,6 @@ Listener sends to the client as `error {code}`; the session and the next turn go
 
 from __future__ import annotations
 
-import logging
-import threading
 from typing import Any
 
 import numpy as np
@@ -29,11 +27,9 @@ from wyoming.asr import Transcribe, Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 
 from server.engines import wyoming_link as link
+from server.engines.failures import Failures
 from server.engines.interfaces import STT_RATE
-from server.errors import EngineError
-from server.metrics import ENGINE_ERRORS
 
-log = logging.getLogger(__name__)
 CHUNK_SAMPLES = STT_RATE // 10  # 100 ms of audio per AudioChunk event
 
 
@@ -54,9 +50,7 @@ class WyomingTranscriber:
         self.timeout_s = timeout_s
         self.parallel = parallel
         self.language = language
-        # The last failure (or None once a call has worked again), for /healthz.
-        self.last_error: EngineError | None = None
-        self._lock = threading.Lock()
+        self.failures = Failures("stt", f"speech-to-text server {url}")
 
     def transcribe(self, audio: np.ndarray, prompt: str | None = None) -> str:
         pcm = (np.clip(audio, -1.0, 1.0) * 32767).astype("<i2").tobytes()
@@ -74,27 +68,14 @@ class WyomingTranscriber:
                     pass
             text = Transcript.from_event(event).text.strip()
         except link.Unreachable as exc:
-            raise self._failed(exc, code="stt_unreachable") from exc
+            raise self.failures.error("stt_unreachable", exc) from exc
         except link.TimedOut as exc:
-            raise self._failed(exc, code="stt_timeout") from exc
+            raise self.failures.error("stt_timeout", exc) from exc
         except link.Broken as exc:
-            raise self._failed(exc, code="stt_failed") from exc
-        with self._lock:
-            self.last_error = None
+            raise self.failures.error("stt_failed", exc) from exc
+        self.failures.cleared()
         return text
-
-    def _failed(self, exc: link.LinkError, code: str) -> EngineError:
-        error = EngineError(f"speech-to-text server {self.address}: {exc}", code=code)
-        ENGINE_ERRORS.labels(engine="stt", code=code).inc()
-        log.warning("%s", error)
-        with self._lock:
-            self.last_error = error
-        return error
 
     def describe(self) -> dict[str, Any]:
         """For /healthz: whether the server answers now, and the last failure."""
-        state = link.probe(self.address)
-        with self._lock:
-            if self.last_error is not None:
-                state["last_error"] = self.last_error.code
-        return state
+        return self.failures.report(link.probe(self.address))

@@ -24,7 +24,6 @@ or EngineError (codes below) ends the reply's audio and the client gets `error {
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,8 +31,7 @@ from wyoming.audio import AudioChunk, AudioChunkConverter, AudioStart, AudioStop
 from wyoming.tts import Synthesize
 
 from server.engines import wyoming_link as link
-from server.errors import EngineError
-from server.metrics import ENGINE_ERRORS
+from server.engines.failures import Failures
 
 log = logging.getLogger(__name__)
 FALLBACK_RATE = 22_050  # Piper's medium voices, the packaged one among them
@@ -53,8 +51,7 @@ class WyomingSynthesizer:
         self.address = url
         self.timeout_s = timeout_s
         self.parallel = parallel
-        self.last_error: EngineError | None = None
-        self._lock = threading.Lock()
+        self.failures = Failures("tts", f"text-to-speech server {url}")
         self._told_pace = False
         self.sample_rate = self._served_rate()
 
@@ -92,27 +89,15 @@ class WyomingSynthesizer:
                         if chunk.audio:
                             yield chunk.audio
         except link.Unreachable as exc:
-            raise self._failed(exc, code="tts_unreachable") from exc
+            raise self.failures.error("tts_unreachable", exc) from exc
         except link.TimedOut as exc:
-            raise self._failed(exc, code="tts_timeout") from exc
+            raise self.failures.error("tts_timeout", exc) from exc
         except link.Broken as exc:
-            raise self._failed(exc, code="tts_failed") from exc
-        with self._lock:
-            self.last_error = None
-
-    def _failed(self, exc: link.LinkError, code: str) -> EngineError:
-        error = EngineError(f"text-to-speech server {self.address}: {exc}", code=code)
-        ENGINE_ERRORS.labels(engine="tts", code=code).inc()
-        log.warning("%s", error)
-        with self._lock:
-            self.last_error = error
-        return error
+            raise self.failures.error("tts_failed", exc) from exc
+        self.failures.cleared()
 
     def describe(self) -> dict[str, Any]:
         """For /healthz: whether the server answers now, the rate, the last failure."""
         state = link.probe(self.address)
         state["sample_rate"] = self.sample_rate
-        with self._lock:
-            if self.last_error is not None:
-                state["last_error"] = self.last_error.code
-        return state
+        return self.failures.report(state)
