@@ -44,6 +44,7 @@ from typing import Any
 import httpx
 
 from server import catalog
+from server.cliutil import free_port
 from server.config import Settings
 from server.errors import TutorError
 
@@ -51,13 +52,6 @@ log = logging.getLogger(__name__)
 READY_TIMEOUT_S = 300  # first start: Postgres initdb, index builds, model loads on 2 cores
 RESTART_DELAY_S = 1.0
 STOP_TIMEOUT_S = 10.0
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on now (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def http_ok(url: str, host: str = "127.0.0.1") -> Callable[[], bool]:

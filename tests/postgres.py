@@ -9,7 +9,6 @@ Makefile's system-deps step installs the package)."""
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -17,13 +16,8 @@ from pathlib import Path
 
 import psycopg
 
+from server.cliutil import free_port
 from server.pgserver import as_user, bindir, give, login, server_user
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class PostgresServer:
@@ -31,7 +25,7 @@ class PostgresServer:
 
     def __init__(self) -> None:
         self.bindir = bindir()
-        self.port = _free_port()
+        self.port = free_port()
         self.folder = Path(tempfile.mkdtemp(prefix="tutor-pg-"))
         self.data = self.folder / "data"
         self.sockets = self.folder / "run"

@@ -22,7 +22,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from server.cluster import free_port
+from server.cliutil import free_port
 from server.engines.wyoming_link import probe
 from tests.test_voice import utterance
 

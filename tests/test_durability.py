@@ -4,7 +4,6 @@ the database is intact."""
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -14,11 +13,7 @@ from pathlib import Path
 import httpx
 from websockets.sync.client import connect
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from server.cliutil import free_port
 
 
 def start(data: Path, port: int) -> subprocess.Popen:

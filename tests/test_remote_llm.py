@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 
 from server import catalog
 from server.app import create_app
+from server.cliutil import free_port
 from server.config import Settings
 from server.engines import Engines, ModelWorker, OpenAIResponder
 from server.errors import EngineError
@@ -28,13 +29,6 @@ from tests.fakes import FakeSynthesizer, FakeTranscriber
 
 QUESTION = "When is Avocado expected to launch?"
 MESSAGES = [{"role": "user", "content": "Say hello to the class."}]
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,8 @@ import soxr
 from fastapi.testclient import TestClient
 
 from server.app import create_app
-from server.bench.wyoming import Server, fixture, free_port, speech_servers
+from server.bench.wyoming import Server, fixture, speech_servers
+from server.cliutil import free_port
 from server.config import Settings
 from server.engines import Engines
 from server.engines.wyoming_stt import WyomingTranscriber

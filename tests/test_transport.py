@@ -19,18 +19,13 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from server.app import create_app, serve_options
+from server.cliutil import free_port
 from server.config import Settings
 from server.engines import Engines
 from server.metrics import ERRORS
 from tests.fakes import fake_engines
 
 WAIT = 60  # seconds a receive may block before the test fails instead of hanging
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager

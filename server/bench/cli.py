@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from server.cliutil import DataDir, console, err, settings_from
+from server.cliutil import DataDir, console, err, free_port, settings_from
 from server.hardware import cpu_line
 
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: print figures, assert nothing.")
@@ -41,7 +41,6 @@ def bench_stt(
 
 def _bench_server(data_dir: Path | None, max_sessions: int = 16):  # type: ignore[no-untyped-def]
     """The real server on a free loopback port, in a thread, for the benchmarks."""
-    import socket
     import tempfile
     import threading
     import time
@@ -60,9 +59,7 @@ def _bench_server(data_dir: Path | None, max_sessions: int = 16):  # type: ignor
     settings.max_sessions = max_sessions
     settings.max_sockets_per_address = max_sessions  # every simulated client is loopback
     settings.question_rate_limit = "10000/minute"
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     app_ = create_app(settings)
     server = uvicorn.Server(
         uvicorn.Config(

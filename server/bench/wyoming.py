@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,18 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
+from server.cliutil import free_port
 from server.config import Settings
 from server.engines import wyoming_link as link
 
 FIXTURES = Path(__file__).resolve().parents[2] / "tests" / "data"
 SENTENCE = "Avocado is expected to launch in the first quarter of 2026."
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def stt_command(model_dir: Path, url: str, threads: int, data_dir: Path) -> list[str]:

@@ -4,7 +4,6 @@ plays a WAV file once."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 import wave
@@ -17,6 +16,7 @@ import pytest
 import uvicorn
 
 from server.app import create_app, serve_options
+from server.cliutil import free_port
 from server.config import Settings
 from server.engines import Engines
 from tests.conftest import read_wav
@@ -37,12 +37,6 @@ CHROMIUM_ARGS = [
     "--use-fake-ui-for-media-stream",
     "--use-fake-device-for-media-stream",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager
