@@ -47,6 +47,7 @@ from server import catalog
 from server.cliutil import free_port
 from server.config import Settings
 from server.errors import TutorError
+from server.pgserver import as_user, bindir, give, login, server_user
 
 log = logging.getLogger(__name__)
 READY_TIMEOUT_S = 300  # first start: Postgres initdb, index builds, model loads on 2 cores
@@ -85,7 +86,6 @@ class Component:
     user: str | None = None  # run as this user (Postgres refuses to run as root)
     stop_signal: int = signal.SIGTERM
     proc: subprocess.Popen[bytes] | None = None
-    restarts: int = 0
     exited_at: float | None = None
 
     def describe(self) -> dict[str, Any]:
@@ -173,8 +173,6 @@ class Cluster:
     def postgres(self) -> Component:
         """The database: initdb once (its data stays between runs), then `postgres` in
         the foreground, so this group sees it exit like any other part."""
-        from server.pgserver import as_user, bindir, give, login, server_user
-
         owner = server_user()
         home = self.postgres_home(owner)
         data, sockets = home / "data", home / "run"
@@ -210,7 +208,7 @@ class Cluster:
         home = self.data_dir / "postgres"
         if owner is None:
             return home
-        reach = subprocess.run(["runuser", "-u", owner, "--", "test", "-x", str(self.data_dir)])
+        reach = subprocess.run([*as_user(owner), "test", "-x", str(self.data_dir)])
         if reach.returncode == 0:
             return home
         import hashlib
@@ -278,9 +276,7 @@ class Cluster:
 
     def start(self, component: Component) -> None:
         out = (self.logs / f"{component.name}.log").open("ab")
-        argv = component.argv
-        if component.user and os.geteuid() == 0:
-            argv = ["runuser", "-u", component.user, "--", *argv]
+        argv = [*as_user(component.user), *component.argv]
         # The parts run the same tutor code as the command that started them, wherever
         # they run from (their working folder is the data folder).
         code = str(Path(__file__).resolve().parents[1])
@@ -356,7 +352,6 @@ class Cluster:
                 component.exited_at = now
                 log.warning("%s exited with %s; restarting it", component.name, proc.returncode)
             elif now - component.exited_at >= RESTART_DELAY_S:
-                component.restarts += 1
                 self.start(component)
 
     def stop(self) -> None:
