@@ -127,8 +127,11 @@ def attribute(asked: dict[str, float], names: list[str], hits: list[Hit], index:
 
 
 def same_root(a: str, b: str) -> bool:
-    """Stems of one root that the stemmer keeps apart ("receiv" of "received", "recept"
-    of "reception"): they share all but two letters of the shorter, and at least four."""
+    """One stem, or stems of one root that the stemmer keeps apart ("receiv" of
+    "received", "recept" of "reception"): they share all but two letters of the shorter,
+    and at least four."""
+    if a == b:  # "year" is "year", however short
+        return True
     n = min(len(a), len(b))
     shared = next((i for i in range(n) if a[i] != b[i]), n)
     # Four shared letters are a root only in longer words ("bread" is not "breach").
@@ -170,7 +173,7 @@ def holds_kind(question: Question, hits: list[Hit]) -> bool:
         about = all(n in fold(text) for n in names) if names else bool(wanted & set(terms(text)))
         if about and any(
             answer_bonus(question.kind, s, question.search_text) > 0
-            and (counted is None or any(t == counted or same_root(counted, t) for t in terms(s)))
+            and (counted is None or any(same_root(counted, t) for t in terms(s)))
             for s in hit.passage.sentences
         ):
             return True
