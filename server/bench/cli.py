@@ -289,13 +289,13 @@ def bench_stages(
     """What one spoken turn costs at each stage, each engine with one thread, one turn at
     a time: the per-session figures behind the README's deployment note."""
     import asyncio
-    import statistics
     import time
 
     import numpy as np
     import soxr
     from rich.progress import track
 
+    from server.bench.voice import percentile
     from server.engines.interfaces import STT_RATE
     from server.listen.vocabulary import whisper_prompt
     from server.reason.respond import answer
@@ -327,12 +327,7 @@ def bench_stages(
     services.close()
     table = Table("stage", "median s", "p90 s", title=f"One spoken turn, {rounds} rounds")
     for stage, values in times.items():
-        values.sort()
-        table.add_row(
-            stage,
-            f"{statistics.median(values):.3f}",
-            f"{values[min(len(values) - 1, int(0.9 * len(values)))]:.3f}",
-        )
+        table.add_row(stage, f"{percentile(values, 50):.3f}", f"{percentile(values, 90):.3f}")
     console.print(table)
     console.print(f"answer said: {len(text.split())} words; audio {len(audio) / STT_RATE:.1f} s")
     console.print(f"CPU: {cpu_line()}")
