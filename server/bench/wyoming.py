@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from server.bench.voice import percentile
 from server.cliutil import free_port
 from server.config import Settings
 from server.engines import wyoming_link as link
@@ -211,8 +211,4 @@ def run(settings: Settings, stt_url: str, tts_url: str, rounds: int = 10) -> lis
     for _ in range(rounds):
         for name, fn in cases:
             samples[name].append(_ms(fn))
-    return [Timing(name, statistics.median(ms), p90(ms)) for name, ms in samples.items()]
-
-
-def p90(ms: list[float]) -> float:
-    return statistics.quantiles(ms, n=10)[-1] if len(ms) > 1 else ms[0]
+    return [Timing(name, percentile(ms, 50), percentile(ms, 90)) for name, ms in samples.items()]
