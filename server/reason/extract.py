@@ -12,13 +12,15 @@ import re
 
 from server.reason.lookup import Hit, Index
 from server.reason.passages import Passage
-from server.reason.question import ABOUT_ARTICLE
+from server.reason.question import about_article
 from server.reason.text import STOPWORDS, terms
 
 DENSE_WEIGHT = 0.5
 RANK_PENALTY = 0.03
 FIRST_WORDS = 25  # the sentence that answers: a name, a date, a number, a definition
 TOTAL_WORDS = 40  # with what completes it; "tell me more" goes on from there
+FOCUS_DENSE_WEIGHT = 0.25  # a clause's meaning, beside the question's words it holds
+MISSING_ANSWER = 0.5  # a cut that drops the date (number, name) the sentence gives
 # Clauses: after a comma, semicolon or colon (not inside "April 8, 2026"), or before a dash.
 # A parenthesis stays with what it explains: "“Mango” (a multimedia generator)".
 CLAUSE_BREAK = re.compile(r"(?<=[,;:])(?!\s*\d)\s+|\s+(?=[—–])")
@@ -55,7 +57,7 @@ class Extractor:
         want = answer_type(question)
         # `question` is the parsed question's search text already: read it, don't parse it
         # again (this runs twice a turn).
-        facet = metadata_facet(question) if ABOUT_ARTICLE.search(question) else None
+        facet = metadata_facet(question) if about_article(question) else None
         # The article asked about: the one the question names ("the stayupdatedwith.ai
         # article"), else the one whose details retrieval ranked first (its title).
         named = self.index.referenced_article(question) if facet else None
@@ -78,7 +80,7 @@ class Extractor:
                     - RANK_PENALTY * rank
                     - 0.002 * len(sentence.split())
                 )
-                if sentence.endswith(("?", ":")) or len(sentence.split()) < 5:
+                if lead_in(sentence):
                     score -= 1.0  # a question, a lead-in or a label is not an answer
                 if (
                     facet
@@ -122,8 +124,15 @@ class Extractor:
         if want != "other" and not any(answer_bonus(want, c, question) for c in chosen):
             for _, rank, i in ranked[1:]:
                 sentence = hits[rank].passage.sentences[i]
-                if sentence not in chosen and answer_bonus(want, sentence, question) > 0:
-                    chosen = chosen[:1] + [focus(sentence, question, self.index, want)]
+                if (
+                    sentence not in chosen
+                    and not sentence.endswith(("?", ":"))  # a lead-in; advice may be short
+                    and answer_bonus(want, sentence, question) > 0
+                ):
+                    # The answering sentence stays (with its label, if it has one): the
+                    # added one completes it, never replaces it.
+                    keep = _first_long(chosen) + 1
+                    chosen = chosen[:keep] + [focus(sentence, question, self.index, want)]
                     break
         return chosen
 
@@ -301,6 +310,12 @@ def said_before(sentence: str, said: frozenset[str]) -> bool:
     return any(s.lower().rstrip(".") in text if len(s.split()) > 2 else s == sentence for s in said)
 
 
+def lead_in(sentence: str) -> bool:
+    """A question, a lead-in ("Several factors appear to be driving Meta’s shift:") or a
+    label ("The security breach factor."): never an answer by itself."""
+    return sentence.endswith(("?", ":")) or len(sentence.split()) < 5
+
+
 def _first_long(chosen: list[str]) -> int:
     """The answering sentence: the first that is not a short label ("Revenue pressure.")."""
     for n, sentence in enumerate(chosen):
@@ -311,24 +326,41 @@ def _first_long(chosen: list[str]) -> int:
 
 def focus(sentence: str, question: str, index: Index, want: str) -> str:
     """A long sentence cut to its clauses that answer the question (at most FIRST_WORDS
-    words), in the article's words; a short one as it is."""
+    words), in the article's words; a short one as it is.
+
+    A run of clauses scores by the question's words it holds and by its meaning (its
+    cosine with the question: "what do OpenAI and Anthropic say frontier models need" is
+    answered by "who have always argued that frontier models require controlled
+    release", which shares two words with it). When the sentence holds the kind of
+    thing asked for (the date of "when"), a cut that drops it is no answer."""
     if len(sentence.split()) <= FIRST_WORDS:
         return sentence
     parts = [p for p in CLAUSE_BREAK.split(sentence) if p.strip()]
     weights = index.weights(question)
+    spans = [
+        text
+        for a in range(len(parts))
+        for b in range(a, len(parts))
+        if len((text := " ".join(parts[a : b + 1])).split()) <= FIRST_WORDS
+        and not lead_in(text)  # "My bet:" is what introduces the answer
+    ]
+    dense = [0.0] * len(spans)
+    if spans and index.embedder is not None:
+        vectors = index.embedder.encode([question, *spans])
+        dense = [float(v @ vectors[0]) for v in vectors[1:]]
+    must_hold = answer_bonus(want, sentence, question) > 0
     best: tuple[float, str] | None = None
-    for a in range(len(parts)):
-        for b in range(a, len(parts)):
-            text = " ".join(parts[a : b + 1])
-            if len(text.split()) > FIRST_WORDS:
-                break
-            score = (
-                index.coverage(weights, frozenset(terms(text)))
-                + answer_bonus(want, text, question)
-                + 0.01 * len(text.split())  # of equals, the fuller clause
-            )
-            if best is None or score > best[0]:
-                best = (score, text)
+    for text, meaning in zip(spans, dense, strict=True):
+        bonus = answer_bonus(want, text, question)
+        score = (
+            index.coverage(weights, frozenset(terms(text)))
+            + FOCUS_DENSE_WEIGHT * meaning
+            + bonus
+            - (MISSING_ANSWER if must_hold and bonus <= 0 else 0.0)
+            + 0.01 * len(text.split())  # of equals, the fuller clause
+        )
+        if best is None or score > best[0]:
+            best = (score, text)
     if best is None:
         return " ".join(sentence.split()[:FIRST_WORDS]).rstrip(",;:—–") + "."
     text = best[1].strip().strip(",;:—– ")

@@ -151,33 +151,57 @@ class Gate:
         if question.unknown_entities:
             names = ", ".join(question.unknown_entities)
             return Decision(False, 0.0, found, f"the articles never mention {names}")
-        if question.kind in ("date", "number") and not holds_kind(question, hits):
+        if question.kind in ("date", "number") and not holds_kind(question, hits, self.index):
             return Decision(False, 0.0, found, f"no {question.kind} about it in the articles")
+        thing = None if question.about_article else named_thing(question.search_text)
+        if thing and not names_given(thing, question, hits):
+            return Decision(False, 0.0, found, f"the articles give no name for the {thing}")
         if found["dense"] < MIN_DENSE:
             return Decision(False, 0.0, found, "nothing in the articles is close in meaning")
         p = self.model.probability(found)
         return Decision(p >= self.threshold, p, found, "" if p >= self.threshold else "low")
 
 
-def holds_kind(question: Question, hits: list[Hit]) -> bool:
+def holds_kind(question: Question, hits: list[Hit], index: Index) -> bool:
     """Whether a retrieved passage about the question's subject (its names, or else its
     words; the section heading counts) holds the kind of answer asked for; for "how many
-    X", a number in a sentence that says X."""
+    X", a number in a sentence that says X; for "how much", an amount in a sentence that
+    says something of what the question asks besides its names ("How much will Meta
+    charge per million tokens?" is not answered by what Meta spends on compute)."""
     from server.reason.extract import answer_bonus
 
     names = [fold(e) for e in question.entities]
     wanted = set(question.terms)
     counted = counted_term(question.search_text) if question.kind == "number" else None
+    asked: dict[str, float] = {}
+    if question.kind == "number" and HOW_MUCH.match(question.search_text):
+        named = {t for e in question.entities for t in terms(e)}
+        asked = {t: w for t, w in index.weights(question).items() if t not in named}
+
+    def says_asked(sentence: str) -> bool:
+        if not asked:
+            return True
+        held = set(terms(sentence))
+        held |= {t for t in asked if any(same_root(t, h) for h in held)}
+        return index.coverage(asked, frozenset(held)) >= MIN_ASKED_SHARE
+
     for hit in hits:
         text = hit.passage.search_text
         about = all(n in fold(text) for n in names) if names else bool(wanted & set(terms(text)))
         if about and any(
             answer_bonus(question.kind, s, question.search_text) > 0
             and (counted is None or any(same_root(counted, t) for t in terms(s)))
+            and says_asked(s)
             for s in hit.passage.sentences
         ):
             return True
     return False
+
+
+HOW_MUCH = re.compile(r"\s*how much\b", re.IGNORECASE)
+# The share (IDF-weighted) of a how-much question's words, less its names, that the
+# sentence with the amount must say: half, so one shared common word ("AI") is not enough.
+MIN_ASKED_SHARE = 0.5
 
 
 def counted_term(question: str) -> str | None:
@@ -207,3 +231,44 @@ def fit(rows: list[dict[str, float]], labels: list[bool], l2: float = 0.01) -> G
         if np.abs(step).max() < 1e-8:
             break
     return GateModel({f: float(v) for f, v in zip(FEATURES, w[1:], strict=True)}, float(w[0]))
+
+
+# "What's the name of the data contractor that ...", "the title of Zuckerberg's letter":
+# the thing whose name is asked for (its last word).
+NAME_OF = re.compile(
+    r"\b(?:names?|titles?|headlines?|codenames?) of (?:the |a |an |his |her |its |their |"
+    r"this |that |[\w’'.-]+['’]s )?(?:[\w-]+ ){0,2}?([\w-]+)(?= that\b| which\b| who\b| on\b|"
+    r" in\b| with\b| for\b| about\b| behind\b|\s*[?.!]|\s*$)",
+    re.IGNORECASE,
+)
+NAME_NEAR = 4  # words between the thing and its name: "the Anthropic Mythos situation — a model"
+
+
+def named_thing(question: str) -> str | None:
+    match = NAME_OF.search(question)
+    return match.group(1).lower() if match else None
+
+
+def names_given(thing: str, question: Question, hits: list[Hit]) -> bool:
+    """Whether a retrieved sentence names the thing: a name the question does not say
+    (capitalised past the sentence's start, or in quotes) within a few words of it. "Meta
+    reportedly paused collaboration with a data contractor" says there was one, not its
+    name; "The Anthropic Mythos situation — a model restricted ..." names the model."""
+    root = terms(thing)
+    if not root:
+        return True
+    asked = set(words(question.search_text))
+    for hit in hits:
+        for sentence in hit.passage.sentences:
+            tokens = sentence.split()
+            at = [i for i, t in enumerate(tokens) if root[0] in terms(t)]
+            for i in at:
+                for j in range(max(0, i - NAME_NEAR), min(len(tokens), i + NAME_NEAR + 1)):
+                    token = tokens[j].strip(",;:.()")
+                    if j == i or not token:
+                        continue
+                    quoted = token[0] in '“"‘'
+                    capital = j > 0 and token.lstrip('“"‘')[:1].isupper()
+                    if (quoted or capital) and not set(words(token)) <= asked:
+                        return True
+    return False

@@ -166,6 +166,23 @@ ABOUT_ARTICLE = re.compile(
 )
 
 
+# ... unless what it names is something other than an article: "the title of Zuckerberg's
+# letter", "the headline of the press release" ask about what the articles only mention.
+OF_WHAT = re.compile(r"\b(?:title|headline)s? of ((?:[\w.’'-]+ ?){1,4})", re.IGNORECASE)
+ARTICLE_WORDS = {"article", "articles", "piece", "post", "essay", "story", "blog", "page", "it",
+                 "this", "that", "one", "first", "second"}  # fmt: skip
+
+
+def about_article(text: str) -> bool:
+    """Whether a question asks about an article itself (its author, site, date, title)."""
+    if not ABOUT_ARTICLE.search(text):
+        return False
+    named = OF_WHAT.search(text)
+    # A site's name ("the AgntBox piece", "stayupdatedwith.ai's") comes with an article
+    # word or stands alone as the only thing named; a letter, a memo or a book does not.
+    return named is None or bool(ARTICLE_WORDS & set(words(named.group(1))))
+
+
 @dataclass(frozen=True)
 class Question:
     text: str
@@ -178,7 +195,7 @@ class Question:
 
     @property
     def about_article(self) -> bool:
-        return bool(ABOUT_ARTICLE.search(self.search_text))
+        return about_article(self.search_text)
 
 
 @cache
@@ -229,12 +246,10 @@ def correct(text: str, lexicon: Lexicon) -> tuple[str, list[tuple[str, str]]]:
         lambda m: f"{m[1]} {m[2]}" if m[1].lower() in lexicon.before_numbers else m[0],
         text,
     )
-    # Spelled-out letters of a name the articles use: "a i" -> "AI", "m s l" -> "MSL".
-    text = re.sub(
-        r"\b[a-zA-Z](?: [a-zA-Z]\b)+",
-        lambda m: lexicon.names.get(m.group(0).replace(" ", "").lower(), m.group(0)),
-        text,
-    )
+    # Spelled-out letters: a name the articles use ("a i" -> "AI", "m s l" -> "MSL"), or
+    # of three letters and more an acronym they never use ("m m l u" -> "MMLU"), which is
+    # then a name the articles do not mention, as it would be typed.
+    text = re.sub(r"\b[a-zA-Z](?: [a-zA-Z]\b)+", lambda m: _letters(m.group(0), lexicon), text)
     tokens = re.findall(r"[\w’'.-]+|[^\w\s]", text)
     out: list[str] = []
     changes: list[tuple[str, str]] = []
@@ -255,6 +270,15 @@ def correct(text: str, lexicon: Lexicon) -> tuple[str, list[tuple[str, str]]]:
             out.append(number)
             i += 1
             continue
+        # Two words heard for one of the articles' names, each a word itself ("open ai"
+        # -> "OpenAI", "deep seek" -> "DeepSeek"): exact only, as both words are real.
+        if i + 1 < len(tokens) and low.isalpha() and tokens[i + 1].isalpha():
+            joined = low + fold(tokens[i + 1])
+            if joined in lexicon.names:
+                changes.append((f"{token} {tokens[i + 1]}", joined))
+                out.append(lexicon.names[joined])
+                i += 2
+                continue
         if not low.isalpha() or lexicon.knows(low) or low in STOPWORDS or len(low) < 3:
             out.append(token)
             i += 1
@@ -276,6 +300,14 @@ def correct(text: str, lexicon: Lexicon) -> tuple[str, list[tuple[str, str]]]:
             out.append(token)
         i += 1
     return _join(out), changes
+
+
+def _letters(spelled: str, lexicon: Lexicon) -> str:
+    joined = spelled.replace(" ", "")
+    known = lexicon.names.get(joined.lower())
+    if known:
+        return known
+    return joined.upper() if len(joined) >= 3 else spelled
 
 
 def _unhyphen(token: str, lexicon: Lexicon, changes: list[tuple[str, str]]) -> list[str]:
@@ -309,7 +341,11 @@ def parse(text: str, lexicon: Lexicon) -> Question:
     search_text, changes = correct(plain_question(text) or text, lexicon)
     # A word that is neither the articles' nor English ("Wannaa" for "When") carries no
     # meaning we can use, and unknown words weigh the most in coverage: leave it out.
-    strange = [w for w in re.findall(r"[\w’'-]+", search_text) if lexicon.strange_words(w)]
+    strange = [
+        w
+        for w in re.findall(r"[\w’'-]+", search_text)
+        if lexicon.strange_words(w) and not (w.isupper() and len(w) >= 3)  # "MMLU": a name
+    ]
     for w in strange:
         meant = lexicon.english(w)  # "perameters" means "parameters": keep what it means
         if meant == w.lower():
