@@ -141,7 +141,10 @@ class Extractor:
         passage: Passage, i: int, max_words: int, exclude: frozenset[str] = frozenset()
     ) -> list[str]:
         chosen = [passage.sentences[i]]
-        if i > 0 and len(passage.sentences[i - 1].split()) <= 6:
+        # A label ("Revenue pressure.") comes with its sentence, and so does what a
+        # sentence points back to: "That’s where you should be investing your effort."
+        # says where only after "the value shifts to domain-specific fine-tuning".
+        if i > 0 and (len(passage.sentences[i - 1].split()) <= 6 or POINTS_BACK.match(chosen[0])):
             chosen.insert(0, passage.sentences[i - 1])
         budget = max_words - min(FIRST_WORDS, sum(len(c.split()) for c in chosen))
         for nxt in passage.sentences[i + 1 :]:
@@ -166,6 +169,7 @@ class Extractor:
         return " ".join(picked)
 
 
+POINTS_BACK = re.compile(r"(That|This|These|Those|Such)\b(?![-\w])|(It|They)(’s|'s| is| are)\b")
 DATE_LIKE = re.compile(
     r"\b((19|20)\d{2}|Q[1-4]|January|February|March|April|May|June|July|"
     r"August|September|October|November|December|yesterday|today|"

@@ -249,6 +249,8 @@ def correct(text: str, lexicon: Lexicon) -> tuple[str, list[tuple[str, str]]]:
     # Spelled-out letters: a name the articles use ("a i" -> "AI", "m s l" -> "MSL"), or
     # of three letters and more an acronym they never use ("m m l u" -> "MMLU"), which is
     # then a name the articles do not mention, as it would be typed.
+    # A letter heard as the word it sounds like: "stability a eye" is "Stability A I".
+    text = re.sub(r"\b([a-zA-Z]) eye\b", r"\1 i", text)
     text = re.sub(r"\b[a-zA-Z](?: [a-zA-Z]\b)+", lambda m: _letters(m.group(0), lexicon), text)
     tokens = re.findall(r"[\w’'.-]+|[^\w\s]", text)
     out: list[str] = []
