@@ -221,7 +221,7 @@ async def naive_turn(services: Any, utterance: Utterance, silence_s: float) -> f
         text = answerer.not_covered()
     else:
         question = parsed.search_text
-        hits = answerer.extractor.with_definitions(question, hits)
+        hits = answerer.extractor.widen(question, hits)
         context = answerer.extractor.llm_context(question, hits)
         messages = build_messages(question, context, [])
         full = await engines.llm.call(

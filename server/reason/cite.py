@@ -24,15 +24,18 @@ class Source:
         return asdict(self)
 
 
-def cite(answer: str, hits: list[Hit], limit: int = 3) -> list[Source]:
+def cite(answer: str, hits: list[Hit], limit: int | None = None) -> list[Source]:
     """The article sentences behind the answer, quoted verbatim: each answer sentence
     is aligned with the passage sentence that shares most of its words; aligned
     sentences of one paragraph become one quote. Every name and number the answer
-    says then stands in some quote."""
+    says then stands in some quote. At most `limit` quotes: three, or one per answer
+    sentence where there are more (a list's items each come from their own paragraph)."""
+    said = sentences(answer)
+    limit = limit if limit is not None else max(3, len(said))
     picked: dict[tuple[int, int], dict[int, str]] = {}
     order: list[tuple[int, int]] = []
     titles: dict[int, str] = {}
-    for sentence in sentences(answer):
+    for sentence in said:
         wanted = set(terms(sentence))
         if not wanted:
             continue

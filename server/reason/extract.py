@@ -19,6 +19,7 @@ DENSE_WEIGHT = 0.5
 RANK_PENALTY = 0.03
 FIRST_WORDS = 25  # the sentence that answers: a name, a date, a number, a definition
 TOTAL_WORDS = 40  # with what completes it; "tell me more" goes on from there
+ONE_ITEM = 0.3  # the share of a question's words one list item's label holds
 FOCUS_DENSE_WEIGHT = 0.25  # a clause's meaning, beside the question's words it holds
 MISSING_ANSWER = 0.5  # a cut that drops the date (number, name) the sentence gives
 # Clauses: after a comma, semicolon or colon (not inside "April 8, 2026"), or before a dash.
@@ -29,6 +30,42 @@ CLAUSE_BREAK = re.compile(r"(?<=[,;:])(?!\s*\d)\s+|\s+(?=[—–])")
 class Extractor:
     def __init__(self, index: Index) -> None:
         self.index = index
+
+    def widen(self, question: str, hits: list[Hit]) -> list[Hit]:
+        """The hits with what an answer may need beyond them: a definition of the term
+        asked about, and the items of a list a retrieved lead-in introduces."""
+        return self.with_list_items(self.with_definitions(question, hits))
+
+    def with_list_items(self, hits: list[Hit]) -> list[Hit]:
+        """ "Several factors appear to be driving Meta’s shift:" is followed by labelled
+        items ("Safety concerns. ...", "Revenue pressure. ..."): their passages join the
+        hits, so the answer can name them and quote them."""
+        have = {h.passage.id for h in hits}
+        extra = [
+            Hit(item, 0.0, 0.0, frozenset())
+            for hit in hits
+            for item in self.list_items(hit.passage)
+            if item.id not in have
+        ]
+        return hits + list({h.passage.id: h for h in extra}.values())
+
+    def list_items(self, passage: Passage) -> list[Passage]:
+        """The passages that open each item of the list `passage` introduces: it is one
+        sentence ending in a colon, and each following paragraph opens with a short
+        label. Empty when it is not such a lead-in, or fewer than two items follow."""
+        if len(passage.sentences) != 1 or not passage.sentences[0].endswith(":"):
+            return []
+        openings = {
+            p.paragraph: p
+            for p in self.index.passages
+            if p.article_id == passage.article_id and p.first_sentence == 0
+        }
+        items = []
+        paragraph = passage.paragraph + 1
+        while (item := openings.get(paragraph)) and is_label(item.sentences[0]):
+            items.append(item)
+            paragraph += 1
+        return items if len(items) >= 2 else []
 
     def with_definitions(self, question: str, hits: list[Hit]) -> list[Hit]:
         """For "what is X?", a sentence that defines X ("Avocado (a frontier LLM)") may
@@ -66,8 +103,18 @@ class Extractor:
         scored: list[tuple[float, int, int]] = []
         for rank, hit in enumerate(hits):
             heading = set(terms(hit.passage.heading or ""))
+            items = self.list_items(hit.passage)
+            # A question about one item ("Why did the security breach matter?") is
+            # answered by that item, not by the list.
+            if any(
+                self.index.coverage(weights, frozenset(terms(p.sentences[0]))) >= ONE_ITEM
+                for p in items
+            ):
+                items = []
             for i, sentence in enumerate(hit.passage.sentences):
-                covered = self.index.coverage(weights, frozenset(set(terms(sentence)) | heading))
+                # A lead-in is read with the labels of the items it introduces.
+                said = " ".join([sentence, *(p.sentences[0] for p in items)])
+                covered = self.index.coverage(weights, frozenset(set(terms(said)) | heading))
                 # Meaning counts as much as shared words: a paraphrased question shares
                 # few words with the sentence that answers it.
                 dense = hit.sentence_dense[i] if i < len(hit.sentence_dense) else 0.0
@@ -80,7 +127,7 @@ class Extractor:
                     - RANK_PENALTY * rank
                     - 0.002 * len(sentence.split())
                 )
-                if lead_in(sentence):
+                if lead_in(sentence) and not items:
                     score -= 1.0  # a question, a lead-in or a label is not an answer
                 if (
                     facet
@@ -117,6 +164,11 @@ class Extractor:
             return []
         want = answer_type(question)
         best = hits[ranked[0][1]].passage
+        if (items := self.list_items(best)) and ranked[0][0] > 0:
+            # "Several factors appear to be driving Meta’s shift. Safety concerns.
+            # Competitive intelligence. Revenue pressure. The security breach factor.":
+            # each its own sentence, as each label is one in the article.
+            return [best.sentences[0].removesuffix(":") + ".", *(p.sentences[0] for p in items)]
         chosen = self._extend(best, ranked[0][2], TOTAL_WORDS, exclude)
         if not best.is_metadata:  # its sentences are written short, and a title has colons
             n = _first_long(chosen)
@@ -312,6 +364,11 @@ def said_before(sentence: str, said: frozenset[str]) -> bool:
         return False
     text = sentence.lower()
     return any(s.lower().rstrip(".") in text if len(s.split()) > 2 else s == sentence for s in said)
+
+
+def is_label(sentence: str) -> bool:
+    """A list item's label: "Revenue pressure." or "The security breach factor."""
+    return sentence.endswith(".") and len(sentence.split()) <= 5
 
 
 def lead_in(sentence: str) -> bool:

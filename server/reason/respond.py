@@ -251,7 +251,7 @@ class Answerer:
             return
 
         question = parsed.search_text
-        hits = self.extractor.with_definitions(question, hits)
+        hits = self.extractor.widen(question, hits)
         context = self.extractor.llm_context(question, hits)
         said: list[str] = []
         fallback: str | None = None

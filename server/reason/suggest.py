@@ -177,7 +177,7 @@ class Suggester:
         if (ANAPHORA & set(words(question)) or len(parsed.terms) <= 1) and hits[0].coverage < 1:
             return ()  # a follow-up's retrieval would mix in the previous question
         text = parsed.search_text
-        hits = answerer.extractor.with_definitions(text, hits)
+        hits = answerer.extractor.widen(text, hits)
         said = answerer.extractor.extractive(text, hits)
         if not said:
             return ()
