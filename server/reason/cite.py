@@ -43,6 +43,7 @@ def cite(answer: str, hits: list[Hit], limit: int | None = None) -> list[Source]
         for hit in hits:
             for i, candidate in enumerate(hit.passage.sentences):
                 share = len(wanted & set(terms(candidate))) / len(wanted)
+                share += 0.5 if candidate == sentence else 0.0  # the very sentence said
                 if best is None or share > best[0]:
                     best = (share, hit, i)
         if best is None or best[0] < 0.5:

@@ -178,7 +178,8 @@ class Extractor:
                 sentence = hits[rank].passage.sentences[i]
                 if (
                     sentence not in chosen
-                    and not sentence.endswith(("?", ":"))  # a lead-in; advice may be short
+                    # Not a lead-in or a label ("Revenue pressure."); advice may be short.
+                    and not (lead_in(sentence) and not is_imperative(sentence))
                     and answer_bonus(want, sentence, question) > 0
                 ):
                     # The answering sentence stays (with its label, if it has one): the

@@ -234,19 +234,32 @@ def fit(rows: list[dict[str, float]], labels: list[bool], l2: float = 0.01) -> G
 
 
 # "What's the name of the data contractor that ...", "the title of Zuckerberg's letter":
-# the thing whose name is asked for (its last word).
-NAME_OF = re.compile(
-    r"\b(?:names?|titles?|headlines?|codenames?) of (?:the |a |an |his |her |its |their |"
-    r"this |that |[\w’'.-]+['’]s )?(?:[\w-]+ ){0,2}?([\w-]+)(?= that\b| which\b| who\b| on\b|"
-    r" in\b| with\b| for\b| about\b| behind\b|\s*[?.!]|\s*$)",
-    re.IGNORECASE,
-)
-NAME_NEAR = 4  # words between the thing and its name: "the Anthropic Mythos situation — a model"
+# the thing whose name is asked for is the last word of the words after "name of" (past
+# a determiner or a possessive), up to a function word, a participle or the end.
+NAME_OF = re.compile(r"\b(?:names?|titles?|headlines?|codenames?) of ((?:[\w’'.-]+ ?){1,6})", re.I)
+BOUNDARY = {"that", "which", "who", "whom", "whose", "on", "in", "with", "for", "about", "behind",
+            "from", "by", "to", "at", "of", "is", "was", "are", "were", "did", "does", "do",
+            "has", "had", "and", "or"}  # fmt: skip
+DETERMINERS = {"the", "a", "an", "his", "her", "its", "their", "this", "that", "these", "those"}
 
 
 def named_thing(question: str) -> str | None:
     match = NAME_OF.search(question)
-    return match.group(1).lower() if match else None
+    if not match:
+        return None
+    said = [w for w in re.findall(r"[\w’'.-]+", match.group(1))]
+    while said and (said[0].lower() in DETERMINERS or said[0].lower().endswith(("'s", "’s"))):
+        said = said[1:]
+    thing: list[str] = []
+    for w in said[:3]:
+        low = w.lower()
+        if low in BOUNDARY or (thing and low.endswith(("ed", "ing"))):
+            break
+        thing.append(low)
+    return thing[-1] if thing else None
+
+
+NAME_NEAR = 4  # words between the thing and its name: "the Anthropic Mythos situation — a model"
 
 
 def names_given(thing: str, question: Question, hits: list[Hit]) -> bool:

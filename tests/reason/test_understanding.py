@@ -30,6 +30,7 @@ LEXICON = Lexicon.of(
     [
         "Meta is developing a model codenamed Avocado under Chief AI Officer Alexandr Wang.",
         "Have a fallback plan with Mistral, Qwen, or other models like Llama 4 and Mango.",
+        "It strengthens the position of OpenAI, as Stability AI struggled.",
     ]
 )
 
@@ -173,6 +174,66 @@ def test_what_is_asked_of_a_name_must_be_said_of_it(answerer: Answerer, question
     """Near-topic: the articles name Mango and Maverick, and say "benchmarks" elsewhere,
     but never say these things of them."""
     assert not ask(answerer, question).grounded
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        # The articles say there was a contractor and a letter, never what either is called.
+        "What is the name of the contractor involved in the breach?",
+        "Tell me the title of the letter Zuckerberg wrote.",
+        # They give amounts Meta spends, never a price it charges or paid.
+        "How much does Meta charge developers for each token of Avocado?",
+        "how much did meta spend buying scale a i",
+        # An acronym spelled out that the articles never use is a name they never mention.
+        "what was lama fours h e l m score",
+    ],
+)
+def test_a_name_title_or_amount_the_articles_never_give_is_declined(
+    answerer: Answerer, question: str
+) -> None:
+    assert not ask(answerer, question).grounded
+
+
+def test_the_name_asked_for_is_given_when_the_articles_say_it(answerer: Answerer) -> None:
+    result = ask(answerer, "What is the name of the restricted Anthropic model?")
+    assert result.grounded and "Mythos" in result.text, result.text
+
+
+def test_a_list_lead_in_answers_with_its_items(answerer: Answerer) -> None:
+    result = ask(answerer, "What factors are behind Meta's shift?")
+    assert result.grounded, result.text
+    for label in ("Safety concerns", "Competitive intelligence", "Revenue pressure"):
+        assert label in result.text and any(label in s.quote for s in result.sources)
+    # A question about one of them gets that one.
+    result = ask(answerer, "Why did the security breach matter to Meta?")
+    assert "operational risks" in result.text and "Revenue pressure" not in result.text
+
+
+def test_an_answer_keeps_what_it_points_back_to(answerer: Answerer) -> None:
+    # "That’s where you should be investing your effort." says where only after the
+    # sentence before it.
+    result = ask(
+        answerer, "where should developers invest their effort now that models commoditize"
+    )
+    assert result.grounded and "fine-tuning" in result.text, result.text
+
+
+def test_a_cut_sentence_keeps_the_date_asked_for(answerer: Answerer) -> None:
+    result = ask(answerer, "When did reports about the codenamed models emerge?")
+    assert result.grounded and "early 2026" in result.text, result.text
+    assert len(result.text.split()) <= 45
+
+
+@pytest.mark.parametrize(
+    ("heard", "meant"),
+    [
+        ("what do open a i and anthropic argue", "OpenAI"),
+        ("what happened at stability a eye", "AI"),
+    ],
+)
+def test_names_heard_as_two_words_are_put_back(heard: str, meant: str) -> None:
+    assert meant in parse(heard, LEXICON).search_text.split()
 
 
 def test_how_many_is_answered_by_a_number_of_what_it_counts(answerer: Answerer) -> None:
