@@ -30,11 +30,38 @@ CLAUSE_BREAK = re.compile(r"(?<=[,;:])(?!\s*\d)\s+|\s+(?=[—–])")
 class Extractor:
     def __init__(self, index: Index) -> None:
         self.index = index
+        self._paragraphs: tuple[str, dict[tuple[int, int], tuple[str, ...]]] = ("", {})
 
     def widen(self, question: str, hits: list[Hit]) -> list[Hit]:
         """The hits with what an answer may need beyond them: a definition of the term
-        asked about, and the items of a list a retrieved lead-in introduces."""
-        return self.with_list_items(self.with_definitions(question, hits))
+        asked about, the items of a list a retrieved lead-in introduces, and the rest of
+        each hit's paragraph (an answer goes on into the next window, and is quoted)."""
+        hits = self.with_list_items(self.with_definitions(question, hits))
+        have = {h.passage.id for h in hits}
+        rest = {
+            p.id: Hit(p, 0.0, 0.0, frozenset())
+            for h in hits
+            for p in self.index.passages
+            if p.id not in have
+            and p.article_id == h.passage.article_id
+            and p.paragraph == h.passage.paragraph
+        }
+        return hits + list(rest.values())
+
+    def paragraph(self, passage: Passage) -> tuple[str, ...]:
+        """Every sentence of the passage's paragraph, in order (passages are overlapping
+        windows of it)."""
+        if self._paragraphs[0] != self.index.fingerprint:
+            whole: dict[tuple[int, int], dict[int, str]] = {}
+            for p in self.index.passages:
+                said = whole.setdefault((p.article_id, p.paragraph), {})
+                for n, sentence in enumerate(p.sentences):
+                    said[p.first_sentence + n] = sentence
+            self._paragraphs = (
+                self.index.fingerprint,
+                {key: tuple(s for _, s in sorted(v.items())) for key, v in whole.items()},
+            )
+        return self._paragraphs[1].get((passage.article_id, passage.paragraph), passage.sentences)
 
     def with_list_items(self, hits: list[Hit]) -> list[Hit]:
         """ "Several factors appear to be driving Meta’s shift:" is followed by labelled
@@ -189,18 +216,23 @@ class Extractor:
                     break
         return chosen
 
-    @staticmethod
     def _extend(
-        passage: Passage, i: int, max_words: int, exclude: frozenset[str] = frozenset()
+        self, passage: Passage, i: int, max_words: int, exclude: frozenset[str] = frozenset()
     ) -> list[str]:
-        chosen = [passage.sentences[i]]
+        """Sentence `i` of the passage with what completes it from its paragraph (not
+        only its passage's window: "Before Llama, ... you had two options: pay OpenAI or
+        pay Google." ends one window, and "Llama gave everyone a third option" opens the
+        next)."""
+        paragraph = self.paragraph(passage)
+        i += passage.first_sentence
+        chosen = [paragraph[i]]
         # A label ("Revenue pressure.") comes with its sentence, and so does what a
         # sentence points back to: "That’s where you should be investing your effort."
         # says where only after "the value shifts to domain-specific fine-tuning".
-        if i > 0 and (len(passage.sentences[i - 1].split()) <= 6 or POINTS_BACK.match(chosen[0])):
-            chosen.insert(0, passage.sentences[i - 1])
+        if i > 0 and (len(paragraph[i - 1].split()) <= 6 or POINTS_BACK.match(chosen[0])):
+            chosen.insert(0, paragraph[i - 1])
         budget = max_words - min(FIRST_WORDS, sum(len(c.split()) for c in chosen))
-        for nxt in passage.sentences[i + 1 :]:
+        for nxt in paragraph[i + 1 :]:
             if len(nxt.split()) > budget or said_before(nxt, exclude) or len(chosen) >= 3:
                 break
             chosen.append(nxt)

@@ -219,6 +219,14 @@ def test_an_answer_keeps_what_it_points_back_to(answerer: Answerer) -> None:
     assert result.grounded and "fine-tuning" in result.text, result.text
 
 
+def test_an_answer_goes_on_into_the_next_window_of_its_paragraph(answerer: Answerer) -> None:
+    # "Before Llama ... two options: pay OpenAI or pay Google." ends one passage window;
+    # "Llama gave everyone a third option: run it yourself." opens the next.
+    result = ask(answerer, "Before Llama, what options did you have for a powerful language model?")
+    assert result.grounded and "third option" in result.text, result.text
+    assert any("third option" in s.quote for s in result.sources)
+
+
 def test_a_cut_sentence_keeps_the_date_asked_for(answerer: Answerer) -> None:
     result = ask(answerer, "When did reports about the codenamed models emerge?")
     assert result.grounded and "early 2026" in result.text, result.text
