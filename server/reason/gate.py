@@ -39,7 +39,7 @@ import numpy as np
 
 from server.reason.lookup import Hit, Index
 from server.reason.question import Question
-from server.reason.text import fold, terms, words
+from server.reason.text import fold, stem, terms, words
 
 MODEL_FILE = Path(__file__).with_name("gate.json")
 FEATURES = ("dense", "coverage", "unknown", "attribute")
@@ -153,6 +153,8 @@ class Gate:
             return Decision(False, 0.0, found, f"the articles never mention {names}")
         if question.kind in ("date", "number") and not holds_kind(question, hits, self.index):
             return Decision(False, 0.0, found, f"no {question.kind} about it in the articles")
+        if (done := done_by_whom(question.search_text)) and not self.index.knows(stem(done)):
+            return Decision(False, 0.0, found, f"the articles never say who {done} anything")
         thing = None if question.about_article else named_thing(question.search_text)
         if thing and not names_given(thing, question, hits):
             return Decision(False, 0.0, found, f"the articles give no name for the {thing}")
@@ -237,13 +239,36 @@ def fit(rows: list[dict[str, float]], labels: list[bool], l2: float = 0.01) -> G
 # the thing whose name is asked for is the last word of the words after "name of" (past
 # a determiner or a possessive), up to a function word, a participle or the end.
 NAME_OF = re.compile(r"\b(?:names?|titles?|headlines?|codenames?) of ((?:[\w’'.-]+ ?){1,6})", re.I)
+# "Which journalist first broke the story?" asks for a person's name, like "the name of".
+WHICH_PERSON = re.compile(
+    r"^\s*(?:which|what)\s+(journalist|reporter|person|researcher|engineer|executive|founder|"
+    r"investor|analyst|scientist|ceo|official|employee)s?\b",
+    re.IGNORECASE,
+)
 BOUNDARY = {"that", "which", "who", "whom", "whose", "on", "in", "with", "for", "about", "behind",
             "from", "by", "to", "at", "of", "is", "was", "are", "were", "did", "does", "do",
             "has", "had", "and", "or"}  # fmt: skip
 DETERMINERS = {"the", "a", "an", "his", "her", "its", "their", "this", "that", "these", "those"}
 
 
+# "Who founded Mistral AI?": who did something. The articles cannot say who did what they
+# never say anyone did (no form of "found" in them), whatever else they say of Mistral.
+WHO_DID = re.compile(
+    r"^\s*who\s+(?:first\s+|originally\s+|actually\s+|really\s+|even\s+|just\s+)?"
+    r"([a-z]+(?:ed|es|s))\b",
+    re.IGNORECASE,
+)
+
+
+def done_by_whom(question: str) -> str | None:
+    """The verb of a "who did it" question ("founded"), if it is one."""
+    match = WHO_DID.match(question)
+    return match.group(1).lower() if match and match.group(1).lower() not in ("was", "is") else None
+
+
 def named_thing(question: str) -> str | None:
+    if person := WHICH_PERSON.match(question):
+        return person.group(1).lower()
     match = NAME_OF.search(question)
     if not match:
         return None

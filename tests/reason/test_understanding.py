@@ -187,6 +187,9 @@ def test_what_is_asked_of_a_name_must_be_said_of_it(answerer: Answerer, question
         "how much did meta spend buying scale a i",
         # An acronym spelled out that the articles never use is a name they never mention.
         "what was lama fours h e l m score",
+        # Nobody is said to have founded, or reported on, anything by name.
+        "Who originally founded Qwen?",
+        "Which reporter broke the news about Mango?",
     ],
 )
 def test_a_name_title_or_amount_the_articles_never_give_is_declined(
@@ -198,6 +201,9 @@ def test_a_name_title_or_amount_the_articles_never_give_is_declined(
 def test_the_name_asked_for_is_given_when_the_articles_say_it(answerer: Answerer) -> None:
     result = ask(answerer, "What is the name of the restricted Anthropic model?")
     assert result.grounded and "Mythos" in result.text, result.text
+    # "Who <did>" with a verb the articles use is still answered.
+    result = ask(answerer, "Who leads Meta Superintelligence Labs?")
+    assert result.grounded and "Alexandr Wang" in result.text, result.text
 
 
 def test_a_list_lead_in_answers_with_its_items(answerer: Answerer) -> None:
