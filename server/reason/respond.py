@@ -31,7 +31,7 @@ from server.metrics import FALLBACKS
 from server.reason import ground
 from server.reason.cite import Source, cite
 from server.reason.commands import Command, PastTurn, detect, last_content, reply
-from server.reason.extract import Extractor
+from server.reason.extract import Extractor, answer_bonus, answer_type
 from server.reason.gate import Decision, Gate
 from server.reason.lookup import Hit, Index
 from server.reason.prompt import build_messages
@@ -387,6 +387,8 @@ class Answerer:
                 timings.setdefault("first_token", time.perf_counter() - start)
                 for sentence in splitter.feed(piece):
                     result = ground.check(sentence, evidence, question)
+                    if result.ok and count == 0 and not answers_kind(question, sentence):
+                        result = ground.Check(False, reason=f"no {answer_type(question)} in it")
                     if not result.ok:
                         if count == 0:
                             log.info(
@@ -412,6 +414,8 @@ class Answerer:
                 result = ground.check(sentence, evidence, question)
                 if not sentence.endswith((".", "!", "?")):
                     result = ground.Check(False, reason="unfinished sentence")
+                elif result.ok and count == 0 and not answers_kind(question, sentence):
+                    result = ground.Check(False, reason=f"no {answer_type(question)} in it")
                 if result.ok:
                     count += 1
                     yield sentence
@@ -423,6 +427,17 @@ class Answerer:
                 yield ground.Check(False, reason="no verified sentence")
         finally:
             await stream.aclose()  # stops llama.cpp if we leave early
+
+
+# The kinds of question whose answer is a thing one can see in a sentence: the LLM's first
+# sentence must hold it ("when is Avocado supposed to come out" is not answered by what
+# Avocado is), or the article's own sentence answers instead.
+DEFINITE = ("date", "number", "name")
+
+
+def answers_kind(question: str, sentence: str) -> bool:
+    want = answer_type(question)
+    return want not in DEFINITE or answer_bonus(want, sentence, question) > 0
 
 
 def clean_question(text: str) -> str:

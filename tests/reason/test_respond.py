@@ -35,6 +35,14 @@ def test_verified_llm_answer_is_kept_with_quoted_sources(index: Index) -> None:
     assert result.sources[0].title.startswith("Meta’s AI Strategy")
 
 
+def test_a_true_sentence_that_does_not_answer_when_is_replaced(index: Index) -> None:
+    # Grounded, but no date: "when" is answered by the article's sentence that has one.
+    a, _ = answerer_with(index, "Avocado is being developed under tighter control.")
+    result = ask(a, "When is Avocado now expected to launch?")
+    assert result.grounded and result.fallback == "no date in it"
+    assert "2026" in result.text
+
+
 def test_invented_number_is_replaced_by_an_extractive_answer(index: Index) -> None:
     a, _ = answerer_with(index, "Avocado will launch in 2031 after Meta spent $1.2 billion.")
     result = ask(a, "When is Avocado now expected to launch?")
