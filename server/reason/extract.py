@@ -352,7 +352,7 @@ FACETS = (
     ("updated", r"\bupdated\b"),
     ("length", r"how many words|word count|words long|how long is"),
     ("title", r"title|headline|called"),
-    ("byline", r"wr[io]te|written|author|writer|credit|by whom|byline|publish|site|when"),
+    ("byline", r"wr[io]te|written|author|writer|credit|by whom|byline|publish|posted|site|when"),
 )
 
 

@@ -144,6 +144,11 @@ class Gate:
         self.threshold = threshold
         self.model = model or GateModel.load()
 
+    def details_say(self, question: Question) -> bool:
+        """Whether the details of the article a question names (or of any, when it
+        names none) say what it asks: its author, site, date, title, length."""
+        return _details_say(question, self.index)
+
     def decide(self, question: Question, hits: list[Hit]) -> Decision:
         if not hits:
             return Decision(False, 0.0, {}, "nothing retrieved")
@@ -158,10 +163,30 @@ class Gate:
         thing = None if question.about_article else named_thing(question.search_text)
         if thing and not names_given(thing, question, hits):
             return Decision(False, 0.0, found, f"the articles give no name for the {thing}")
+        if question.about_article and self.details_say(question):
+            # The article's own details are facts we hold, not a paraphrase to weigh:
+            # "What is the headline of Jake Chen's article?" shares few words with
+            # "The full title of ... is ...", and needs no model to be answered.
+            return Decision(True, 1.0, found, "the article's details")
         if found["dense"] < MIN_DENSE:
             return Decision(False, 0.0, found, "nothing in the articles is close in meaning")
         p = self.model.probability(found)
         return Decision(p >= self.threshold, p, found, "" if p >= self.threshold else "low")
+
+
+def _details_say(question: Question, index: Index) -> bool:
+    from server.reason.extract import metadata_facet
+
+    facet = metadata_facet(question.search_text)
+    if facet is None:
+        return False
+    named = index.referenced_article(question)
+    return any(
+        p.is_metadata
+        and (named is None or p.article_id == named)
+        and any(metadata_facet(s) == facet for s in p.sentences)
+        for p in index.passages
+    )
 
 
 def holds_kind(question: Question, hits: list[Hit], index: Index) -> bool:

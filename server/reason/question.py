@@ -156,7 +156,7 @@ class Lexicon:
 # content: only these reach the metadata passages.
 ABOUT_ARTICLE = re.compile(
     r"\b(who (wrote|authored|is (the )?(author|writer|credited))|wrote (it|the|this|that)|"
-    r"written by|(author|writer)s? of|by whom|byline|publish\w*|publication|"
+    r"written by|(author|writer)s? of|by whom|byline|publish\w*|publication|posted|"
     r"(which|what) (site|website|blog|outlet)|(site|website|blog) (is|was)|on (which|what) site|"
     r"title|titled|headline|called|how many words|word count|words long|"
     r"how long is (the |this |that )?(\w+ )?(article|piece|post|essay|story)|"

@@ -141,6 +141,10 @@ def test_questions_the_articles_do_not_answer_are_declined(
             "Who is credited as the author of the stayupdatedwith.ai article?",
             "stayupdatedwith.ai Team",
         ),
+        # Few words shared with the details' sentences: decided by the details, not the model.
+        ("what's the headline of the piece jake chen wrote", "Just Got Weird"),
+        ("Which website is the Jake Chen post from?", "AgntBox"),
+        ("what day was the stayupdatedwith.ai piece posted", "April 8, 2026"),
     ],
 )
 def test_article_metadata_answers_and_is_quoted(
