@@ -334,10 +334,14 @@ def test_claims_bound_as_in_the_source_pass(faithful: str) -> None:
 @pytest.mark.slow
 def test_eval_on_our_own_question_sets(answerer: Answerer) -> None:
     """Regression floors for the labelled sets in tests/data (written from the articles,
-    in varied wording; the holdout set was written apart and never tuned on). The figures
-    measured when they were set are in the README; the issue's bar (90 % / 95 %) is not
-    reached yet."""
-    for name, facts, declines in (("eval_dev.json", 0.68, 0.55), ("eval_holdout.json", 0.66, 0.55)):
+    in varied wording). The figures measured when the floors were set are in the README
+    (a few points above these: the sentence vectors differ a little between CPUs); the
+    issue's bar (90 % / 95 %) is not reached yet."""
+    for name, facts, declines in (
+        ("eval_dev.json", 0.74, 0.74),  # measured 77/98, 27/34
+        ("eval_holdout.json", 0.72, 0.9),  # 51/66, 22/22
+        ("eval_fresh.json", 0.68, 0.7),  # 33/45, 18/24
+    ):
         results = asyncio.run(ev.run(answerer, DATA / name))
         s = ev.summary(results)
         assert s["facts_found"] / s["answerable"] >= facts, (name, s)
@@ -347,7 +351,7 @@ def test_eval_on_our_own_question_sets(answerer: Answerer) -> None:
 
 
 def test_eval_sets_are_well_formed() -> None:
-    for name in ("eval_dev.json", "eval_holdout.json"):
+    for name in ("eval_dev.json", "eval_holdout.json", "eval_fresh.json"):
         items = json.loads((DATA / name).read_text())
         answerable = [i for i in items if not i.get("abstain")]
         out = [i for i in items if i.get("abstain")]
