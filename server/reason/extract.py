@@ -19,6 +19,8 @@ DENSE_WEIGHT = 0.5
 RANK_PENALTY = 0.03
 FIRST_WORDS = 25  # the sentence that answers: a name, a date, a number, a definition
 TOTAL_WORDS = 40  # with what completes it; "tell me more" goes on from there
+VERSION_BONUS = 0.2  # per numbered name of the question ("Llama 4") the sentence says
+NUMBERED_NAME = re.compile(r"\b[A-Z][\w-]+ \d+(?:\.\d+)?\b")
 ONE_ITEM = 0.3  # the share of a question's words one list item's label holds
 FOCUS_DENSE_WEIGHT = 0.25  # a clause's meaning, beside the question's words it holds
 MISSING_ANSWER = 0.5  # a cut that drops the date (number, name) the sentence gives
@@ -127,6 +129,7 @@ class Extractor:
         named = self.index.referenced_article(question) if facet else None
         if facet and named is None:
             named = next((h.passage.article_id for h in hits if h.passage.is_metadata), None)
+        versions = [m.group(0).lower() for m in NUMBERED_NAME.finditer(question)]
         scored: list[tuple[float, int, int]] = []
         for rank, hit in enumerate(hits):
             heading = set(terms(hit.passage.heading or ""))
@@ -154,6 +157,9 @@ class Extractor:
                     - RANK_PENALTY * rank
                     - 0.002 * len(sentence.split())
                 )
+                # "Llama 4" is not "Llama": a sentence about the version asked about.
+                low = f"{hit.passage.heading or ''} {sentence}".lower()
+                score += VERSION_BONUS * sum(v in low for v in versions)
                 if lead_in(sentence) and not items:
                     score -= 1.0  # a question, a lead-in or a label is not an answer
                 if (
@@ -352,7 +358,10 @@ FACETS = (
     ("updated", r"\bupdated\b"),
     ("length", r"how many words|word count|words long|how long is"),
     ("title", r"title|headline|called"),
-    ("byline", r"wr[io]te|written|author|writer|credit|by whom|byline|publish|posted|site|when"),
+    (
+        "byline",
+        r"wr[io]te|written|author|writer|credit|by whom|byline|publish|posted|site|when|date",
+    ),
 )
 
 

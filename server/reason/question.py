@@ -160,6 +160,7 @@ ABOUT_ARTICLE = re.compile(
     r"(which|what) (site|website|blog|outlet)|(site|website|blog) (is|was)|on (which|what) site|"
     r"title|titled|headline|called|how many words|word count|words long|"
     r"how long is (the |this |that )?(\w+ )?(article|piece|post|essay|story)|"
+    r"date (is )?(on|of) (the |this |that )?(\w+ )?(article|piece|post|essay|story)|dated|"
     r"(reading|read) time|to read|updated|about the (author|writer)|"
     r"(author|writer)'?s? (bio|background|description)|describes? (him|her|them)sel(f|ves))\b",
     re.IGNORECASE,

@@ -145,6 +145,7 @@ def test_questions_the_articles_do_not_answer_are_declined(
         ("what's the headline of the piece jake chen wrote", "Just Got Weird"),
         ("Which website is the Jake Chen post from?", "AgntBox"),
         ("what day was the stayupdatedwith.ai piece posted", "April 8, 2026"),
+        ("What's the date on the AgntBox article?", "March 12, 2026"),
     ],
 )
 def test_article_metadata_answers_and_is_quoted(
@@ -218,6 +219,12 @@ def test_a_list_lead_in_answers_with_its_items(answerer: Answerer) -> None:
     # A question about one of them gets that one.
     result = ask(answerer, "Why did the security breach matter to Meta?")
     assert "operational risks" in result.text and "Revenue pressure" not in result.text
+
+
+def test_a_numbered_name_is_answered_about_that_version(answerer: Answerer) -> None:
+    # "Llama 4" is not "Llama": the sentence about Llama 4's models, not about Llama.
+    result = ask(answerer, "What two models came with Llama 4?")
+    assert result.grounded and "Scout" in result.text and "Maverick" in result.text, result.text
 
 
 def test_an_answer_keeps_what_it_points_back_to(answerer: Answerer) -> None:
