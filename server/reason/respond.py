@@ -432,12 +432,15 @@ class Answerer:
 # The kinds of question whose answer is a thing one can see in a sentence: the LLM's first
 # sentence must hold it ("when is Avocado supposed to come out" is not answered by what
 # Avocado is), or the article's own sentence answers instead.
-DEFINITE = ("date", "number", "name")
+DEFINITE = ("date", "number", "name", "definition")
 
 
 def answers_kind(question: str, sentence: str) -> bool:
     want = answer_type(question)
-    return want not in DEFINITE or answer_bonus(want, sentence, question) > 0
+    # "What is Avocado?" is answered by what it is ("Avocado (a frontier LLM)"), not by
+    # a sentence that only names it ("a new model codenamed Avocado").
+    bonus = answer_bonus(want, sentence, question)
+    return want not in DEFINITE or (bonus >= 0.5 if want == "definition" else bonus > 0)
 
 
 def clean_question(text: str) -> str:

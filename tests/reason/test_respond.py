@@ -43,6 +43,14 @@ def test_a_true_sentence_that_does_not_answer_when_is_replaced(index: Index) -> 
     assert "2026" in result.text
 
 
+def test_a_sentence_that_only_names_what_is_asked_about_is_replaced(index: Index) -> None:
+    # "What is Avocado?" is answered by what it is, not by a sentence that names it.
+    a, _ = answerer_with(index, "Meta is developing a new model codenamed Avocado.")
+    result = ask(a, "What is Avocado?")
+    assert result.grounded and result.fallback == "no definition in it", result.fallback
+    assert "frontier" in result.text.lower(), result.text
+
+
 def test_invented_number_is_replaced_by_an_extractive_answer(index: Index) -> None:
     a, _ = answerer_with(index, "Avocado will launch in 2031 after Meta spent $1.2 billion.")
     result = ask(a, "When is Avocado now expected to launch?")
