@@ -131,7 +131,10 @@ class Index:
         for ts in passage_terms:
             for t in ts:
                 df[t] = df.get(t, 0) + 1
-        lexicon = Lexicon.of([p.text for p in passages])
+        lexicon = Lexicon.of(
+            [p.text for p in passages],
+            [x for a in articles for x in (a.site, a.author) if x],
+        )
         vectors, context_vectors, rows = self._embed(articles, passages, progress)
         built = _Built(
             passages,

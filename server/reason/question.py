@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -67,12 +68,19 @@ class Lexicon:
     folded_text: str = ""
     before_numbers: set[str] = field(default_factory=set)  # "llama" in "Llama 4"
     names: dict[str, str] = field(default_factory=dict)  # "avocado" -> "Avocado"
+    # How learners point at an article (its site, its author), squashed to letters and
+    # digits: "agntbox" -> "AgntBox", "stayupdatedwithai" -> "stayupdatedwith.ai".
+    references: dict[str, str] = field(default_factory=dict)
     _choices: list[str] = field(default_factory=list)
     _content: list[str] = field(default_factory=list)
 
     @classmethod
-    def of(cls, texts: list[str]) -> Lexicon:
+    def of(cls, texts: list[str], references: Sequence[str] = ()) -> Lexicon:
         lex = cls()
+        for name in references:
+            if len(squash(name)) >= 5:
+                lex.references[squash(name)] = name
+        texts = [*texts, *references]  # the names are the articles' words too
         for text in texts:
             ws = words(text)
             lex.words.update(ws)
@@ -169,7 +177,7 @@ ABOUT_ARTICLE = re.compile(
 
 # ... unless what it names is something other than an article: "the title of Zuckerberg's
 # letter", "the headline of the press release" ask about what the articles only mention.
-OF_WHAT = re.compile(r"\b(?:title|headline)s? of ((?:[\w.’'-]+ ?){1,4})", re.IGNORECASE)
+OF_WHAT = re.compile(r"\b(?:title|headline)s? of ((?:[\w.’'-]+ ?){1,6})", re.IGNORECASE)
 ARTICLE_WORDS = {"article", "articles", "piece", "post", "essay", "story", "blog", "page", "it",
                  "this", "that", "one", "first", "second"}  # fmt: skip
 
@@ -256,6 +264,7 @@ def correct(text: str, lexicon: Lexicon) -> tuple[str, list[tuple[str, str]]]:
     tokens = re.findall(r"[\w’'.-]+|[^\w\s]", text)
     out: list[str] = []
     changes: list[tuple[str, str]] = []
+    tokens = _references(tokens, lexicon, changes)
     tokens = [part for token in tokens for part in _unhyphen(token, lexicon, changes)]
     i = 0
     while i < len(tokens):
@@ -303,6 +312,57 @@ def correct(text: str, lexicon: Lexicon) -> tuple[str, list[tuple[str, str]]]:
             out.append(token)
         i += 1
     return _join(out), changes
+
+
+def squash(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+REFERENCE_RATIO = 70  # "Anck-Box" is AgntBox (71), "state update with.ai" stayupdatedwith.ai
+
+
+def _references(tokens: list[str], lexicon: Lexicon, changes: list[tuple[str, str]]) -> list[str]:
+    """An article's site or author as a recogniser hears it ("Ang Box", "Anck-Box",
+    "state update with.ai" for "AgntBox" and "stayupdatedwith.ai") put back: one to three
+    words whose letters are close to the name's, starting with its letter. At least one
+    of them must be odd (hyphenated, dotted, or neither the articles' nor common English),
+    so plain words ("and box") are never bent into a name."""
+    if not lexicon.references:
+        return tokens
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        best: tuple[float, int, str] | None = None
+        for n in (3, 2, 1):
+            window = tokens[i : i + n]
+            if len(window) < n or not all(re.match(r"[\w’'.-]+$", t) for t in window):
+                continue
+            if not any(_odd(t, lexicon) for t in window):
+                continue
+            heard = squash("".join(window))
+            for key, name in lexicon.references.items():
+                if heard == key or not heard or heard[0] != key[0]:
+                    continue
+                if abs(len(heard) - len(key)) > 4:
+                    continue
+                ratio = fuzz.ratio(heard, key)
+                if ratio >= REFERENCE_RATIO and (best is None or ratio > best[0]):
+                    best = (ratio, n, name)
+        if best:
+            changes.append((" ".join(tokens[i : i + best[1]]), best[2]))
+            out.append(best[2])
+            i += best[1]
+        else:
+            out.append(tokens[i])
+            i += 1
+    return out
+
+
+def _odd(token: str, lexicon: Lexicon) -> bool:
+    low = token.lower().strip(".")
+    if "-" in low or "." in low:
+        return True
+    return not lexicon.knows(low) and zipf_frequency(low, "en") < COMMON_ZIPF
 
 
 def _letters(spelled: str, lexicon: Lexicon) -> str:

@@ -261,6 +261,26 @@ def test_names_heard_as_two_words_are_put_back(heard: str, meant: str) -> None:
     assert meant in parse(heard, LEXICON).search_text.split()
 
 
+SITES = Lexicon.of(["Meta is developing Avocado."], ["AgntBox", "stayupdatedwith.ai", "Jake Chen"])
+
+
+@pytest.mark.parametrize(
+    ("heard", "meant"),
+    [
+        ("who wrote the Ang Box article", "AgntBox"),
+        ("when was the Anck-Box piece published", "AgntBox"),
+        ("what's the title of the state update with.ai article", "stayupdatedwith.ai"),
+    ],
+)
+def test_an_articles_site_as_heard_is_put_back(heard: str, meant: str) -> None:
+    assert meant in parse(heard, SITES).search_text
+
+
+@pytest.mark.parametrize("said", ["what is in the sandbox and box", "the state date of it"])
+def test_plain_words_are_never_bent_into_a_site(said: str) -> None:
+    assert parse(said, SITES).corrections == ()
+
+
 def test_how_many_is_answered_by_a_number_of_what_it_counts(answerer: Answerer) -> None:
     result = ask(answerer, "How many minutes does it take to read the Avocado problem article?")
     assert result.grounded and "minute" in result.text, result.text
