@@ -95,13 +95,26 @@ def features(question: Question, hits: list[Hit], index: Index) -> dict[str, flo
     about = [e for e in question.entities if fold(e) not in refs]
     names = [fold(e) for e in about]
     named = {t for e in question.entities for t in terms(e)}
-    asked = {t: w for t, w in weights.items() if t not in named}
+    asked = {t: w for t, w in weights.items() if t not in named and t not in VAGUE}
     return {
         "dense": max((h.dense for h in hits), default=0.0),
         "coverage": coverage,
         "unknown": unknown if weights else 1.0,
         "attribute": attribute(asked, names, hits, index) if asked else coverage,
     }
+
+
+# Words that ask nothing in particular about a name ("what's that Mythos thing they
+# mentioned?", "what is Meta Superintelligence Labs working on?"): left out of what the
+# attribute feature looks for beside the name.
+VAGUE = {
+    stem(w)
+    for w in (
+        "thing", "things", "stuff", "deal", "mentioned", "mention", "talk", "talked", "say",
+        "said", "tell", "happened", "happen", "working", "work", "doing", "know", "explain",
+        "describe", "mean", "means", "about", "basically", "really", "actually",
+    )
+}  # fmt: skip
 
 
 def attribute(asked: dict[str, float], names: list[str], hits: list[Hit], index: Index) -> float:

@@ -104,6 +104,9 @@ def test_names_the_articles_never_mention_are_unknown_entities() -> None:
         ("Wannaa is Avocado-expected to launch?", "2026"),  # a transcript heard on AMD
         ("who is metas chief a i officer", "wang"),
         ("so what happened with stability", "financ"),
+        # Vague words ask nothing in particular about the name: not "what is said of it".
+        ("what's that Mythos thing they mentioned", "vulnerability"),
+        ("What is Meta Superintelligence Labs working on?", "avocado"),
     ],
 )
 def test_paraphrased_and_misheard_questions_are_answered(
