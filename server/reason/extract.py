@@ -360,7 +360,8 @@ FACETS = (
     ("title", r"title|headline|called"),
     (
         "byline",
-        r"wr[io]te|written|author|writer|credit|by whom|byline|publish|posted|site|when|date",
+        r"wr[io]te|written|author|writer|credit|by whom|byline|publish|posted|site|\bside\b|"
+        r"when|date",
     ),
 )
 

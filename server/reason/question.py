@@ -157,7 +157,10 @@ class Lexicon:
     def mentions(self, phrase: str) -> bool:
         """Whether the articles mention a name or number (as a word, case-folded)."""
         parts = words(phrase)
-        return bool(parts) and all(p in self.words for p in parts)
+        # "Metas" is "Meta's" heard (or typed) without its apostrophe.
+        return bool(parts) and all(
+            p in self.words or (p.endswith("s") and p[:-1] in self.words) for p in parts
+        )
 
 
 # A question about the article itself (its author, site, date, title, length), not its
@@ -165,7 +168,9 @@ class Lexicon:
 ABOUT_ARTICLE = re.compile(
     r"\b(who (wrote|authored|is (the )?(author|writer|credited))|wrote (it|the|this|that)|"
     r"written by|(author|writer)s? of|by whom|byline|publish\w*|publication|posted|"
-    r"(which|what) (site|website|blog|outlet)|(site|website|blog) (is|was)|on (which|what) site|"
+    r"(which|what) (site|website|blog|outlet)|(site|website|blog) (is|was)|"
+    r"(which|what) side (is|was|does|did) (the|this|that) [^?]{0,40}(article|piece|post)|"
+    r"on (which|what) site|"
     r"title|titled|headline|called|how many words|word count|words long|"
     r"how long is (the |this |that )?(\w+ )?(article|piece|post|essay|story)|"
     r"date (is )?(on|of) (the |this |that )?(\w+ )?(article|piece|post|essay|story)|dated|"
@@ -333,9 +338,12 @@ def _references(tokens: list[str], lexicon: Lexicon, changes: list[tuple[str, st
     i = 0
     while i < len(tokens):
         best: tuple[float, int, str] | None = None
-        for n in (3, 2, 1):
-            window = tokens[i : i + n]
-            if len(window) < n or not all(re.match(r"[\w’'.-]+$", t) for t in window):
+        for n in (4, 3, 2, 1):
+            # Commas a recogniser puts between the pieces ("Ang, Box") are not words.
+            window = [t for t in tokens[i : i + n] if t != ","]
+            if not window or not all(re.match(r"[\w’'.-]+$", t) for t in window):
+                continue
+            if len(tokens[i : i + n]) < n or tokens[i] == ",":
                 continue
             if not any(_odd(t, lexicon) for t in window):
                 continue
@@ -359,9 +367,9 @@ def _references(tokens: list[str], lexicon: Lexicon, changes: list[tuple[str, st
 
 
 def _odd(token: str, lexicon: Lexicon) -> bool:
-    low = token.lower().strip(".")
-    if "-" in low or "." in low:
+    if "-" in token or "." in token.rstrip("."):  # "Anck-Box", "with.ai", ".AI"
         return True
+    low = token.lower().strip(".")
     return not lexicon.knows(low) and zipf_frequency(low, "en") < COMMON_ZIPF
 
 

@@ -149,6 +149,9 @@ def test_questions_the_articles_do_not_answer_are_declined(
         ("Which website is the Jake Chen post from?", "AgntBox"),
         ("what day was the stayupdatedwith.ai piece posted", "April 8, 2026"),
         ("What's the date on the AgntBox article?", "March 12, 2026"),
+        # As heard: "site" as "side", "Meta's" without its apostrophe.
+        ("Which side is the Jake Chen article from?", "AgntBox"),
+        ("Which website published the article on Metas Secret AI Models?", "stayupdatedwith.ai"),
     ],
 )
 def test_article_metadata_answers_and_is_quoted(
@@ -273,6 +276,8 @@ SITES = Lexicon.of(["Meta is developing Avocado."], ["AgntBox", "stayupdatedwith
         ("who wrote the Ang Box article", "AgntBox"),
         ("when was the Anck-Box piece published", "AgntBox"),
         ("what's the title of the state update with.ai article", "stayupdatedwith.ai"),
+        ("is the Ang, Box writer a reviewer", "AgntBox"),  # a comma between the pieces
+        ("according to the state date with .AI piece", "stayupdatedwith.ai"),
     ],
 )
 def test_an_articles_site_as_heard_is_put_back(heard: str, meant: str) -> None:
