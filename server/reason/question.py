@@ -254,6 +254,8 @@ def plain_question(text: str) -> str:
 def correct(text: str, lexicon: Lexicon) -> tuple[str, list[tuple[str, str]]]:
     """The text with misheard words replaced by the article words they most likely are."""
     text = re.sub(r"\b([a-zA-Z])\.([a-zA-Z])\.", r"\1\2", text)  # "A.I." -> "AI"
+    # A web address said aloud: "with dot AI" -> "with.AI" (then matched to a site).
+    text = re.sub(r"\s+dot\s+(ai|com|org|net|io|co)\b", r".\1", text, flags=re.IGNORECASE)
     # "Llama4", as Whisper often writes it, is the articles' "Llama 4".
     text = re.sub(
         r"\b([A-Za-z]{3,})(\d+(?:\.\d+)?)\b",

@@ -278,6 +278,7 @@ SITES = Lexicon.of(["Meta is developing Avocado."], ["AgntBox", "stayupdatedwith
         ("what's the title of the state update with.ai article", "stayupdatedwith.ai"),
         ("is the Ang, Box writer a reviewer", "AgntBox"),  # a comma between the pieces
         ("according to the state date with .AI piece", "stayupdatedwith.ai"),
+        ("what does the stay updated with dot AI article say", "stayupdatedwith.ai"),
     ],
 )
 def test_an_articles_site_as_heard_is_put_back(heard: str, meant: str) -> None:
