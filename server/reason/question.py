@@ -351,7 +351,7 @@ def _references(tokens: list[str], lexicon: Lexicon, changes: list[tuple[str, st
                 continue
             heard = squash("".join(window))
             for key, name in lexicon.references.items():
-                if heard == key or not heard or heard[0] != key[0]:
+                if " ".join(window) == name or not heard or heard[0] != key[0]:
                     continue
                 if abs(len(heard) - len(key)) > 4:
                     continue
