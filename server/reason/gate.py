@@ -4,10 +4,17 @@ LLM.
 In: the parsed `Question` and its retrieval `Hit`s. Out: a `Decision` (answer or decline,
 the probability, the evidence it weighed, and why).
 
-1. A question that names something the articles never mention ("Llama 2", "Scale AI", a
-   number they never give) is declined: they cannot say anything about it. So is a "when"
-   or "how many" question whose retrieved passages about its subject hold no date or
-   number at all ("How many GPUs were used to train Avocado?").
+1. Rules, from what the question asks:
+   - a question that names something the articles never mention ("Llama 2", "Scale AI",
+     a number they never give) is declined: they cannot say anything about it;
+   - so is a "when" / "how many" / "how much" question whose retrieved passages about its
+     subject hold no date or number (of what it counts; in a sentence about what it asks)
+     ("How many GPUs were used to train Avocado?");
+   - a "who founded ..." whose verb the articles never use, and a question for the name
+     or title of something ("the name of the data contractor", "which journalist") that
+     no retrieved sentence names;
+   - a question about an article's details (author, site, date, title, length) that the
+     article's details hold is answered: those are facts we have, not a paraphrase.
 2. Otherwise a small logistic model weighs four pieces of evidence:
    - `dense`: the closest article sentence's cosine with the question (meaning: catches
      paraphrase and one misheard word);
@@ -151,6 +158,85 @@ def same_root(a: str, b: str) -> bool:
     return shared >= n - 2 and (shared >= 5 or (shared >= 4 and n >= 6))
 
 
+# "What's the name of the data contractor that ...", "the title of Zuckerberg's letter":
+# the thing whose name is asked for is the last word of the words after "name of" (past
+# a determiner or a possessive), up to a function word, a participle or the end.
+NAME_OF = re.compile(r"\b(?:names?|titles?|headlines?|codenames?) of ((?:[\w’'.-]+ ?){1,6})", re.I)
+# "Which journalist first broke the story?" asks for a person's name, like "the name of".
+WHICH_PERSON = re.compile(
+    r"^\s*(?:which|what)\s+(journalist|reporter|person|researcher|engineer|executive|founder|"
+    r"investor|analyst|scientist|ceo|official|employee)s?\b",
+    re.IGNORECASE,
+)
+BOUNDARY = {"that", "which", "who", "whom", "whose", "on", "in", "with", "for", "about", "behind",
+            "from", "by", "to", "at", "of", "is", "was", "are", "were", "did", "does", "do",
+            "has", "had", "and", "or"}  # fmt: skip
+DETERMINERS = {"the", "a", "an", "his", "her", "its", "their", "this", "that", "these", "those"}
+
+
+# "Who founded Mistral AI?": who did something. The articles cannot say who did what they
+# never say anyone did (no form of "found" in them), whatever else they say of Mistral.
+WHO_DID = re.compile(
+    r"^\s*who\s+(?:first\s+|originally\s+|actually\s+|really\s+|even\s+|just\s+)?"
+    r"([a-z]+(?:ed|es|s))\b",
+    re.IGNORECASE,
+)
+
+
+def done_by_whom(question: str) -> str | None:
+    """The verb of a "who did it" question ("founded"), if it is one."""
+    match = WHO_DID.match(question)
+    return match.group(1).lower() if match and match.group(1).lower() not in ("was", "is") else None
+
+
+def named_thing(question: str) -> str | None:
+    """The thing whose name a question asks for ("contractor", "letter", "journalist"),
+    if it asks for one."""
+    if person := WHICH_PERSON.match(question):
+        return person.group(1).lower()
+    match = NAME_OF.search(question)
+    if not match:
+        return None
+    said = [w for w in re.findall(r"[\w’'.-]+", match.group(1))]
+    while said and (said[0].lower() in DETERMINERS or said[0].lower().endswith(("'s", "’s"))):
+        said = said[1:]
+    thing: list[str] = []
+    for w in said[:3]:
+        low = w.lower()
+        if low in BOUNDARY or (thing and low.endswith(("ed", "ing"))):
+            break
+        thing.append(low)
+    return thing[-1] if thing else None
+
+
+NAME_NEAR = 4  # words between the thing and its name: "the Anthropic Mythos situation — a model"
+
+
+def names_given(thing: str, question: Question, hits: list[Hit]) -> bool:
+    """Whether a retrieved sentence names the thing: a name the question does not say
+    (capitalised past the sentence's start, or in quotes) within a few words of it. "Meta
+    reportedly paused collaboration with a data contractor" says there was one, not its
+    name; "The Anthropic Mythos situation — a model restricted ..." names the model."""
+    root = terms(thing)
+    if not root:
+        return True
+    asked = set(words(question.search_text))
+    for hit in hits:
+        for sentence in hit.passage.sentences:
+            tokens = sentence.split()
+            at = [i for i, t in enumerate(tokens) if root[0] in terms(t)]
+            for i in at:
+                for j in range(max(0, i - NAME_NEAR), min(len(tokens), i + NAME_NEAR + 1)):
+                    token = tokens[j].strip(",;:.()")
+                    if j == i or not token:
+                        continue
+                    quoted = token[0] in '“"‘'
+                    capital = j > 0 and token.lstrip('“"‘')[:1].isupper()
+                    if (quoted or capital) and not set(words(token)) <= asked:
+                        return True
+    return False
+
+
 class Gate:
     def __init__(self, index: Index, threshold: float = 0.5, model: GateModel | None = None):
         self.index = index
@@ -160,7 +246,18 @@ class Gate:
     def details_say(self, question: Question) -> bool:
         """Whether the details of the article a question names (or of any, when it
         names none) say what it asks: its author, site, date, title, length."""
-        return _details_say(question, self.index)
+        from server.reason.extract import metadata_facet
+
+        facet = metadata_facet(question.search_text)
+        if facet is None:
+            return False
+        named = self.index.referenced_article(question)
+        return any(
+            p.is_metadata
+            and (named is None or p.article_id == named)
+            and any(metadata_facet(s) == facet for s in p.sentences)
+            for p in self.index.passages
+        )
 
     def decide(self, question: Question, hits: list[Hit]) -> Decision:
         if not hits:
@@ -185,21 +282,6 @@ class Gate:
             return Decision(False, 0.0, found, "nothing in the articles is close in meaning")
         p = self.model.probability(found)
         return Decision(p >= self.threshold, p, found, "" if p >= self.threshold else "low")
-
-
-def _details_say(question: Question, index: Index) -> bool:
-    from server.reason.extract import metadata_facet
-
-    facet = metadata_facet(question.search_text)
-    if facet is None:
-        return False
-    named = index.referenced_article(question)
-    return any(
-        p.is_metadata
-        and (named is None or p.article_id == named)
-        and any(metadata_facet(s) == facet for s in p.sentences)
-        for p in index.passages
-    )
 
 
 def holds_kind(question: Question, hits: list[Hit], index: Index) -> bool:
@@ -271,80 +353,3 @@ def fit(rows: list[dict[str, float]], labels: list[bool], l2: float = 0.01) -> G
         if np.abs(step).max() < 1e-8:
             break
     return GateModel({f: float(v) for f, v in zip(FEATURES, w[1:], strict=True)}, float(w[0]))
-
-
-# "What's the name of the data contractor that ...", "the title of Zuckerberg's letter":
-# the thing whose name is asked for is the last word of the words after "name of" (past
-# a determiner or a possessive), up to a function word, a participle or the end.
-NAME_OF = re.compile(r"\b(?:names?|titles?|headlines?|codenames?) of ((?:[\w’'.-]+ ?){1,6})", re.I)
-# "Which journalist first broke the story?" asks for a person's name, like "the name of".
-WHICH_PERSON = re.compile(
-    r"^\s*(?:which|what)\s+(journalist|reporter|person|researcher|engineer|executive|founder|"
-    r"investor|analyst|scientist|ceo|official|employee)s?\b",
-    re.IGNORECASE,
-)
-BOUNDARY = {"that", "which", "who", "whom", "whose", "on", "in", "with", "for", "about", "behind",
-            "from", "by", "to", "at", "of", "is", "was", "are", "were", "did", "does", "do",
-            "has", "had", "and", "or"}  # fmt: skip
-DETERMINERS = {"the", "a", "an", "his", "her", "its", "their", "this", "that", "these", "those"}
-
-
-# "Who founded Mistral AI?": who did something. The articles cannot say who did what they
-# never say anyone did (no form of "found" in them), whatever else they say of Mistral.
-WHO_DID = re.compile(
-    r"^\s*who\s+(?:first\s+|originally\s+|actually\s+|really\s+|even\s+|just\s+)?"
-    r"([a-z]+(?:ed|es|s))\b",
-    re.IGNORECASE,
-)
-
-
-def done_by_whom(question: str) -> str | None:
-    """The verb of a "who did it" question ("founded"), if it is one."""
-    match = WHO_DID.match(question)
-    return match.group(1).lower() if match and match.group(1).lower() not in ("was", "is") else None
-
-
-def named_thing(question: str) -> str | None:
-    if person := WHICH_PERSON.match(question):
-        return person.group(1).lower()
-    match = NAME_OF.search(question)
-    if not match:
-        return None
-    said = [w for w in re.findall(r"[\w’'.-]+", match.group(1))]
-    while said and (said[0].lower() in DETERMINERS or said[0].lower().endswith(("'s", "’s"))):
-        said = said[1:]
-    thing: list[str] = []
-    for w in said[:3]:
-        low = w.lower()
-        if low in BOUNDARY or (thing and low.endswith(("ed", "ing"))):
-            break
-        thing.append(low)
-    return thing[-1] if thing else None
-
-
-NAME_NEAR = 4  # words between the thing and its name: "the Anthropic Mythos situation — a model"
-
-
-def names_given(thing: str, question: Question, hits: list[Hit]) -> bool:
-    """Whether a retrieved sentence names the thing: a name the question does not say
-    (capitalised past the sentence's start, or in quotes) within a few words of it. "Meta
-    reportedly paused collaboration with a data contractor" says there was one, not its
-    name; "The Anthropic Mythos situation — a model restricted ..." names the model."""
-    root = terms(thing)
-    if not root:
-        return True
-    asked = set(words(question.search_text))
-    for hit in hits:
-        for sentence in hit.passage.sentences:
-            tokens = sentence.split()
-            at = [i for i, t in enumerate(tokens) if root[0] in terms(t)]
-            for i in at:
-                for j in range(max(0, i - NAME_NEAR), min(len(tokens), i + NAME_NEAR + 1)):
-                    token = tokens[j].strip(",;:.()")
-                    if j == i or not token:
-                        continue
-                    quoted = token[0] in '“"‘'
-                    capital = j > 0 and token.lstrip('“"‘')[:1].isupper()
-                    if (quoted or capital) and not set(words(token)) <= asked:
-                        return True
-    return False
