@@ -36,19 +36,36 @@ class Extractor:
 
     def widen(self, question: str, hits: list[Hit]) -> list[Hit]:
         """The hits with what an answer may need beyond them: a definition of the term
-        asked about, the items of a list a retrieved lead-in introduces, and the rest of
-        each hit's paragraph (an answer goes on into the next window, and is quoted)."""
+        asked about, the items of a list a retrieved lead-in introduces, the rest of each
+        hit's paragraph (an answer goes on into the next window, and is quoted), and
+        after a one-sentence paragraph the paragraph that explains it (`_extend`)."""
         hits = self.with_list_items(self.with_definitions(question, hits))
+        wanted = {(h.passage.article_id, h.passage.paragraph) for h in hits}
+        for h in hits:
+            if len(self.paragraph(h.passage)) == 1 and (after := self.following(h.passage)):
+                wanted.add((after.article_id, after.paragraph))
         have = {h.passage.id for h in hits}
-        rest = {
-            p.id: Hit(p, 0.0, 0.0, frozenset())
-            for h in hits
+        rest = [
+            Hit(p, 0.0, 0.0, frozenset())
             for p in self.index.passages
-            if p.id not in have
-            and p.article_id == h.passage.article_id
-            and p.paragraph == h.passage.paragraph
-        }
-        return hits + list(rest.values())
+            if p.id not in have and (p.article_id, p.paragraph) in wanted
+        ]
+        return hits + rest
+
+    def following(self, passage: Passage) -> Passage | None:
+        """The first passage of the paragraph after the passage's, in the same section;
+        None when a heading or the article's end comes first."""
+        later = [
+            p
+            for p in self.index.passages
+            if p.article_id == passage.article_id
+            and p.paragraph > passage.paragraph
+            and not p.is_metadata
+        ]
+        if not later:
+            return None
+        nearest = min(later, key=lambda p: (p.paragraph, p.first_sentence))
+        return nearest if nearest.heading == passage.heading else None
 
     def paragraph(self, passage: Passage) -> tuple[str, ...]:
         """Every sentence of the passage's paragraph, in order (passages are overlapping
@@ -202,11 +219,17 @@ class Extractor:
             # Competitive intelligence. Revenue pressure. The security breach factor.":
             # each its own sentence, as each label is one in the article.
             return [best.sentences[0].removesuffix(":") + ".", *(p.sentences[0] for p in items)]
-        chosen = self._extend(best, ranked[0][2], TOTAL_WORDS, exclude)
+        chosen = self._extend(best, ranked[0][2], TOTAL_WORDS, exclude, explain=want == "reason")
         if not best.is_metadata:  # its sentences are written short, and a title has colons
             n = _first_long(chosen)
             chosen[n] = focus(chosen[n], question, self.index, want)
-        if want != "other" and not any(answer_bonus(want, c, question) for c in chosen):
+        # A claim followed by the paragraph that explains it answers "why" as it is.
+        explained = want == "reason" and len(self.paragraph(best)) == 1 and len(chosen) > 1
+        if (
+            want != "other"
+            and not explained
+            and not any(answer_bonus(want, c, question) for c in chosen)
+        ):
             for _, rank, i in ranked[1:]:
                 sentence = hits[rank].passage.sentences[i]
                 if (
@@ -223,13 +246,24 @@ class Extractor:
         return chosen
 
     def _extend(
-        self, passage: Passage, i: int, max_words: int, exclude: frozenset[str] = frozenset()
+        self,
+        passage: Passage,
+        i: int,
+        max_words: int,
+        exclude: frozenset[str] = frozenset(),
+        *,
+        explain: bool = False,
     ) -> list[str]:
         """Sentence `i` of the passage with what completes it from its paragraph (not
         only its passage's window: "Before Llama, ... you had two options: pay OpenAI or
         pay Google." ends one window, and "Llama gave everyone a third option" opens the
-        next)."""
+        next). `explain` (a why-question): a paragraph of that one sentence states a claim,
+        and the next paragraph of its section says why ("... pure open source AI is
+        economically unsustainable at the frontier." / "Training a frontier model costs
+        hundreds of millions of dollars. ..."): the answer goes on into it."""
         paragraph = self.paragraph(passage)
+        if explain and len(paragraph) == 1 and (after := self.following(passage)):
+            paragraph = paragraph + self.paragraph(after)
         i += passage.first_sentence
         chosen = [paragraph[i]]
         # A label ("Revenue pressure.") comes with its sentence, and so does what a
