@@ -9,6 +9,7 @@ for: a date for "when", a number for "how many", a name for "who", a definition 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from server.reason.lookup import Hit, Index
 from server.reason.passages import Passage
@@ -29,10 +30,46 @@ MISSING_ANSWER = 0.5  # a cut that drops the date (number, name) the sentence gi
 CLAUSE_BREAK = re.compile(r"(?<=[,;:])(?!\s*\d)\s+|\s+(?=[—–])")
 
 
+def key(passage: Passage) -> tuple[int, int]:
+    return (passage.article_id, passage.paragraph)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Paragraphs rebuilt from the index's overlapping passage windows, keyed by
+    (article, paragraph): their sentences in order, and their windows in order (the
+    first opens the paragraph). Built once per index fingerprint: answers ask for a
+    paragraph, the next one, or a list's items several times a turn."""
+
+    fingerprint: str
+    sentences: dict[tuple[int, int], tuple[str, ...]]
+    windows: dict[tuple[int, int], list[Passage]]
+    after: dict[tuple[int, int], tuple[int, int]]  # paragraph -> the next in its article
+
+    @classmethod
+    def of(cls, passages: list[Passage], fingerprint: str) -> Layout:
+        said: dict[tuple[int, int], dict[int, str]] = {}
+        windows: dict[tuple[int, int], list[Passage]] = {}
+        for p in passages:
+            windows.setdefault(key(p), []).append(p)
+            for n, sentence in enumerate(p.sentences):
+                said.setdefault(key(p), {})[p.first_sentence + n] = sentence
+        for w in windows.values():
+            w.sort(key=lambda p: p.first_sentence)
+        prose = sorted(k for k, w in windows.items() if not w[0].is_metadata)
+        after = {a: b for a, b in zip(prose, prose[1:], strict=False) if a[0] == b[0]}
+        return cls(
+            fingerprint,
+            {k: tuple(s for _, s in sorted(v.items())) for k, v in said.items()},
+            windows,
+            after,
+        )
+
+
 class Extractor:
     def __init__(self, index: Index) -> None:
         self.index = index
-        self._paragraphs: tuple[str, dict[tuple[int, int], tuple[str, ...]]] = ("", {})
+        self._layout = Layout("", {}, {}, {})
 
     def widen(self, question: str, hits: list[Hit]) -> list[Hit]:
         """The hits with what an answer may need beyond them: a definition of the term
@@ -40,47 +77,38 @@ class Extractor:
         hit's paragraph (an answer goes on into the next window, and is quoted), and
         after a one-sentence paragraph the paragraph that explains it (`_extend`)."""
         hits = self.with_list_items(self.with_definitions(question, hits))
-        wanted = {(h.passage.article_id, h.passage.paragraph) for h in hits}
+        layout = self.layout()
+        wanted = {key(h.passage) for h in hits}
         for h in hits:
             if len(self.paragraph(h.passage)) == 1 and (after := self.following(h.passage)):
-                wanted.add((after.article_id, after.paragraph))
+                wanted.add(key(after))
         have = {h.passage.id for h in hits}
         rest = [
             Hit(p, 0.0, 0.0, frozenset())
-            for p in self.index.passages
-            if p.id not in have and (p.article_id, p.paragraph) in wanted
+            for k in wanted
+            for p in layout.windows.get(k, ())
+            if p.id not in have
         ]
-        return hits + rest
+        return hits + sorted(rest, key=lambda h: h.passage.id)  # in the articles' order
+
+    def layout(self) -> Layout:
+        """The articles' paragraphs as the index holds them, rebuilt when it changes."""
+        if self._layout.fingerprint != self.index.fingerprint:
+            self._layout = Layout.of(self.index.passages, self.index.fingerprint)
+        return self._layout
 
     def following(self, passage: Passage) -> Passage | None:
         """The first passage of the paragraph after the passage's, in the same section;
         None when a heading or the article's end comes first."""
-        later = [
-            p
-            for p in self.index.passages
-            if p.article_id == passage.article_id
-            and p.paragraph > passage.paragraph
-            and not p.is_metadata
-        ]
-        if not later:
-            return None
-        nearest = min(later, key=lambda p: (p.paragraph, p.first_sentence))
-        return nearest if nearest.heading == passage.heading else None
+        layout = self.layout()
+        after = layout.after.get(key(passage))
+        first = layout.windows[after][0] if after else None
+        return first if first is not None and first.heading == passage.heading else None
 
     def paragraph(self, passage: Passage) -> tuple[str, ...]:
         """Every sentence of the passage's paragraph, in order (passages are overlapping
         windows of it)."""
-        if self._paragraphs[0] != self.index.fingerprint:
-            whole: dict[tuple[int, int], dict[int, str]] = {}
-            for p in self.index.passages:
-                said = whole.setdefault((p.article_id, p.paragraph), {})
-                for n, sentence in enumerate(p.sentences):
-                    said[p.first_sentence + n] = sentence
-            self._paragraphs = (
-                self.index.fingerprint,
-                {key: tuple(s for _, s in sorted(v.items())) for key, v in whole.items()},
-            )
-        return self._paragraphs[1].get((passage.article_id, passage.paragraph), passage.sentences)
+        return self.layout().sentences.get(key(passage), passage.sentences)
 
     def with_list_items(self, hits: list[Hit]) -> list[Hit]:
         """ "Several factors appear to be driving Meta’s shift:" is followed by labelled
@@ -101,15 +129,13 @@ class Extractor:
         label. Empty when it is not such a lead-in, or fewer than two items follow."""
         if len(passage.sentences) != 1 or not passage.sentences[0].endswith(":"):
             return []
-        openings = {
-            p.paragraph: p
-            for p in self.index.passages
-            if p.article_id == passage.article_id and p.first_sentence == 0
-        }
+        windows = self.layout().windows
         items = []
         paragraph = passage.paragraph + 1
-        while (item := openings.get(paragraph)) and is_label(item.sentences[0]):
-            items.append(item)
+        while (item := windows.get((passage.article_id, paragraph))) and is_label(
+            item[0].sentences[0]
+        ):
+            items.append(item[0])
             paragraph += 1
         return items if len(items) >= 2 else []
 
