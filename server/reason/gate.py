@@ -140,10 +140,15 @@ def attribute(asked: dict[str, float], names: list[str], hits: list[Hit], index:
             said = set(words(f"{heading} {window}"))
             if names and not all(set(words(n)) <= said for n in names):
                 continue
-            held = set(terms(window)) | heading_terms
-            held |= {t for t in asked if any(same_root(t, h) for h in held)}
-            best = max(best, index.coverage(asked, frozenset(held)))
+            best = max(best, said_share(asked, set(terms(window)) | heading_terms, index))
     return best
+
+
+def said_share(asked: dict[str, float], held: set[str], index: Index) -> float:
+    """The share (weighted) of `asked` that terms `held` say, a term of one root with an
+    asked one counting as it ("received" for "reception")."""
+    held = held | {t for t in asked if any(same_root(t, h) for h in held)}
+    return index.coverage(asked, frozenset(held))
 
 
 def same_root(a: str, b: str) -> bool:
@@ -303,9 +308,7 @@ def holds_kind(question: Question, hits: list[Hit], index: Index) -> bool:
     def says_asked(sentence: str) -> bool:
         if not asked:
             return True
-        held = set(terms(sentence))
-        held |= {t for t in asked if any(same_root(t, h) for h in held)}
-        return index.coverage(asked, frozenset(held)) >= MIN_ASKED_SHARE
+        return said_share(asked, set(terms(sentence)), index) >= MIN_ASKED_SHARE
 
     for hit in hits:
         text = hit.passage.search_text

@@ -367,6 +367,15 @@ class Answerer:
         responder = self.llm.engine
         start = time.perf_counter()
         count = 0
+        want = answer_type(question)
+
+        def check(sentence: str) -> ground.Check:
+            """Grounded, and (the first sentence) holding the kind of answer asked for."""
+            result = ground.check(sentence, evidence, question)
+            if result.ok and count == 0 and not answers_kind(want, sentence, question):
+                return ground.Check(False, reason=f"no {want} in it")
+            return result
+
         stream = self.llm.stream(lambda c: responder.stream(messages, self.max_tokens, c))
         pieces = aiter(stream)
         try:
@@ -386,9 +395,7 @@ class Answerer:
                     return
                 timings.setdefault("first_token", time.perf_counter() - start)
                 for sentence in splitter.feed(piece):
-                    result = ground.check(sentence, evidence, question)
-                    if result.ok and count == 0 and not answers_kind(question, sentence):
-                        result = ground.Check(False, reason=f"no {answer_type(question)} in it")
+                    result = check(sentence)
                     if not result.ok:
                         if count == 0:
                             log.info(
@@ -411,11 +418,9 @@ class Answerer:
                     return
             for sentence in splitter.flush():
                 # An unfinished last sentence (max_tokens hit) is dropped, not guessed at.
-                result = ground.check(sentence, evidence, question)
+                result = check(sentence)
                 if not sentence.endswith((".", "!", "?")):
                     result = ground.Check(False, reason="unfinished sentence")
-                elif result.ok and count == 0 and not answers_kind(question, sentence):
-                    result = ground.Check(False, reason=f"no {answer_type(question)} in it")
                 if result.ok:
                     count += 1
                     yield sentence
@@ -435,8 +440,8 @@ class Answerer:
 DEFINITE = ("date", "number", "name", "definition")
 
 
-def answers_kind(question: str, sentence: str) -> bool:
-    want = answer_type(question)
+def answers_kind(want: str, sentence: str, question: str) -> bool:
+    """Whether the sentence holds the kind of answer `want` (`answer_type`) asks for."""
     # "What is Avocado?" is answered by what it is ("Avocado (a frontier LLM)"), not by
     # a sentence that only names it ("a new model codenamed Avocado").
     bonus = answer_bonus(want, sentence, question)
