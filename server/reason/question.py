@@ -341,11 +341,12 @@ def _references(tokens: list[str], lexicon: Lexicon, changes: list[tuple[str, st
     while i < len(tokens):
         best: tuple[float, int, str] | None = None
         for n in (4, 3, 2, 1):
-            # Commas a recogniser puts between the pieces ("Ang, Box") are not words.
-            window = [t for t in tokens[i : i + n] if t != ","]
-            if not window or not all(re.match(r"[\w’'.-]+$", t) for t in window):
+            span = tokens[i : i + n]
+            if len(span) < n or span[0] == ",":
                 continue
-            if len(tokens[i : i + n]) < n or tokens[i] == ",":
+            # Commas a recogniser puts between the pieces ("Ang, Box") are not words.
+            window = [t for t in span if t != ","]
+            if not all(re.match(r"[\w’'.-]+$", t) for t in window):
                 continue
             if not any(_odd(t, lexicon) for t in window):
                 continue
