@@ -56,6 +56,12 @@ FEATURES = ("dense", "coverage", "unknown", "attribute")
 # answer, and that the tutor answered, scored under 0.3. A floor, not a feature: the
 # fitted line lets shared words outweigh it.
 MIN_DENSE = 0.3
+# The same floor for what a question asks of the articles' names, both read as "it"
+# (`Index.unnamed_dense`): "How can I tell if an avocado is ripe?" is close to every
+# sentence about Avocado (0.58) and to nothing the articles say of it (0.17). Questions
+# of ours the articles answer scored 0.29 and up; fruit, animals and a benchmark they
+# never give, 0.17-0.26.
+MIN_UNNAMED_DENSE = 0.27
 
 
 @dataclass(frozen=True)
@@ -208,7 +214,9 @@ def named_thing(question: str) -> str | None:
     thing: list[str] = []
     for w in said[:3]:
         low = w.lower()
-        if low in BOUNDARY or (thing and low.endswith(("ed", "ing"))):
+        # A name past the thing starts what is said of it: "the data contractor Meta
+        # stopped working with".
+        if low in BOUNDARY or (thing and (low.endswith(("ed", "ing")) or w[:1].isupper())):
             break
         thing.append(low)
     return thing[-1] if thing else None
@@ -264,6 +272,15 @@ class Gate:
             for p in self.index.passages
         )
 
+    def asks_nothing_they_say(self, text: str) -> bool:
+        """Whether what a question asks of the articles' names is far from all they say:
+        it names them ("avocado", "llamas") in another sense, or asks what they never
+        tell. A question that is only a name ("what is Avocado?") asks nothing besides."""
+        unnamed = self.index.unnamed_dense(text)
+        if unnamed is None or unnamed >= MIN_UNNAMED_DENSE:
+            return False
+        return any(t != "it" for t in terms(self.index.lexicon.without_names(text)))
+
     def decide(self, question: Question, hits: list[Hit]) -> Decision:
         if not hits:
             return Decision(False, 0.0, {}, "nothing retrieved")
@@ -285,6 +302,8 @@ class Gate:
             return Decision(True, 1.0, found, "the article's details")
         if found["dense"] < MIN_DENSE:
             return Decision(False, 0.0, found, "nothing in the articles is close in meaning")
+        if self.asks_nothing_they_say(question.search_text):
+            return Decision(False, 0.0, found, "the articles say nothing close of its names")
         p = self.model.probability(found)
         return Decision(p >= self.threshold, p, found, "" if p >= self.threshold else "low")
 

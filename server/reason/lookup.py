@@ -77,6 +77,8 @@ class _Built:
     rows: list[range]  # passage -> its rows in `vectors`
     fingerprint: str
     references: dict[int, list[str]] = field(default_factory=dict)  # article -> its names
+    # The rows of `vectors` with the articles' names read as "it" (`Lexicon.without_names`).
+    unnamed_vectors: np.ndarray | None = None
 
 
 class Index:
@@ -135,7 +137,9 @@ class Index:
             [p.text for p in passages],
             [x for a in articles for x in (a.site, a.author) if x],
         )
-        vectors, context_vectors, rows = self._embed(articles, passages, progress)
+        vectors, context_vectors, unnamed, rows = self._embed(
+            articles, passages, lexicon, progress
+        )
         built = _Built(
             passages,
             retriever,
@@ -147,6 +151,7 @@ class Index:
             rows,
             fingerprint,
             {a.id: references(a, n, len(articles)) for n, a in enumerate(articles)},
+            unnamed,
         )
         with self._lock:
             self._built = built
@@ -155,10 +160,11 @@ class Index:
         self,
         articles: list[Article],
         passages: list[Passage],
+        lexicon: Lexicon,
         progress: Callable[[int, int], None] | None,
-    ) -> tuple[np.ndarray, np.ndarray, list[range]]:
-        """Sentence vectors for every passage, alone and in context (see `in_context`),
-        cached per article on disk."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[range]]:
+        """Sentence vectors for every passage: alone, in context (see `in_context`) and
+        without the articles' names; cached per article on disk."""
         rows: list[range] = []
         total = 0
         for p in passages:
@@ -166,12 +172,15 @@ class Index:
             total += len(p.sentences)
         if self.embedder is None:
             empty = np.zeros((total, 1), dtype=np.float32)
-            return empty, empty, rows
+            return empty, empty, empty, rows
         parts: list[np.ndarray] = []
         contexts: list[np.ndarray] = []
+        unnamed: list[np.ndarray] = []
         for n, article in enumerate(articles, 1):
             own = [p for p in passages if p.article_id == article.id]
-            vectors = self._article_vectors([s for p in own for s in p.sentences])
+            sentences = [s for p in own for s in p.sentences]
+            vectors = self._article_vectors(sentences)
+            unnamed.append(self._article_vectors([lexicon.without_names(s) for s in sentences]))
             headings = sorted({p.heading for p in own if p.heading})
             heads = dict(zip(headings, self._article_vectors(headings), strict=True))
             parts.append(vectors)
@@ -181,8 +190,8 @@ class Index:
         # Passages were made article by article, so the rows line up with `passages`.
         if not parts:
             empty = np.zeros((0, self.embedder.dim), dtype=np.float32)
-            return empty, empty, rows
-        return np.concatenate(parts), np.concatenate(contexts), rows
+            return empty, empty, empty, rows
+        return np.concatenate(parts), np.concatenate(contexts), np.concatenate(unnamed), rows
 
     def _article_vectors(self, texts: list[str]) -> np.ndarray:
         assert self.embedder is not None
@@ -259,6 +268,19 @@ class Index:
 
     def embed(self, text: str) -> np.ndarray | None:
         return None if self.embedder is None else self.embedder.encode([text])[0]
+
+    def unnamed_dense(self, text: str) -> float | None:
+        """The closest article sentence's cosine with `text`, the names of both read as
+        "it": how near the articles come to what a question asks of their names, rather
+        than to the names. None without an embedder or a name in `text`."""
+        built = self._built
+        unnamed = built.lexicon.without_names(text)
+        if self.embedder is None or built.unnamed_vectors is None or unnamed == text:
+            return None
+        vector = self.embed(unnamed)
+        if vector is None or not len(built.unnamed_vectors):
+            return None
+        return float((built.unnamed_vectors @ vector).max())
 
     def search(
         self,

@@ -154,6 +154,19 @@ class Lexicon:
         )
         return found[0] if found else None
 
+    def without_names(self, text: str) -> str:
+        """`text` with the articles' names said as "it": what it says of them, not which
+        ones. "How can I tell if an avocado is ripe?" shares a name with the articles and
+        nothing else; their sentences read "it" the same way (`Index.unnamed_dense`)."""
+        named = set(self._choices)
+
+        def said(word: str) -> str:
+            low = _possessive_off(word)
+            # "llamas", "Metas": a name said plural, or its possessive heard plain.
+            return "it" if low in named or low.removesuffix("s") in named else word
+
+        return NAME_WORD.sub(lambda m: said(m.group(0)), text)
+
     def mentions(self, phrase: str) -> bool:
         """Whether the articles mention a name or number (as a word, case-folded)."""
         parts = words(phrase)
@@ -161,6 +174,16 @@ class Lexicon:
         return bool(parts) and all(
             p in self.words or (p.endswith("s") and p[:-1] in self.words) for p in parts
         )
+
+
+NAME_WORD = re.compile(r"[A-Za-z][\w-]*(?:['’]s)?")
+
+
+def _possessive_off(word: str) -> str:
+    low = word.lower()
+    for end in ("'s", "’s"):
+        low = low.removesuffix(end)
+    return low
 
 
 # A question about the article itself (its author, site, date, title, length), not its

@@ -192,6 +192,7 @@ def test_what_is_asked_of_a_name_must_be_said_of_it(answerer: Answerer, question
     [
         # The articles say there was a contractor and a letter, never what either is called.
         "What is the name of the contractor involved in the breach?",
+        "what was the name of the data firm Meta cut ties with",  # a name after the thing
         "Tell me the title of the letter Zuckerberg wrote.",
         # They give amounts Meta spends, never a price it charges or paid.
         "How much does Meta charge developers for each token of Avocado?",
@@ -207,6 +208,45 @@ def test_a_name_title_or_amount_the_articles_never_give_is_declined(
     answerer: Answerer, question: str
 ) -> None:
     assert not ask(answerer, question).grounded
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        # The articles' names in their everyday sense: a fruit, an animal.
+        "what's the best way to keep a cut avocado from going brown",
+        "how much wool does a llama give in a year",
+        "how do you peel a mango",
+    ],
+)
+def test_a_name_in_another_sense_is_declined(answerer: Answerer, question: str) -> None:
+    """Close in meaning to every sentence about Avocado (or Llama), and to nothing the
+    articles say of it: read without the names, the question is about something else."""
+    assert not ask(answerer, question).grounded
+
+
+@pytest.mark.parametrize(
+    ("question", "fact"),
+    [
+        # What is asked of the name, read without it, is what the articles say of it.
+        ("so when's avocado meant to ship", "2026"),
+        ("what message did meta push at llamacon", "open source"),
+        ("do people still build on llamas", "built on Llama"),
+        # A question that is only a name asks nothing besides it.
+        ("what is avocado", "Avocado"),
+    ],
+)
+def test_what_is_asked_of_a_name_they_say_is_answered(
+    answerer: Answerer, question: str, fact: str
+) -> None:
+    result = ask(answerer, question)
+    assert result.grounded and fact.lower() in result.text.lower(), result.text
+
+
+def test_names_are_read_as_it_in_the_question_and_the_sentences() -> None:
+    assert LEXICON.without_names("Is Avocado's launch late?") == "Is it launch late?"
+    assert LEXICON.without_names("do llamas live long") == "do it live long"
+    assert LEXICON.without_names("how do I bake bread") == "how do I bake bread"
 
 
 def test_the_name_asked_for_is_given_when_the_articles_say_it(answerer: Answerer) -> None:
