@@ -137,9 +137,7 @@ class Index:
             [p.text for p in passages],
             [x for a in articles for x in (a.site, a.author) if x],
         )
-        vectors, context_vectors, unnamed, rows = self._embed(
-            articles, passages, lexicon, progress
-        )
+        vectors, context_vectors, unnamed, rows = self._embed(articles, passages, lexicon, progress)
         built = _Built(
             passages,
             retriever,
