@@ -144,10 +144,18 @@ def attribute(asked: dict[str, float], names: list[str], hits: list[Hit], index:
             window = " ".join(near)
             # Word by word: "Llama4" (as Whisper writes it) is the articles' "Llama 4".
             said = set(words(f"{heading} {window}"))
-            if names and not all(set(words(n)) <= said for n in names):
+            if names and not all(says_name(n, said) for n in names):
                 continue
             best = max(best, said_share(asked, set(terms(window)) | heading_terms, index))
     return best
+
+
+def says_name(name: str, said: set[str]) -> bool:
+    """Whether words `said` hold every word of `name`, one said singular or plural
+    counting ("the Superintelligence Lab" is the articles' Labs)."""
+    return all(
+        w in said or f"{w}s" in said or (w.endswith("s") and w[:-1] in said) for w in words(name)
+    )
 
 
 def said_share(asked: dict[str, float], held: set[str], index: Index) -> float:

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 
+from lemminflect import getAllLemmas
 from rapidfuzz import fuzz, process
 from wordfreq import top_n_list, zipf_frequency
 
@@ -167,15 +168,32 @@ class Lexicon:
 
         return NAME_WORD.sub(lambda m: said(m.group(0)), text)
 
+    def may_name(self, entity: str, text: str) -> bool:
+        """Whether a capitalised word of `text` may be a name. A transcript broken by
+        commas ("Watson, Avocado, Supposed to Ship in 2025 or something.") capitalises
+        ordinary words: there, one the articles never use is no name. An
+        ordinal ("the 4th generation") counts; it names nothing."""
+        if ORDINAL.fullmatch(entity):
+            return False
+        low = entity.lower()
+        if " " in entity or self.knows(low) or not COMMA_CAPITAL.search(text):
+            return True  # the articles' own words keep the part they had
+        return not any(tag in getAllLemmas(low) for tag in ("NOUN", "VERB", "ADJ"))
+
     def mentions(self, phrase: str) -> bool:
         """Whether the articles mention a name or number (as a word, case-folded)."""
         parts = words(phrase)
-        # "Metas" is "Meta's" heard (or typed) without its apostrophe.
+        # "Metas" is "Meta's" heard (or typed) without its apostrophe, and "the Super
+        # Intelligence Lab" is the articles' "Labs" said singular.
         return bool(parts) and all(
-            p in self.words or (p.endswith("s") and p[:-1] in self.words) for p in parts
+            p in self.words or (p.endswith("s") and p[:-1] in self.words) or f"{p}s" in self.words
+            for p in parts
         )
 
 
+ORDINAL = re.compile(r"\d+(?:st|nd|rd|th)", re.IGNORECASE)
+# Whisper's mark of choppy speech: a comma, then a capital ("Avocado, Supposed to ...").
+COMMA_CAPITAL = re.compile(r", [A-Z][a-z]")
 NAME_WORD = re.compile(r"[A-Za-z][\w-]*(?:['’]s)?")
 
 
@@ -277,6 +295,15 @@ def plain_question(text: str) -> str:
 def correct(text: str, lexicon: Lexicon) -> tuple[str, list[tuple[str, str]]]:
     """The text with misheard words replaced by the article words they most likely are."""
     text = re.sub(r"\b([a-zA-Z])\.([a-zA-Z])\.", r"\1\2", text)  # "A.I." -> "AI"
+    # "Mr. Zuckerberg", "mister wang": a title before a name the articles use says
+    # nothing more. Before any other word it is what Whisper writes for "mister" ("Mr.
+    # Al"), which may be half of a name ("mister al" -> Mistral).
+    text = re.sub(
+        r"\b(?:mr\.?|mister) ([\w’'-]+)",
+        lambda m: m[1] if m[1].lower() in lexicon.names else f"mister {m[1]}",
+        text,
+        flags=re.IGNORECASE,
+    )
     # A web address said aloud: "with dot AI" -> "with.AI" (then matched to a site).
     text = re.sub(r"\s+dot\s+(ai|com|org|net|io|co)\b", r".\1", text, flags=re.IGNORECASE)
     # "Llama4", as Whisper often writes it, is the articles' "Llama 4".
@@ -349,6 +376,11 @@ def squash(text: str) -> str:
 
 
 REFERENCE_RATIO = 70  # "Anck-Box" is AgntBox (71), "state update with.ai" stayupdatedwith.ai
+# Where a question points at an article ("the Xbox writer", "the Jake Chin article"),
+# what stands there is a site or an author: any word the articles never use, nearer
+# ("Xbox" is AgntBox at 55, "Inc. Box" at 62, "Jake-10" Jake Chen at 57).
+SLOT_RATIO = 50
+SLOT_AFTER = {"article", "articles", "piece", "post", "writer", "author", "blog", "site", "story"}
 
 
 def _references(tokens: list[str], lexicon: Lexicon, changes: list[tuple[str, str]]) -> list[str]:
@@ -356,7 +388,9 @@ def _references(tokens: list[str], lexicon: Lexicon, changes: list[tuple[str, st
     "state update with.ai" for "AgntBox" and "stayupdatedwith.ai") put back: one to three
     words whose letters are close to the name's, starting with its letter. At least one
     of them must be odd (hyphenated, dotted, or neither the articles' nor common English),
-    so plain words ("and box") are never bent into a name."""
+    so plain words ("and box") are never bent into a name. Between "the" and an article
+    word ("the Xbox writer") any word the articles never use will do, and a name nearer
+    (SLOT_RATIO) of any first letter."""
     if not lexicon.references:
         return tokens
     out: list[str] = []
@@ -371,16 +405,24 @@ def _references(tokens: list[str], lexicon: Lexicon, changes: list[tuple[str, st
             window = [t for t in span if t != ","]
             if not all(re.match(r"[\w’'.-]+$", t) for t in window):
                 continue
-            if not any(_odd(t, lexicon) for t in window):
+            slot = (
+                i > 0
+                and tokens[i - 1].lower() == "the"
+                and i + n < len(tokens)
+                and tokens[i + n].lower().strip(".,?!") in SLOT_AFTER
+                and any(not lexicon.knows(t.lower().strip(".")) for t in window)
+            )
+            if not slot and not any(_odd(t, lexicon) for t in window):
                 continue
             heard = squash("".join(window))
             for key, name in lexicon.references.items():
-                if " ".join(window) == name or not heard or heard[0] != key[0]:
+                if " ".join(window) == name or not heard:
                     continue
-                if abs(len(heard) - len(key)) > 4:
+                if abs(len(heard) - len(key)) > 4 or (heard[0] != key[0] and not slot):
                     continue
                 ratio = fuzz.ratio(heard, key)
-                if ratio >= REFERENCE_RATIO and (best is None or ratio > best[0]):
+                least = SLOT_RATIO if slot else REFERENCE_RATIO
+                if ratio >= least and (best is None or ratio > best[0]):
                     best = (ratio, n, name)
         if best:
             changes.append((" ".join(tokens[i : i + best[1]]), best[2]))
@@ -453,7 +495,7 @@ def parse(text: str, lexicon: Lexicon) -> Question:
         search_text = re.sub(pattern, meant or "", search_text)
     search_text = re.sub(r"\s+", " ", search_text).strip()
     terms = query_terms(search_text)  # the index's own tokenizer, so terms match it
-    entities = tuple(_entities(search_text))
+    entities = tuple(e for e in _entities(search_text) if lexicon.may_name(e, search_text))
     unknown = tuple(e for e in entities if not lexicon.mentions(e))
     return Question(
         text=text,

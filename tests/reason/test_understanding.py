@@ -328,15 +328,68 @@ SITES = Lexicon.of(["Meta is developing Avocado."], ["AgntBox", "stayupdatedwith
         ("is the Ang, Box writer a reviewer", "AgntBox"),  # a comma between the pieces
         ("according to the state date with .AI piece", "stayupdatedwith.ai"),
         ("what does the stay updated with dot AI article say", "stayupdatedwith.ai"),
+        # Where a question points at an article, any word the articles never use is
+        # heard for a site or an author, whatever its first letter.
+        ("what does the Xbox writer say about open source", "AgntBox"),
+        ("when did the Inc. Box author post it", "AgntBox"),
+        ("which site is the Jake Chin article on", "Jake Chen"),
     ],
 )
 def test_an_articles_site_as_heard_is_put_back(heard: str, meant: str) -> None:
     assert meant in parse(heard, SITES).search_text
 
 
-@pytest.mark.parametrize("said", ["what is in the sandbox and box", "the state date of it"])
+@pytest.mark.parametrize(
+    "said",
+    [
+        "what is in the sandbox and box",
+        "the state date of it",
+        "what does the Verge article say",  # another site: nothing like ours
+        "is the first article longer",  # the articles' own words
+    ],
+)
 def test_plain_words_are_never_bent_into_a_site(said: str) -> None:
     assert parse(said, SITES).corrections == ()
+
+
+@pytest.mark.parametrize(
+    "heard",
+    [
+        # Whisper's choppy-speech capitals after its commas are no names...
+        "Watson, Avocado, Supposed to Ship in 2025 or something.",
+        # ... an ordinal names nothing, and "Lab" is the articles' "Labs" said singular.
+        "How did people take the 4th Llama?",
+        "Who runs the Superintelligence Lab?",
+    ],
+)
+def test_what_a_recogniser_capitalises_is_not_an_unknown_name(heard: str) -> None:
+    lexicon = Lexicon.of(["Meta Superintelligence Labs builds Avocado and Llama 4 (2025)."])
+    assert parse(heard, lexicon).unknown_entities == ()
+
+
+def test_a_name_never_mentioned_is_still_one() -> None:
+    lexicon = Lexicon.of(["Meta builds Avocado."])
+    assert parse("how did the Stock Market react to Avocado", lexicon).unknown_entities
+    # After a comma, a name that is no English word stays one.
+    assert parse(
+        "can avocado run on the chips of Verizon, Nvidia or Xbox", lexicon
+    ).unknown_entities == (
+        "Verizon",
+        "Nvidia",
+        "Xbox",
+    )
+
+
+@pytest.mark.parametrize(
+    ("heard", "meant", "not_meant"),
+    [
+        ("is Mr. Al still open source", "Mistral", "mister"),  # Whisper's "Mr." for "mister"
+        ("what did mister Wang say", "Wang", "Mistral"),  # a title before a known name
+    ],
+)
+def test_mister_is_a_title_or_half_a_name(heard: str, meant: str, not_meant: str) -> None:
+    text = parse(heard, LEXICON).search_text
+    assert meant in text and not_meant not in text
 
 
 def test_how_many_is_answered_by_a_number_of_what_it_counts(answerer: Answerer) -> None:
