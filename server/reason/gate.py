@@ -113,7 +113,11 @@ def features(question: Question, hits: list[Hit], index: Index) -> dict[str, flo
         "dense": max((h.dense for h in hits), default=0.0),
         "coverage": coverage,
         "unknown": unknown if weights else 1.0,
-        "attribute": attribute(asked, names, hits, index) if asked else coverage,
+        "attribute": (
+            attribute(asked, names, hits, index, versions(question.search_text))
+            if asked
+            else coverage
+        ),
     }
 
 
@@ -130,9 +134,18 @@ VAGUE = {
 }  # fmt: skip
 
 
-def attribute(asked: dict[str, float], names: list[str], hits: list[Hit], index: Index) -> float:
+def attribute(
+    asked: dict[str, float],
+    names: list[str],
+    hits: list[Hit],
+    index: Index,
+    asked_versions: set[tuple[str, str]] | None = None,
+) -> float:
     """The best share of `asked` (weighted) that one retrieved sentence, with its
-    neighbours and its heading, holds together with every one of `names`."""
+    neighbours and its heading, holds together with every one of `names`. A neighbour
+    about another version of a name asked with its number says nothing of the one
+    asked: "Llama 3.1 pushed context length to 128K tokens." is not Llama 4 Scout's
+    context window."""
     best = 0.0
     for hit in hits:
         heading = hit.passage.heading or ""
@@ -141,6 +154,8 @@ def attribute(asked: dict[str, float], names: list[str], hits: list[Hit], index:
         for i in range(len(sentences)):
             # An article's metadata is one short passage about one thing: all one window.
             near = sentences if hit.passage.is_metadata else sentences[max(0, i - 1) : i + 2]
+            if asked_versions:
+                near = [s for s in near if not other_version(s, asked_versions)]
             window = " ".join(near)
             # Word by word: "Llama4" (as Whisper writes it) is the articles' "Llama 4".
             said = set(words(f"{heading} {window}"))
@@ -148,6 +163,20 @@ def attribute(asked: dict[str, float], names: list[str], hits: list[Hit], index:
                 continue
             best = max(best, said_share(asked, set(terms(window)) | heading_terms, index))
     return best
+
+
+VERSIONED = re.compile(r"\b([A-Za-z][\w-]*) (\d+(?:\.\d+)?)\b")
+
+
+def versions(text: str) -> set[tuple[str, str]]:
+    """The numbered names of a text: "Llama 4 Scout" -> {("llama", "4")}."""
+    return {(m[1].lower(), m[2]) for m in VERSIONED.finditer(text) if m[1][:1].isupper()}
+
+
+def other_version(sentence: str, asked: set[tuple[str, str]]) -> bool:
+    """Whether a sentence names a version of an asked name, but not the one asked."""
+    said = versions(sentence)
+    return not (said & asked) and any(n == name for n, _ in said for name, _ in asked)
 
 
 def says_name(name: str, said: set[str]) -> bool:

@@ -178,6 +178,8 @@ def test_metadata_stays_out_of_questions_about_the_content(answerer: Answerer) -
         # Avocado's passages hold numbers (its launch dates), but none of parameters.
         "How many parameters does the Avocado model have?",
         "What benchmark scores did Llama 4 Maverick get?",
+        # The context length beside it is Llama 3.1's, another version.
+        "how big a context window does Llama 4 Maverick have",
         "How do I make a sourdough starter?",  # "starter" shares a root with "started"
     ],
 )
@@ -476,9 +478,9 @@ def test_eval_on_our_own_question_sets(answerer: Answerer) -> None:
     (a few points above these: the sentence vectors differ a little between CPUs); the
     issue's bar (90 % / 95 %) is not reached yet."""
     for name, facts, declines in (
-        ("eval_dev.json", 0.77, 0.78),  # measured 80/98, 29/34
+        ("eval_dev.json", 0.77, 0.78),  # measured 80/98, 30/34
         ("eval_holdout.json", 0.75, 0.9),  # 53/66, 22/22
-        ("eval_fresh.json", 0.7, 0.75),  # 34/45, 21/24
+        ("eval_fresh.json", 0.7, 0.75),  # 34/45, 22/24
         ("eval_blind.json", 0.64, 0.65),  # 55/80, 29/40: written blind, measured unread
     ):
         results = asyncio.run(ev.run(answerer, DATA / name))
