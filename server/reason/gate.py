@@ -14,7 +14,10 @@ the probability, the evidence it weighed, and why).
      or title of something ("the name of the data contractor", "which journalist") that
      no retrieved sentence names;
    - a question about an article's details (author, site, date, title, length) that the
-     article's details hold is answered: those are facts we have, not a paraphrase.
+     article's details hold is answered: those are facts we have, not a paraphrase;
+   - a question nothing in the articles comes close to in meaning is declined, and so is
+     one whose words, the articles' names read as "it", come close to nothing they say
+     ("How can I tell if an avocado is ripe?": their names in another sense).
 2. Otherwise a small logistic model weighs four pieces of evidence:
    - `dense`: the closest article sentence's cosine with the question (meaning: catches
      paraphrase and one misheard word);
