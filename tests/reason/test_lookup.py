@@ -74,3 +74,15 @@ def test_vocabulary_has_the_articles_names(index: Index) -> None:
     vocab = index.vocabulary()
     assert {"Meta", "Llama", "Avocado", "Wang"} <= set(vocab)
     assert "The" not in vocab
+
+
+def test_a_questions_name_free_form_is_read_the_same_with_it_or_without(index: Index) -> None:
+    """The search embeds a question's name-free form beside it, in one batch, for the
+    gate to read next; computed on its own it gives the same closeness."""
+    text = "how do I peel a mango without a knife"
+    alone = index.unnamed_dense(text)
+    index.search(text)
+    batched = index.unnamed_dense(text)
+    assert alone is not None and batched is not None
+    assert abs(alone - batched) < 1e-4
+    assert index.unnamed_dense("how do I bake bread") is None  # no name: nothing to read
