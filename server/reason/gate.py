@@ -49,7 +49,7 @@ import numpy as np
 
 from server.reason.lookup import Hit, Index
 from server.reason.question import Question
-from server.reason.text import fold, stem, terms, words
+from server.reason.text import fold, said_in, stem, terms, words
 
 MODEL_FILE = Path(__file__).with_name("gate.json")
 FEATURES = ("dense", "coverage", "unknown", "attribute")
@@ -162,7 +162,8 @@ def attribute(
             window = " ".join(near)
             # Word by word: "Llama4" (as Whisper writes it) is the articles' "Llama 4".
             said = set(words(f"{heading} {window}"))
-            if names and not all(says_name(n, said) for n in names):
+            # "the Superintelligence Lab" is the articles' Labs.
+            if names and not all(said_in(w, said) for n in names for w in words(n)):
                 continue
             best = max(best, said_share(asked, set(terms(window)) | heading_terms, index))
     return best
@@ -180,14 +181,6 @@ def other_version(sentence: str, asked: set[tuple[str, str]]) -> bool:
     """Whether a sentence names a version of an asked name, but not the one asked."""
     said = versions(sentence)
     return not (said & asked) and any(n == name for n, _ in said for name, _ in asked)
-
-
-def says_name(name: str, said: set[str]) -> bool:
-    """Whether words `said` hold every word of `name`, one said singular or plural
-    counting ("the Superintelligence Lab" is the articles' Labs)."""
-    return all(
-        w in said or f"{w}s" in said or (w.endswith("s") and w[:-1] in said) for w in words(name)
-    )
 
 
 def said_share(asked: dict[str, float], held: set[str], index: Index) -> float:

@@ -295,12 +295,12 @@ class Index:
         unnamed = built.lexicon.without_names(text)
         if self.embedder is None or built.unnamed_vectors is None or unnamed == text:
             return None
+        if not len(built.unnamed_vectors):
+            return None
         with self._unnamed_lock:
             vector = self._unnamed.get(unnamed)
         if vector is None:
-            vector = self.embed(unnamed)
-        if vector is None or not len(built.unnamed_vectors):
-            return None
+            vector = self.embedder.encode([unnamed])[0]
         return float((built.unnamed_vectors @ vector).max())
 
     def search(

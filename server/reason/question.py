@@ -29,7 +29,7 @@ from rapidfuzz import fuzz, process
 from wordfreq import top_n_list, zipf_frequency
 
 from server.reason.ground import claims
-from server.reason.text import STOPWORDS, fold, query_terms, stem, words
+from server.reason.text import STOPWORDS, fold, query_terms, said_in, stem, words
 
 NUMBER_WORDS = {
     "one": "1",
@@ -162,7 +162,7 @@ class Lexicon:
         named = set(self._choices)
 
         def said(word: str) -> str:
-            low = _possessive_off(word)
+            low = fold(word).removesuffix("'s")
             # "llamas", "Metas": a name said plural, or its possessive heard plain.
             return "it" if low in named or low.removesuffix("s") in named else word
 
@@ -185,23 +185,13 @@ class Lexicon:
         parts = words(phrase)
         # "Metas" is "Meta's" heard (or typed) without its apostrophe, and "the Super
         # Intelligence Lab" is the articles' "Labs" said singular.
-        return bool(parts) and all(
-            p in self.words or (p.endswith("s") and p[:-1] in self.words) or f"{p}s" in self.words
-            for p in parts
-        )
+        return bool(parts) and all(said_in(p, self.words) for p in parts)
 
 
 ORDINAL = re.compile(r"\d+(?:st|nd|rd|th)", re.IGNORECASE)
 # Whisper's mark of choppy speech: a comma, then a capital ("Avocado, Supposed to ...").
 COMMA_CAPITAL = re.compile(r", [A-Z][a-z]")
 NAME_WORD = re.compile(r"[A-Za-z][\w-]*(?:['’]s)?")
-
-
-def _possessive_off(word: str) -> str:
-    low = word.lower()
-    for end in ("'s", "’s"):
-        low = low.removesuffix(end)
-    return low
 
 
 # A question about the article itself (its author, site, date, title, length), not its

@@ -5,6 +5,7 @@ so that "covered", "supported" and "retrieved" all mean the same words."""
 from __future__ import annotations
 
 import re
+from collections.abc import Container
 from functools import lru_cache
 
 import Stemmer
@@ -76,6 +77,12 @@ SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”’')\]]*\s+(?=[\"“‘(\[]?[A-Z
 
 def fold(text: str) -> str:
     return text.lower().replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
+
+
+def said_in(word: str, known: Container[str]) -> bool:
+    """Whether `known` holds a word, said singular or plural ("labs" for "lab", "metas"
+    for "meta": a possessive heard without its apostrophe)."""
+    return word in known or f"{word}s" in known or (word.endswith("s") and word[:-1] in known)
 
 
 def words(text: str) -> list[str]:
