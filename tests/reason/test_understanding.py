@@ -107,6 +107,12 @@ def test_names_the_articles_never_mention_are_unknown_entities() -> None:
         # Vague words ask nothing in particular about the name: not "what is said of it".
         ("what's that Mythos thing they mentioned", "vulnerability"),
         ("What is Meta Superintelligence Labs working on?", "avocado"),
+        # What is asked of a name, read without it, is what the articles say of it.
+        ("so when's avocado meant to ship", "2026"),
+        ("what message did meta push at llamacon", "open source"),
+        ("do people still build on llamas", "built on llama"),
+        # A question that is only a name asks nothing besides it.
+        ("what is avocado", "avocado"),
     ],
 )
 def test_paraphrased_and_misheard_questions_are_answered(
@@ -225,24 +231,6 @@ def test_a_name_in_another_sense_is_declined(answerer: Answerer, question: str) 
     """Close in meaning to every sentence about Avocado (or Llama), and to nothing the
     articles say of it: read without the names, the question is about something else."""
     assert not ask(answerer, question).grounded
-
-
-@pytest.mark.parametrize(
-    ("question", "fact"),
-    [
-        # What is asked of the name, read without it, is what the articles say of it.
-        ("so when's avocado meant to ship", "2026"),
-        ("what message did meta push at llamacon", "open source"),
-        ("do people still build on llamas", "built on Llama"),
-        # A question that is only a name asks nothing besides it.
-        ("what is avocado", "Avocado"),
-    ],
-)
-def test_what_is_asked_of_a_name_they_say_is_answered(
-    answerer: Answerer, question: str, fact: str
-) -> None:
-    result = ask(answerer, question)
-    assert result.grounded and fact.lower() in result.text.lower(), result.text
 
 
 def test_names_are_read_as_it_in_the_question_and_the_sentences() -> None:
