@@ -516,6 +516,18 @@ def _first_long(chosen: list[str]) -> int:
     return 0
 
 
+def whole_parentheses(parts: list[str]) -> list[str]:
+    """Clauses with a parenthesis never cut inside it: "the benefits of open source
+    (ecosystem, talent, goodwill)" is one clause, not "(ecosystem," and "talent,"."""
+    merged: list[str] = []
+    for part in parts:
+        if merged and merged[-1].count("(") > merged[-1].count(")"):
+            merged[-1] = f"{merged[-1]} {part}"
+        else:
+            merged.append(part)
+    return merged
+
+
 def focus(sentence: str, question: str, index: Index, want: str) -> str:
     """A long sentence cut to its clauses that answer the question (at most FIRST_WORDS
     words), in the article's words; a short one as it is.
@@ -527,7 +539,7 @@ def focus(sentence: str, question: str, index: Index, want: str) -> str:
     thing asked for (the date of "when"), a cut that drops it is no answer."""
     if len(sentence.split()) <= FIRST_WORDS:
         return sentence
-    parts = [p for p in CLAUSE_BREAK.split(sentence) if p.strip()]
+    parts = whole_parentheses([p for p in CLAUSE_BREAK.split(sentence) if p.strip()])
     weights = index.weights(question)
     spans = [
         text

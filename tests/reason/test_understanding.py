@@ -3,6 +3,7 @@ short answers, "tell me more", glued claims, and the eval on our own question se
 
 import asyncio
 import json
+import re
 import statistics
 from pathlib import Path
 
@@ -293,6 +294,17 @@ def test_a_cut_sentence_keeps_the_date_asked_for(answerer: Answerer) -> None:
     result = ask(answerer, "When did reports about the codenamed models emerge?")
     assert result.grounded and "early 2026" in result.text, result.text
     assert len(result.text.split()) <= 45
+
+
+def test_a_cut_never_falls_inside_a_parenthesis(answerer: Answerer) -> None:
+    # "... the benefits of open source (ecosystem, talent, goodwill) without the costs":
+    # the commas inside the parenthesis are not clause breaks.
+    result = ask(
+        answerer, "How was open-sourcing Llama supposed to benefit Meta in the first place?"
+    )
+    assert result.grounded, result.text
+    for sentence in re.split(r"(?<=[.!?])\s+", result.text):
+        assert sentence.count("(") == sentence.count(")"), result.text
 
 
 @pytest.mark.parametrize(
