@@ -58,7 +58,10 @@ STRANGE_ZIPF = 3.0  # rarer than this in English, and not in the articles: a mis
 MIN_RATIO_ENGLISH = 88
 MIN_LEN_ENGLISH = 7
 # Honorifics and fillers that are capitalised in a transcript but name nothing.
-NOT_NAMES = {"mr", "mrs", "ms", "dr", "ok", "okay", "hey", "hi", "um", "uh", "so", "like"}
+# Capitalised words that name nothing: titles, talk, and "I" with its contractions
+# ("what risk does the article say I'm taking on?").
+NOT_NAMES = {"mr", "mrs", "ms", "dr", "ok", "okay", "hey", "hi", "um", "uh", "so", "like",
+             "i'm", "i've", "i'd", "i'll", "im", "ive"}  # fmt: skip
 
 
 @dataclass
@@ -206,6 +209,7 @@ ABOUT_ARTICLE = re.compile(
     r"how long is (the |this |that )?(\w+ )?(article|piece|post|essay|story)|"
     r"date (is )?(on|of) (the |this |that )?(\w+ )?(article|piece|post|essay|story)|dated|"
     r"(reading|read) time|to read|updated|about the (author|writer)|"
+    r"(article|piece|post|essay|story) (come|came|comes|went|go) (out|up|online|live)|"
     r"(author|writer)'?s? (bio|background|description)|describes? (him|her|them)sel(f|ves))\b",
     re.IGNORECASE,
 )

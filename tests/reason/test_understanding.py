@@ -96,6 +96,9 @@ def test_names_the_articles_never_mention_are_unknown_entities() -> None:
     # The first word is grammar (or a misheard question word), never a name.
     assert parse("Wannaa is Avocado expected to launch?", LEXICON).unknown_entities == ()
     assert parse("When is Llama 4 out?", LEXICON).unknown_entities == ()
+    # "I" and its contractions name nothing.
+    said = parse("What risk does the article say I'm taking on if I'd built on Llama?", LEXICON)
+    assert said.unknown_entities == ()
 
 
 @pytest.mark.parametrize(
@@ -159,6 +162,8 @@ def test_questions_the_articles_do_not_answer_are_declined(
         # As heard: "site" as "side", "Meta's" without its apostrophe.
         ("Which side is the Jake Chen article from?", "AgntBox"),
         ("Which website published the article on Metas Secret AI Models?", "stayupdatedwith.ai"),
+        # "come out": when it was published.
+        ("so like when did the secret ai models article come out", "April 8, 2026"),
     ],
 )
 def test_article_metadata_answers_and_is_quoted(
