@@ -206,10 +206,14 @@ def same_root(a: str, b: str) -> bool:
 # the thing whose name is asked for is the last word of the words after "name of" (past
 # a determiner or a possessive), up to a function word, a participle or the end.
 NAME_OF = re.compile(r"\b(?:names?|titles?|headlines?|codenames?) of ((?:[\w’'.-]+ ?){1,6})", re.I)
-# "Which journalist first broke the story?" asks for a person's name, like "the name of".
+# "Which journalist first broke the story?", "Which data contractor did Meta pause its
+# collaboration with?" ask for a person's or a party's name, like "the name of". Not
+# "which company": the articles' companies are named where they are not called one
+# ("Think of it like Red Hat and Linux").
 WHICH_PERSON = re.compile(
-    r"^\s*(?:which|what)\s+(journalist|reporter|person|researcher|engineer|executive|founder|"
-    r"investor|analyst|scientist|ceo|official|employee)s?\b",
+    r"^\s*(?:which|what)\s+(?:[a-z]+\s+)?(journalist|reporter|person|researcher|engineer|"
+    r"executive|founder|investor|analyst|scientist|ceo|official|employee|contractor|startup|"
+    r"vendor|partner|provider|outlet|newspaper|university|country|city|lab)s?\b",
     re.IGNORECASE,
 )
 BOUNDARY = {"that", "which", "who", "whom", "whose", "on", "in", "with", "for", "about", "behind",

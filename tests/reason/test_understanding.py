@@ -216,6 +216,7 @@ def test_what_is_asked_of_a_name_must_be_said_of_it(answerer: Answerer, question
         # Nobody is said to have founded, or reported on, anything by name.
         "Who originally founded Qwen?",
         "Which reporter broke the news about Mango?",
+        "Which data contractor did Meta pause its collaboration with?",
     ],
 )
 def test_a_name_title_or_amount_the_articles_never_give_is_declined(
@@ -251,6 +252,9 @@ def test_the_name_asked_for_is_given_when_the_articles_say_it(answerer: Answerer
     # "Who <did>" with a verb the articles use is still answered.
     result = ask(answerer, "Who leads Meta Superintelligence Labs?")
     assert result.grounded and "Alexandr Wang" in result.text, result.text
+    # "Which lab" asks for a name, and the articles give it.
+    result = ask(answerer, "Which lab at Meta is building Avocado?")
+    assert result.grounded and "Superintelligence Labs" in result.text, result.text
 
 
 def test_a_list_lead_in_answers_with_its_items(answerer: Answerer) -> None:
