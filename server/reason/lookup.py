@@ -274,26 +274,29 @@ class Index:
 
     def _embed_question(self, text: str) -> np.ndarray:
         """The question's vector. Its name-free form, which the gate reads next
-        (`unnamed_dense`), is embedded in the same call: two texts in one batch take
-        11 ms on our 2-core CPU, against 15 ms in two calls."""
+        (`unnamed_dense`), is embedded in the same call (two texts in one batch take
+        11 ms on our 2-core CPU, against 15 ms in two calls) and kept; a question without
+        names is its own name-free form."""
         assert self.embedder is not None
         unnamed = self._built.lexicon.without_names(text)
-        if unnamed == text:
-            return self.embedder.encode([text])[0]
-        vectors = self.embedder.encode([text, unnamed])
+        texts = [text] if unnamed == text else [text, unnamed]
+        vectors = self.embedder.encode(texts)
         with self._unnamed_lock:
             if len(self._unnamed) >= UNNAMED_KEPT:
                 self._unnamed.pop(next(iter(self._unnamed)))
-            self._unnamed[unnamed] = vectors[1]
+            self._unnamed[unnamed] = vectors[-1]
         return vectors[0]
 
     def unnamed_dense(self, text: str) -> float | None:
         """The closest article sentence's cosine with `text`, the names of both read as
         "it": how near the articles come to what a question asks of their names, rather
-        than to the names. None without an embedder or a name in `text`."""
+        than to the names. A question that says none of them is read against the
+        sentences so too: "What's a good recipe for guacamole?" comes close to the
+        articles only through Avocado (0.44 with the names, 0.15 without). None without
+        an embedder."""
         built = self._built
         unnamed = built.lexicon.without_names(text)
-        if self.embedder is None or built.unnamed_vectors is None or unnamed == text:
+        if self.embedder is None or built.unnamed_vectors is None:
             return None
         if not len(built.unnamed_vectors):
             return None

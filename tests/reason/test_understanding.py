@@ -232,6 +232,8 @@ def test_a_name_title_or_amount_the_articles_never_give_is_declined(
         "what's the best way to keep a cut avocado from going brown",
         "how much wool does a llama give in a year",
         "how do you peel a mango",
+        # Naming none of them: guacamole is Avocado's sense only as a fruit.
+        "What's a good recipe for guacamole?",
     ],
 )
 def test_a_name_in_another_sense_is_declined(answerer: Answerer, question: str) -> None:
