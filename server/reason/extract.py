@@ -362,11 +362,18 @@ NUMBER_LIKE = re.compile(
 NAME_LIKE = re.compile(r"(?<!^)(?<![.!?] )\b[A-Z][a-z]+ [A-Z][a-z]+")
 
 
+# "What price will Meta charge ...?" asks "how much".
+PRICE = re.compile(
+    r"^(?:what|which)(?: is| was| will be| would be|'s|’s)?(?: the)? (?:price|cost|fee|amount)s?\b",
+    re.IGNORECASE,
+)
+
+
 def answer_type(question: str) -> str:
     q = question.lower().strip()
     if q.startswith(("when", "what year", "what date", "by when")):
         return "date"
-    if q.startswith(("how much", "how many", "how long", "how big")):
+    if q.startswith(("how much", "how many", "how long", "how big")) or PRICE.match(q):
         return "number"
     if q.startswith(("who ", "whom", "whose")):
         return "name"

@@ -382,7 +382,11 @@ def holds_kind(question: Question, hits: list[Hit], index: Index) -> bool:
     return False
 
 
-HOW_MUCH = re.compile(r"\s*how much\b", re.IGNORECASE)
+HOW_MUCH = re.compile(
+    r"\s*(?:how much|(?:what|which)(?: is| was| will be| would be)?(?: the)? "
+    r"(?:price|cost|fee|amount)s?)\b",
+    re.IGNORECASE,
+)
 # The share (IDF-weighted) of a how-much question's words, less its names, that the
 # sentence with the amount must say: half, so one shared common word ("AI") is not enough.
 MIN_ASKED_SHARE = 0.5

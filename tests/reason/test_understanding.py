@@ -115,6 +115,8 @@ def test_names_the_articles_never_mention_are_unknown_entities() -> None:
         ("so when's avocado meant to ship", "2026"),
         ("what message did meta push at llamacon", "open source"),
         ("do people still build on llamas", "built on llama"),
+        # "What is the cost" asks "how much", and the articles give that amount.
+        ("What is the cost of training a frontier model?", "hundreds of millions"),
         # A question that is only a name asks nothing besides it.
         ("what is avocado", "avocado"),
     ],
@@ -211,6 +213,7 @@ def test_what_is_asked_of_a_name_must_be_said_of_it(answerer: Answerer, question
         # They give amounts Meta spends, never a price it charges or paid.
         "How much does Meta charge developers for each token of Avocado?",
         "how much did meta spend buying scale a i",
+        "What price will Meta charge enterprise customers to use Avocado?",  # "how much"
         # An acronym spelled out that the articles never use is a name they never mention.
         "what was lama fours h e l m score",
         # Nobody is said to have founded, or reported on, anything by name.
