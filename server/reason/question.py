@@ -173,15 +173,18 @@ class Lexicon:
 
     def may_name(self, entity: str, text: str) -> bool:
         """Whether a capitalised word of `text` may be a name. A transcript broken by
-        commas ("Watson, Avocado, Supposed to Ship in 2025 or something.") capitalises
-        ordinary words: there, one the articles never use is no name. An
-        ordinal ("the 4th generation") counts; it names nothing."""
+        commas ("Watson, Avocado, Supposed to Ship in 2025 or something.") or mostly
+        capitalised ("Is Mr. All Still Totally open-source?") capitalises ordinary
+        words: there, one the articles never use is no name. An ordinal ("the 4th
+        generation") counts; it names nothing."""
         if ORDINAL.fullmatch(entity):
             return False
         low = entity.lower()
-        if " " in entity or self.knows(low) or not COMMA_CAPITAL.search(text):
+        if " " in entity or self.knows(low):
             return True  # the articles' own words keep the part they had
-        return not any(tag in getAllLemmas(low) for tag in ("NOUN", "VERB", "ADJ"))
+        if not (COMMA_CAPITAL.search(text) or mostly_capitalised(text)):
+            return True
+        return not any(tag in getAllLemmas(low) for tag in ("NOUN", "VERB", "ADJ", "ADV"))
 
     def mentions(self, phrase: str) -> bool:
         """Whether the articles mention a name or number (as a word, case-folded)."""
@@ -502,6 +505,13 @@ def parse(text: str, lexicon: Lexicon) -> Question:
     )
 
 
+def mostly_capitalised(text: str) -> bool:
+    """Whether most words of a question (of four or more) are capitalised: its capitals
+    say little about what is a name."""
+    tokens = text.split()
+    return len(tokens) >= 4 and sum(1 for t in tokens if t[:1].isupper()) / len(tokens) > 0.6
+
+
 def _entities(text: str) -> list[str]:
     """Names and numbers (written with digits) in a question. Its first word is capitalised
     by grammar (or a misheard question word: "Wannaa is Avocado..."), so it is never taken
@@ -516,7 +526,13 @@ def _entities(text: str) -> list[str]:
     tokens = text.split()
     if tokens and found and fold(found[0]) == fold(tokens[0].strip("?.,!")):
         found = found[1:]
-    capitalised = sum(1 for t in tokens if t[:1].isupper())
-    if len(tokens) >= 4 and capitalised / len(tokens) > 0.6:
+    # Title Case capitalises the little words too ("What Is The Context Window Of ...");
+    # a question that is mostly names ("Where is Meta Superintelligence Labs based?")
+    # does not, and keeps them (`Lexicon.may_name` reads the ordinary words among them).
+    little = any(
+        t[:1].isupper() and fold(t.strip("?.,!")) in STOPWORDS and fold(t) not in NOT_NAMES
+        for t in tokens[1:]
+    )
+    if mostly_capitalised(text) and little:
         found = [f for f in found if any(c.isdigit() for c in f)]
     return [f for f in found if fold(f).strip(".") not in NOT_NAMES]

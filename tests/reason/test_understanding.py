@@ -195,6 +195,7 @@ def test_metadata_stays_out_of_questions_about_the_content(answerer: Answerer) -
         # The context length beside it is Llama 3.1's, another version.
         "how big a context window does Llama 4 Maverick have",
         "How do I make a sourdough starter?",  # "starter" shares a root with "started"
+        "Where is Meta Superintelligence Labs headquartered?",  # a question of names
     ],
 )
 def test_what_is_asked_of_a_name_must_be_said_of_it(answerer: Answerer, question: str) -> None:
@@ -376,11 +377,24 @@ def test_plain_words_are_never_bent_into_a_site(said: str) -> None:
         # ... an ordinal names nothing, and "Lab" is the articles' "Labs" said singular.
         "How did people take the 4th Llama?",
         "Who runs the Superintelligence Lab?",
+        # Mostly capitals: the ordinary words among them are no names.
+        "Is Mistral Still Totally Free?",
     ],
 )
 def test_what_a_recogniser_capitalises_is_not_an_unknown_name(heard: str) -> None:
-    lexicon = Lexicon.of(["Meta Superintelligence Labs builds Avocado and Llama 4 (2025)."])
+    lexicon = Lexicon.of(
+        ["Meta Superintelligence Labs builds Avocado and Llama 4 (2025). Mistral is open."]
+    )
     assert parse(heard, lexicon).unknown_entities == ()
+
+
+def test_a_question_of_names_keeps_them_and_title_case_keeps_none() -> None:
+    lexicon = Lexicon.of(["Meta Superintelligence Labs builds Avocado. Mistral is open."])
+    names = parse("Where is Meta Superintelligence Labs headquartered?", lexicon).entities
+    assert names == ("Meta", "Superintelligence", "Labs")
+    assert parse("Is Mistral Still Totally Free?", lexicon).entities == ("Mistral",)
+    # Title Case capitalises the little words: its capitals name nothing.
+    assert parse("What Is The Context Window Of Avocado?", lexicon).entities == ()
 
 
 def test_a_name_never_mentioned_is_still_one() -> None:
