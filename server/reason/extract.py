@@ -369,8 +369,13 @@ PRICE = re.compile(
 )
 
 
+# How precise an answer is wanted says nothing of its kind: "exactly how much ..." asks
+# "how much".
+PRECISION = re.compile(r"^(?:exactly|roughly|approximately|precisely|about|around)\s+(?=how )")
+
+
 def answer_type(question: str) -> str:
-    q = question.lower().strip()
+    q = PRECISION.sub("", question.lower().strip())
     if q.startswith(("when", "what year", "what date", "by when")):
         return "date"
     if q.startswith(("how much", "how many", "how long", "how big")) or PRICE.match(q):

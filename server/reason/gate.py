@@ -383,8 +383,8 @@ def holds_kind(question: Question, hits: list[Hit], index: Index) -> bool:
 
 
 HOW_MUCH = re.compile(
-    r"\s*(?:how much|(?:what|which)(?: is| was| will be| would be)?(?: the)? "
-    r"(?:price|cost|fee|amount)s?)\b",
+    r"\s*(?:(?:(?:exactly|roughly|approximately|precisely|about|around)\s+)?how much|"
+    r"(?:what|which)(?: is| was| will be| would be)?(?: the)? (?:price|cost|fee|amount)s?)\b",
     re.IGNORECASE,
 )
 # The share (IDF-weighted) of a how-much question's words, less its names, that the

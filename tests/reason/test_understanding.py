@@ -215,6 +215,7 @@ def test_what_is_asked_of_a_name_must_be_said_of_it(answerer: Answerer, question
         "How much does Meta charge developers for each token of Avocado?",
         "how much did meta spend buying scale a i",
         "What price will Meta charge enterprise customers to use Avocado?",  # "how much"
+        "Exactly how much money did Stability AI lose?",
         # An acronym spelled out that the articles never use is a name they never mention.
         "what was lama fours h e l m score",
         # Nobody is said to have founded, or reported on, anything by name.
