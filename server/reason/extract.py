@@ -354,9 +354,10 @@ DATE_LIKE = re.compile(
     r"August|September|October|November|December|yesterday|today|"
     r"next (year|month|quarter)|last (year|month))\b"
 )
+# A number in digits or words ("For three years, ..."); "one" is too often no count.
 NUMBER_LIKE = re.compile(
-    r"\d|\b(hundreds?|thousands?|millions?|billions?|trillions?|"
-    r"dozens?)\b",
+    r"\d|\b(hundreds?|thousands?|millions?|billions?|trillions?|dozens?|two|three|four|five|"
+    r"six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty)\b",
     re.IGNORECASE,
 )
 NAME_LIKE = re.compile(r"(?<!^)(?<![.!?] )\b[A-Z][a-z]+ [A-Z][a-z]+")

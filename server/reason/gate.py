@@ -356,7 +356,9 @@ def holds_kind(question: Question, hits: list[Hit], index: Index) -> bool:
     charge per million tokens?" is not answered by what Meta spends on compute)."""
     from server.reason.extract import answer_bonus
 
-    names = [fold(e) for e in question.entities]
+    # "... according to Jake Chen": the author points at an article, and is no subject.
+    refs = set() if question.about_article else index.reference_names()
+    names = [fold(e) for e in question.entities if fold(e) not in refs]
     wanted = set(question.terms)
     counted = counted_term(question.search_text) if question.kind == "number" else None
     asked: dict[str, float] = {}

@@ -387,7 +387,8 @@ def _references(tokens: list[str], lexicon: Lexicon, changes: list[tuple[str, st
     of them must be odd (hyphenated, dotted, or neither the articles' nor common English),
     so plain words ("and box") are never bent into a name. Between "the" and an article
     word ("the Xbox writer") any word the articles never use will do, and a name nearer
-    (SLOT_RATIO) of any first letter."""
+    (SLOT_RATIO) of any first letter. Words whose letters are the name's exactly ("stay
+    updated with a i") need nothing odd."""
     if not lexicon.references:
         return tokens
     out: list[str] = []
@@ -409,9 +410,11 @@ def _references(tokens: list[str], lexicon: Lexicon, changes: list[tuple[str, st
                 and tokens[i + n].lower().strip(".,?!") in SLOT_AFTER
                 and any(not lexicon.knows(t.lower().strip(".")) for t in window)
             )
-            if not slot and not any(_odd(t, lexicon) for t in window):
-                continue
             heard = squash("".join(window))
+            # Said word by word, letter for letter ("stay updated with a i"): no doubt.
+            exact = len(window) >= 2 and heard in lexicon.references
+            if not slot and not exact and not any(_odd(t, lexicon) for t in window):
+                continue
             for key, name in lexicon.references.items():
                 if " ".join(window) == name or not heard:
                     continue

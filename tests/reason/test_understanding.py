@@ -115,6 +115,9 @@ def test_names_the_articles_never_mention_are_unknown_entities() -> None:
         ("so when's avocado meant to ship", "2026"),
         ("what message did meta push at llamacon", "open source"),
         ("do people still build on llamas", "built on llama"),
+        # A count in words; the author named points at the article, and is no subject.
+        ("how many years was metas open source run according to stay updated with a i", "three"),
+        ("how many companies built on lama according to jake chen", "thousands"),
         # "What is the cost" asks "how much", and the articles give that amount.
         ("What is the cost of training a frontier model?", "hundreds of millions"),
         # A question that is only a name asks nothing besides it.
@@ -351,6 +354,8 @@ SITES = Lexicon.of(["Meta is developing Avocado."], ["AgntBox", "stayupdatedwith
         ("what does the Xbox writer say about open source", "AgntBox"),
         ("when did the Inc. Box author post it", "AgntBox"),
         ("which site is the Jake Chin article on", "Jake Chen"),
+        # Its letters exactly, word by word: plain words will do.
+        ("how long was it open according to stay updated with AI", "stayupdatedwith.ai"),
     ],
 )
 def test_an_articles_site_as_heard_is_put_back(heard: str, meant: str) -> None:
