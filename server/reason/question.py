@@ -264,11 +264,13 @@ CONTRACTIONS = {
     "when’s": "when is", "wheres": "where is", "where's": "where is", "where’s": "where is",
     "hows": "how is", "how's": "how is", "how’s": "how is", "why'd": "why did",
     "why’d": "why did", "what'd": "what did", "what’d": "what did", "wanna": "want to",
-    "gonna": "going to",
+    "gonna": "going to", "ppl": "people", "bc": "because", "cuz": "because", "abt": "about",
+    "smth": "something",
 }  # fmt: skip
 # Talk around a question that carries nothing to look up: "ok so", "wait", "or nah".
 LEADING_TALK = re.compile(
-    r"^(?:(?:ok(?:ay)?|so|well|wait|hey|hmm+|um+|uh+|like|right|and|but|basically)\b[\s,]*)+",
+    r"^(?:(?:ok(?:ay)?|so|well|wait|hey|hmm+|um+|uh+|like|right|and|but|basically|ngl|tbh|"
+    r"yo|honestly)\b[\s,]*)+",
     re.IGNORECASE,
 )
 TRAILING_TALK = re.compile(

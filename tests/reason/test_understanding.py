@@ -78,6 +78,8 @@ def test_a_misspelt_english_word_keeps_its_meaning_and_a_rare_one_stays() -> Non
         ),
         ("why'd meta go closed", "why did meta go closed", "reason"),
         ("Which models are like Llama?", "Which models are like Llama?", "entity"),
+        # Chat shorthand: "PPL" (as a recogniser writes it) is no acronym of a name.
+        ("ngl did PPL even like Llama 4 or not", "did people even like Llama 4", "other"),
     ],
 )
 def test_the_talk_around_a_question_is_not_what_it_asks(said: str, asked: str, kind: str) -> None:
