@@ -21,7 +21,8 @@ RANK_PENALTY = 0.03
 FIRST_WORDS = 25  # the sentence that answers: a name, a date, a number, a definition
 TOTAL_WORDS = 40  # with what completes it; "tell me more" goes on from there
 VERSION_BONUS = 0.2  # per numbered name of the question ("Llama 4") the sentence says
-NUMBERED_NAME = re.compile(r"\b[A-Z][\w-]+ \d+(?:\.\d+)?\b")
+# A numbered name, a version ("Llama 4", "Llama 3.1"): the name and its number.
+NUMBERED_NAME = re.compile(r"\b([A-Z][\w-]*) (\d+(?:\.\d+)?)\b")
 ONE_ITEM = 0.3  # the share of a question's words one list item's label holds
 FOCUS_DENSE_WEIGHT = 0.25  # a clause's meaning, beside the question's words it holds
 # How far below the best sentence one that holds the date (number, name) asked for may

@@ -47,6 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
+from server.reason.extract import NUMBERED_NAME, answer_bonus, metadata_facet
 from server.reason.lookup import Hit, Index
 from server.reason.question import Question
 from server.reason.text import fold, said_in, stem, terms, words
@@ -170,12 +171,9 @@ def attribute(
     return best
 
 
-VERSIONED = re.compile(r"\b([A-Za-z][\w-]*) (\d+(?:\.\d+)?)\b")
-
-
 def versions(text: str) -> set[tuple[str, str]]:
     """The numbered names of a text: "Llama 4 Scout" -> {("llama", "4")}."""
-    return {(m[1].lower(), m[2]) for m in VERSIONED.finditer(text) if m[1][:1].isupper()}
+    return {(m[1].lower(), m[2]) for m in NUMBERED_NAME.finditer(text)}
 
 
 def other_version(sentence: str, asked: set[tuple[str, str]]) -> bool:
@@ -297,8 +295,6 @@ class Gate:
     def details_say(self, question: Question) -> bool:
         """Whether the details of the article a question names (or of any, when it
         names none) say what it asks: its author, site, date, title, length."""
-        from server.reason.extract import metadata_facet
-
         facet = metadata_facet(question.search_text)
         if facet is None:
             return False
@@ -354,8 +350,6 @@ def holds_kind(question: Question, hits: list[Hit], index: Index) -> bool:
     X", a number in a sentence that says X; for "how much", an amount in a sentence that
     says something of what the question asks besides its names ("How much will Meta
     charge per million tokens?" is not answered by what Meta spends on compute)."""
-    from server.reason.extract import answer_bonus
-
     # "... according to Jake Chen": the author points at an article, and is no subject.
     refs = set() if question.about_article else index.reference_names()
     names = [fold(e) for e in question.entities if fold(e) not in refs]
