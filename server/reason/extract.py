@@ -376,6 +376,13 @@ PRICE = re.compile(
 PRECISION = re.compile(r"^(?:exactly|roughly|approximately|precisely|about|around)\s+(?=how )")
 
 
+def asks_how_much(question: str) -> bool:
+    """Whether a question asks "how much", in those words or others ("exactly how much",
+    "what price ...")."""
+    q = PRECISION.sub("", question.lower().strip())
+    return q.startswith("how much") or bool(PRICE.match(q))
+
+
 def answer_type(question: str) -> str:
     q = PRECISION.sub("", question.lower().strip())
     if q.startswith(("when", "what year", "what date", "by when")):

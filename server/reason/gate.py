@@ -47,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from server.reason.extract import NUMBERED_NAME, answer_bonus, metadata_facet
+from server.reason.extract import NUMBERED_NAME, answer_bonus, asks_how_much, metadata_facet
 from server.reason.lookup import Hit, Index
 from server.reason.question import Question
 from server.reason.text import fold, said_in, stem, terms, words
@@ -101,17 +101,26 @@ class GateModel:
         )
 
 
+def pointers(question: Question, index: Index) -> set[str]:
+    """The names by which a question may point at an article ("according to the
+    stayupdatedwith.ai piece", "Jake Chen says"): not what it is about, unless it asks
+    about the article itself."""
+    return set() if question.about_article else index.reference_names()
+
+
+def subjects(question: Question, refs: set[str]) -> list[str]:
+    """The question's names (folded) less those that only point at an article."""
+    return [fold(e) for e in question.entities if fold(e) not in refs]
+
+
 def features(question: Question, hits: list[Hit], index: Index) -> dict[str, float]:
-    # "According to the stayupdatedwith.ai piece, ...": the name points at an article; it
-    # is not what the question is about (unless it asks about the article itself).
-    refs = set() if question.about_article else index.reference_names()
+    refs = pointers(question, index)
     pointing = {t for n in refs & index.pointed_names(question) for t in terms(n)}
     weights = {t: w for t, w in index.weights(question).items() if t not in pointing}
     total = sum(weights.values()) or 1.0
     unknown = sum(w for t, w in weights.items() if not index.knows(t)) / total
     coverage = max((h.coverage for h in hits[:3]), default=0.0)
-    about = [e for e in question.entities if fold(e) not in refs]
-    names = [fold(e) for e in about]
+    names = subjects(question, refs)
     named = {t for e in question.entities for t in terms(e)}
     asked = {t: w for t, w in weights.items() if t not in named and t not in VAGUE}
     return {
@@ -351,12 +360,11 @@ def holds_kind(question: Question, hits: list[Hit], index: Index) -> bool:
     says something of what the question asks besides its names ("How much will Meta
     charge per million tokens?" is not answered by what Meta spends on compute)."""
     # "... according to Jake Chen": the author points at an article, and is no subject.
-    refs = set() if question.about_article else index.reference_names()
-    names = [fold(e) for e in question.entities if fold(e) not in refs]
+    names = subjects(question, pointers(question, index))
     wanted = set(question.terms)
     counted = counted_term(question.search_text) if question.kind == "number" else None
     asked: dict[str, float] = {}
-    if question.kind == "number" and HOW_MUCH.match(question.search_text):
+    if question.kind == "number" and asks_how_much(question.search_text):
         named = {t for e in question.entities for t in terms(e)}
         asked = {t: w for t, w in index.weights(question).items() if t not in named}
 
@@ -378,11 +386,6 @@ def holds_kind(question: Question, hits: list[Hit], index: Index) -> bool:
     return False
 
 
-HOW_MUCH = re.compile(
-    r"\s*(?:(?:(?:exactly|roughly|approximately|precisely|about|around)\s+)?how much|"
-    r"(?:what|which)(?: is| was| will be| would be)?(?: the)? (?:price|cost|fee|amount)s?)\b",
-    re.IGNORECASE,
-)
 # The share (IDF-weighted) of a how-much question's words, less its names, that the
 # sentence with the amount must say: half, so one shared common word ("AI") is not enough.
 MIN_ASKED_SHARE = 0.5

@@ -90,7 +90,8 @@ class Index:
         self._built = _Built([], None, [], {}, Lexicon(), none, none, [], "")
         self._lock = threading.Lock()
         # Questions' name-free forms, embedded beside the question (`_embed_question`) and
-        # read by the gate right after: a few, for turns of several sessions at once.
+        # read by the gate right after, keyed by the question: a few, for turns of several
+        # sessions at once.
         self._unnamed: dict[str, np.ndarray] = {}
         self._unnamed_lock = threading.Lock()
         self._vocabulary: tuple[str, list[str]] | None = None
@@ -284,7 +285,7 @@ class Index:
         with self._unnamed_lock:
             if len(self._unnamed) >= UNNAMED_KEPT:
                 self._unnamed.pop(next(iter(self._unnamed)))
-            self._unnamed[unnamed] = vectors[-1]
+            self._unnamed[text] = vectors[-1]
         return vectors[0]
 
     def unnamed_dense(self, text: str) -> float | None:
@@ -295,15 +296,12 @@ class Index:
         articles only through Avocado (0.44 with the names, 0.15 without). None without
         an embedder."""
         built = self._built
-        unnamed = built.lexicon.without_names(text)
-        if self.embedder is None or built.unnamed_vectors is None:
-            return None
-        if not len(built.unnamed_vectors):
+        if self.embedder is None or built.unnamed_vectors is None or not len(built.unnamed_vectors):
             return None
         with self._unnamed_lock:
-            vector = self._unnamed.get(unnamed)
+            vector = self._unnamed.get(text)
         if vector is None:
-            vector = self.embedder.encode([unnamed])[0]
+            vector = self.embedder.encode([built.lexicon.without_names(text)])[0]
         return float((built.unnamed_vectors @ vector).max())
 
     def search(

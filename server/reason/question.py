@@ -57,7 +57,6 @@ STRANGE_ZIPF = 3.0  # rarer than this in English, and not in the articles: a mis
 # kept as what it means, it still counts against coverage: the articles never say it.
 MIN_RATIO_ENGLISH = 88
 MIN_LEN_ENGLISH = 7
-# Honorifics and fillers that are capitalised in a transcript but name nothing.
 # Capitalised words that name nothing: titles, talk, and "I" with its contractions
 # ("what risk does the article say I'm taking on?").
 NOT_NAMES = {"mr", "mrs", "ms", "dr", "ok", "okay", "hey", "hi", "um", "uh", "so", "like",
