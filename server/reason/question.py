@@ -533,8 +533,12 @@ def _entities(text: str) -> list[str]:
     # Title Case capitalises the little words too ("What Is The Context Window Of ...");
     # a question that is mostly names ("Where is Meta Superintelligence Labs based?")
     # does not, and keeps them (`Lexicon.may_name` reads the ordinary words among them).
+    # "I" is capitalised in any case, so it tells nothing.
     little = any(
-        t[:1].isupper() and fold(t.strip("?.,!")) in STOPWORDS and fold(t) not in NOT_NAMES
+        t[:1].isupper()
+        and fold(word := t.strip("?.,!")) in STOPWORDS
+        and fold(t) not in NOT_NAMES
+        and word != "I"
         for t in tokens[1:]
     )
     if mostly_capitalised(text) and little:

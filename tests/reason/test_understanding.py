@@ -401,6 +401,9 @@ def test_a_question_of_names_keeps_them_and_title_case_keeps_none() -> None:
     names = parse("Where is Meta Superintelligence Labs headquartered?", lexicon).entities
     assert names == ("Meta", "Superintelligence", "Labs")
     assert parse("Is Mistral Still Totally Free?", lexicon).entities == ("Mistral",)
+    # "I" is capitalised in any sentence: it makes no question Title Case.
+    names = parse("Did I hear Meta Superintelligence Labs right?", lexicon).entities
+    assert names == ("Meta", "Superintelligence", "Labs")
     # Title Case capitalises the little words: its capitals name nothing.
     assert parse("What Is The Context Window Of Avocado?", lexicon).entities == ()
 
