@@ -475,16 +475,32 @@ def _join(tokens: list[str]) -> str:
     return re.sub(r"\s+([?.!,;:’'])", r"\1", text)
 
 
+def english_word(word: str) -> bool:
+    """Whether a word the articles never use is still English, so what was said rather
+    than a recogniser's invention ("Wannaa", "Talong"): a dictionary word ("ripen"), a
+    long word English text uses ("backpropagation"), or an acronym's plural ("GPUs")."""
+    low = word.lower()
+    return (
+        bool(getAllLemmas(low))
+        or (low.isalpha() and len(low) >= 9 and zipf_frequency(low, "en") >= 1.0)
+        or re.fullmatch(r"[A-Z]{2,}s", word) is not None
+    )
+
+
 def parse(text: str, lexicon: Lexicon) -> Question:
     from server.reason.extract import answer_type  # the answer kinds live with extraction
 
     search_text, changes = correct(plain_question(text) or text, lexicon)
     # A word that is neither the articles' nor English ("Wannaa" for "When") carries no
-    # meaning we can use, and unknown words weigh the most in coverage: leave it out.
+    # meaning we can use, and unknown words weigh the most in coverage: leave it out. An
+    # English word is kept however rare: "How does backpropagation work?" is not "How
+    # does work?", and "How many GPUs ..." asks about something the articles never say.
     strange = [
         w
         for w in re.findall(r"[\w’'-]+", search_text)
-        if lexicon.strange_words(w) and not (w.isupper() and len(w) >= 3)  # "MMLU": a name
+        if lexicon.strange_words(w)
+        and not (w.isupper() and len(w) >= 3)  # "MMLU": a name
+        and not english_word(w)
     ]
     for w in strange:
         meant = lexicon.english(w)  # "perameters" means "parameters": keep what it means

@@ -60,6 +60,10 @@ def test_a_misspelt_english_word_keeps_its_meaning_and_a_rare_one_stays() -> Non
     assert "parameters" in parse("how many perameters does man go have", LEXICON).search_text
     assert "sourdough" in parse("how do i make sourdough bread", LEXICON).search_text
     assert "Wannaa" not in parse("Wannaa is Avocado expected?", LEXICON).search_text
+    # English, however rare, is what was said: dropped, these left "How does work?".
+    assert "backpropagation" in parse("How does backpropagation work?", LEXICON).search_text
+    assert "ripen" in parse("How do I ripen an avocado quickly?", LEXICON).search_text
+    assert "GPUs" in parse("How many GPUs trained Avocado?", LEXICON).search_text
 
 
 @pytest.mark.parametrize(
@@ -200,6 +204,8 @@ def test_metadata_stays_out_of_questions_about_the_content(answerer: Answerer) -
         # The context length beside it is Llama 3.1's, another version.
         "how big a context window does Llama 4 Maverick have",
         "How do I make a sourdough starter?",  # "starter" shares a root with "started"
+        "How does backpropagation work?",  # the articles say "work" often, never this
+        "How many GPUs does Meta use to train its models?",
         "Where is Meta Superintelligence Labs headquartered?",  # a question of names
     ],
 )
@@ -244,6 +250,7 @@ def test_a_name_title_or_amount_the_articles_never_give_is_declined(
         "how do you peel a mango",
         # Naming none of them: guacamole is Avocado's sense only as a fruit.
         "What's a good recipe for guacamole?",
+        "How do I ripen an avocado quickly?",
     ],
 )
 def test_a_name_in_another_sense_is_declined(answerer: Answerer, question: str) -> None:
