@@ -371,6 +371,16 @@ PRICE = re.compile(
 )
 
 
+# "What did Llama 4 score on the benchmarks?", "what benchmark scores ...": a score is an
+# amount, said of what was scored.
+SCORE = re.compile(
+    r"^(?:(?:what|how) (?:did|does|do|will|would) "
+    r"(?:(?!about\b|say\b|think\b|mean\b|with\b)[\w’'.-]+ ){1,4}score\b|"
+    r"(?:what|which)(?: \w+)? scores?\b)",
+    re.IGNORECASE,
+)
+
+
 # How precise an answer is wanted says nothing of its kind: "exactly how much ..." asks
 # "how much".
 PRECISION = re.compile(r"^(?:exactly|roughly|approximately|precisely|about|around)\s+(?=how )")
@@ -380,14 +390,14 @@ def asks_how_much(question: str) -> bool:
     """Whether a question asks "how much", in those words or others ("exactly how much",
     "what price ...")."""
     q = PRECISION.sub("", question.lower().strip())
-    return q.startswith("how much") or bool(PRICE.match(q))
+    return q.startswith("how much") or bool(PRICE.match(q) or SCORE.match(q))
 
 
 def answer_type(question: str) -> str:
     q = PRECISION.sub("", question.lower().strip())
     if q.startswith(("when", "what year", "what date", "by when")):
         return "date"
-    if q.startswith(("how much", "how many", "how long", "how big")) or PRICE.match(q):
+    if q.startswith(("how much", "how many", "how long", "how big")) or asks_how_much(q):
         return "number"
     if q.startswith(("who ", "whom", "whose")):
         return "name"

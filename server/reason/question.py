@@ -337,13 +337,16 @@ def correct(text: str, lexicon: Lexicon) -> tuple[str, list[tuple[str, str]]]:
             out.append(number)
             i += 1
             continue
-        # Two words heard for one of the articles' names, each a word itself ("open ai"
-        # -> "OpenAI", "deep seek" -> "DeepSeek"): exact only, as both words are real.
+        # Two words heard for one of the articles' names or words, each a word itself
+        # ("open ai" -> "OpenAI", "deep seek" -> "DeepSeek", "fall back" -> "fallback"):
+        # exact only, as both words are real.
         if i + 1 < len(tokens) and low.isalpha() and tokens[i + 1].isalpha():
             joined = low + fold(tokens[i + 1])
-            if joined in lexicon.names:
+            if joined in lexicon.names or (
+                len(joined) >= 6 and lexicon.knows(joined) and joined not in STOPWORDS
+            ):
                 changes.append((f"{token} {tokens[i + 1]}", joined))
-                out.append(lexicon.names[joined])
+                out.append(_cased(joined, lexicon))
                 i += 2
                 continue
         if not low.isalpha() or lexicon.knows(low) or low in STOPWORDS or len(low) < 3:

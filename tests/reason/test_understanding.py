@@ -227,6 +227,9 @@ def test_what_is_asked_of_a_name_must_be_said_of_it(answerer: Answerer, question
         "how much did meta spend buying scale a i",
         "What price will Meta charge enterprise customers to use Avocado?",  # "how much"
         "Exactly how much money did Stability AI lose?",
+        # A score is an amount: the articles say "benchmarks" only of another site.
+        "What did Llama 4 score on the benchmarks?",
+        "what did lama for score on the bench marks",
         # An acronym spelled out that the articles never use is a name they never mention.
         "what was lama fours h e l m score",
         # Nobody is said to have founded, or reported on, anything by name.
@@ -340,6 +343,8 @@ def test_a_cut_never_falls_inside_a_parenthesis(answerer: Answerer) -> None:
     [
         ("what do open a i and anthropic argue", "OpenAI"),
         ("what happened at stability a eye", "AI"),
+        # Not only names: an article's word heard as two ("fall back" for "fallback").
+        ("what about quen and mistrel as a fall back", "fallback"),
     ],
 )
 def test_names_heard_as_two_words_are_put_back(heard: str, meant: str) -> None:
