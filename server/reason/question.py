@@ -278,11 +278,21 @@ TRAILING_TALK = re.compile(
 )
 
 
+# A hedge after the question word asks nothing more: "what even is avocado" asks what
+# Avocado is. ("When exactly ..." is left alone: it asks for a precise date.)
+HEDGE = re.compile(
+    r"^((?:what|who|why|how|which)(?:'s|’s)?)\s+(?:even|exactly|actually|really|"
+    r"precisely)\b",
+    re.IGNORECASE,
+)
+
+
 def plain_question(text: str) -> str:
     """The question without the talk around it, its question word spelled out."""
     text = LEADING_TALK.sub("", text.strip())
     text = TRAILING_TALK.sub("", text)
     text = re.sub(r"\bbasically\b\s*", "", text, flags=re.IGNORECASE)
+    text = HEDGE.sub(r"\1", text)
     return re.sub(
         r"(?<![\w’'])[\w’']+(?![\w’'])",
         lambda m: CONTRACTIONS.get(m.group(0).lower(), m.group(0)),

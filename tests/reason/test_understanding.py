@@ -84,6 +84,9 @@ def test_a_misspelt_english_word_keeps_its_meaning_and_a_rare_one_stays() -> Non
         ("Which models are like Llama?", "Which models are like Llama?", "entity"),
         # Chat shorthand: "PPL" (as a recogniser writes it) is no acronym of a name.
         ("ngl did PPL even like Llama 4 or not", "did people even like Llama 4", "other"),
+        # A hedge after the question word: still "what is X?".
+        ("so like what even is avocado", "what is avocado", "definition"),
+        ("Who exactly is Alexandr Wang?", "Who is Alexandr Wang?", "name"),
     ],
 )
 def test_the_talk_around_a_question_is_not_what_it_asks(said: str, asked: str, kind: str) -> None:
