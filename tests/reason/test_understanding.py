@@ -537,6 +537,7 @@ def test_eval_on_our_own_question_sets(answerer: Answerer) -> None:
         ("eval_fresh.json", 0.7, 0.83),  # 34/45, 23/24
         ("eval_probe.json", 0.69, 0.69),  # 48/64, 28/36
         ("eval_blind.json", 0.65, 0.72),  # 56/80, 32/40: written blind, measured unread
+        ("eval_probe2.json", 0.58, 0.75),  # 41/64, 31/36 (39/64, 28/36 unread)
     ):
         results = asyncio.run(ev.run(answerer, DATA / name))
         s = ev.summary(results)
@@ -553,6 +554,7 @@ def test_eval_sets_are_well_formed() -> None:
         "eval_fresh.json",
         "eval_probe.json",
         "eval_blind.json",
+        "eval_probe2.json",
     ):
         items = json.loads((DATA / name).read_text())
         answerable = [i for i in items if not i.get("abstain")]
