@@ -401,6 +401,8 @@ def answer_type(question: str) -> str:
         return "number"
     if q.startswith(("who ", "whom", "whose")):
         return "name"
+    if re.match(r"^what(?: is| are| was| were|'s|’s) the (?:code)?names? of\b", q):
+        return "entity"  # "What are the names of the Llama 4 models?": names, no definition
     if re.match(r"^(what|who) (is|are|was|were) ([\w\s-]{1,40})\?*$", q):
         return "definition"
     if re.search(r"\b(should|ought to|what (can|could) \w+ do|how (can|could|do) (i|we|you))\b", q):

@@ -280,6 +280,9 @@ def test_the_name_asked_for_is_given_when_the_articles_say_it(answerer: Answerer
     # "Which lab" asks for a name, and the articles give it.
     result = ask(answerer, "Which lab at Meta is building Avocado?")
     assert result.grounded and "Superintelligence Labs" in result.text, result.text
+    # "What are the names of ..." asks for names, not for a definition.
+    result = ask(answerer, "What are the names of the Llama 4 models?")
+    assert result.grounded and "Scout" in result.text, result.text
 
 
 def test_a_list_lead_in_answers_with_its_items(answerer: Answerer) -> None:
