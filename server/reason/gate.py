@@ -113,9 +113,16 @@ def subjects(question: Question, refs: set[str]) -> list[str]:
     return [fold(e) for e in question.entities if fold(e) not in refs]
 
 
+def pointing_terms(question: Question, index: Index) -> set[str]:
+    """The words by which a question points at an article ("according to the second
+    article", "per Jake Chen"): how it points, not what it asks."""
+    refs = pointers(question, index)
+    return {t for n in refs & index.pointed_names(question) for t in terms(n)}
+
+
 def features(question: Question, hits: list[Hit], index: Index) -> dict[str, float]:
     refs = pointers(question, index)
-    pointing = {t for n in refs & index.pointed_names(question) for t in terms(n)}
+    pointing = pointing_terms(question, index)
     weights = {t: w for t, w in index.weights(question).items() if t not in pointing}
     total = sum(weights.values()) or 1.0
     unknown = sum(w for t, w in weights.items() if not index.knows(t)) / total
@@ -366,6 +373,7 @@ def holds_kind(question: Question, hits: list[Hit], index: Index) -> bool:
     asked: dict[str, float] = {}
     if question.kind == "number" and asks_how_much(question.search_text):
         named = {t for e in question.entities for t in terms(e)}
+        named |= pointing_terms(question, index)
         asked = {t: w for t, w in index.weights(question).items() if t not in named}
 
     def says_asked(sentence: str) -> bool:

@@ -24,6 +24,7 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import threading
 from collections.abc import Callable
@@ -379,7 +380,8 @@ class Index:
         """The names of articles a question (or its search text) says ("agntbox",
         "jake chen's", "the second article")."""
         text = question if isinstance(question, str) else question.search_text
-        text = f" {fold(text)} "
+        # "... the second article?": the mark ends the name; a site's dot does not.
+        text = re.sub(r"[?!,;:]|\.(?=\s|$)", " ", f" {fold(text)} ")
         return {
             n
             for names in self._built.references.values()

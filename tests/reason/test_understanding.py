@@ -456,6 +456,14 @@ def test_how_many_is_answered_by_a_number_of_what_it_counts(answerer: Answerer) 
     assert result.grounded and "minute" in result.text, result.text
 
 
+def test_how_an_article_is_pointed_at_is_not_what_is_asked(answerer: Answerer) -> None:
+    # "the second article?" points at an article, question mark and all: its words are
+    # not what the amount must be said of.
+    question = "How much is Meta pouring into compute every year according to the second article?"
+    result = ask(answerer, question)
+    assert result.grounded and "tens of billions" in result.text, result.text
+
+
 def test_factual_answers_are_short_and_keep_the_whole_sentence_as_source(
     answerer: Answerer,
 ) -> None:
