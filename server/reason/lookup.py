@@ -37,7 +37,7 @@ import numpy as np
 from server.reason.embed import Embedder
 from server.reason.passages import Passage, metadata_passage, split_article
 from server.reason.question import Lexicon, Question, parse
-from server.reason.text import fold, query_terms, terms
+from server.reason.text import STOPWORDS, fold, query_terms, terms
 from server.store import Article
 
 log = logging.getLogger(__name__)
@@ -120,9 +120,12 @@ class Index:
         for article in articles:
             passages.extend(split_article(article, start_id=len(passages)))
             passages.append(metadata_passage(article, len(passages)))
-        # Of the passages themselves: a change in how articles are split rebuilds too.
+        # Of the passages themselves: a change in how articles are split rebuilds too, and
+        # so does one in the words left out of the index (a saved index holds its terms).
         fingerprint = hashlib.sha256(
-            json.dumps([(p.article_id, p.search_text) for p in passages]).encode()
+            json.dumps(
+                [[(p.article_id, p.search_text) for p in passages], sorted(STOPWORDS)]
+            ).encode()
         ).hexdigest()[:16]
         retriever = None
         if self.folder and self._saved_fingerprint() == fingerprint:

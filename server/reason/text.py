@@ -69,7 +69,9 @@ QUESTION_WORDS = {
     "sort",
     "lot",
 }
-STOPWORDS = frozenset(STOPWORDS_EN_PLUS) | QUESTION_WORDS
+# Determiners bm25s's list lacks: "every year", "per the second article" ask nothing.
+DETERMINER_WORDS = {"every", "per", "another", "either", "neither"}
+STOPWORDS = frozenset(STOPWORDS_EN_PLUS) | QUESTION_WORDS | DETERMINER_WORDS
 _STEMMER = Stemmer.Stemmer("english")
 WORD = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
 SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”’')\]]*\s+(?=[\"“‘(\[]?[A-Z0-9])")

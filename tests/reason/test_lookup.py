@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 
 from server.library import Library
+from server.reason import lookup
 from server.reason.ingest import parse
 from server.reason.lookup import Index
 
@@ -68,6 +69,17 @@ def test_index_is_saved_reused_and_rebuilt_on_change(
     library.remove(article.id)
     assert index.fingerprint == saved
     assert all(h.passage.article_id != article.id for h in index.search("alpacas shorn"))
+
+
+def test_a_saved_index_is_rebuilt_when_the_indexed_words_change(
+    index: Index, library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A saved index holds its terms: made with other stopwords, it must not be reused."""
+    saved = (tmp_path / "index" / "fingerprint").read_text()
+    monkeypatch.setattr(lookup, "STOPWORDS", lookup.STOPWORDS - {"every"})
+    again = Index(tmp_path / "index")
+    again.rebuild(library.store.articles())
+    assert again.fingerprint != saved
 
 
 def test_vocabulary_has_the_articles_names(index: Index) -> None:
