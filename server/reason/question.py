@@ -185,6 +185,21 @@ class Lexicon:
             return True
         return not any(tag in getAllLemmas(low) for tag in ("NOUN", "VERB", "ADJ", "ADV"))
 
+    def unknown_versions(self, text: str) -> tuple[str, ...]:
+        """Versions of a name the articles number that they never mention: "Llama 5"
+        (they say Llama 1, 3, 3.1 and 4) is a name they never mention, as "Llama" is
+        one they do."""
+        from server.reason.extract import NUMBERED_NAME  # the answer kinds live there
+
+        return tuple(
+            m.group(0)
+            for m in NUMBERED_NAME.finditer(text)
+            if (name := fold(m.group(1))) in self.names
+            and name in self.before_numbers
+            and name not in MONTHS
+            and not re.search(rf"\b{re.escape(fold(m.group(0)))}(?![\d.]*\d)", self.folded_text)
+        )
+
     def mentions(self, phrase: str) -> bool:
         """Whether the articles mention a name or number (as a word, case-folded)."""
         parts = words(phrase)
@@ -193,6 +208,8 @@ class Lexicon:
         return bool(parts) and all(said_in(p, self.words) for p in parts)
 
 
+MONTHS = {"january", "february", "march", "april", "may", "june", "july", "august", "september",
+          "october", "november", "december"}  # fmt: skip
 ORDINAL = re.compile(r"\d+(?:st|nd|rd|th)", re.IGNORECASE)
 # Whisper's mark of choppy speech: a comma, then a capital ("Avocado, Supposed to ...").
 COMMA_CAPITAL = re.compile(r", [A-Z][a-z]")
@@ -526,7 +543,9 @@ def parse(text: str, lexicon: Lexicon) -> Question:
     search_text = re.sub(r"\s+", " ", search_text).strip()
     terms = query_terms(search_text)  # the index's own tokenizer, so terms match it
     entities = tuple(e for e in _entities(search_text) if lexicon.may_name(e, search_text))
-    unknown = tuple(e for e in entities if not lexicon.mentions(e))
+    unknown = tuple(e for e in entities if not lexicon.mentions(e)) + lexicon.unknown_versions(
+        search_text
+    )
     return Question(
         text=text,
         search_text=search_text,

@@ -207,6 +207,7 @@ def test_metadata_stays_out_of_questions_about_the_content(answerer: Answerer) -
         # The context length beside it is Llama 3.1's, another version.
         "how big a context window does Llama 4 Maverick have",
         "How do I make a sourdough starter?",  # "starter" shares a root with "started"
+        "When will Llama 5 be released?",  # a version the articles never mention
         "How does backpropagation work?",  # the articles say "work" often, never this
         "How many GPUs does Meta use to train its models?",
         "Where is Meta Superintelligence Labs headquartered?",  # a question of names
@@ -424,6 +425,14 @@ def test_a_question_of_names_keeps_them_and_title_case_keeps_none() -> None:
     assert names == ("Meta", "Superintelligence", "Labs")
     # Title Case capitalises the little words: its capitals name nothing.
     assert parse("What Is The Context Window Of Avocado?", lexicon).entities == ()
+
+
+def test_a_version_never_mentioned_is_a_name_never_mentioned() -> None:
+    lexicon = Lexicon.of(["From Llama 1 in 2023 to Llama 3.1 in 2024, as Llama 3."])
+    assert "Llama 5" in parse("When will Llama 5 be released?", lexicon).unknown_entities
+    assert "Llama 3.2" in parse("What about Llama 3.2?", lexicon).unknown_entities
+    for said in ("Is Llama 3 better?", "How big is Llama 3.1?", "What happened in 2024?"):
+        assert parse(said, lexicon).unknown_entities == (), said
 
 
 def test_a_name_never_mentioned_is_still_one() -> None:
