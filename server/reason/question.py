@@ -304,17 +304,27 @@ HEDGE = re.compile(
 )
 
 
+# "going to" before a verb is the future ("is llama going to stay open"), no going
+# anywhere: read as going, it matches "Meta went all-in ...". Before a determiner, a
+# possessive or a number it is motion.
+GOING_TO = re.compile(
+    r"\bgoing to (?!(?:the|a|an|his|her|its|their|my|your|our|this|that|these|those|\d)\b)",
+    re.IGNORECASE,
+)
+
+
 def plain_question(text: str) -> str:
     """The question without the talk around it, its question word spelled out."""
     text = LEADING_TALK.sub("", text.strip())
     text = TRAILING_TALK.sub("", text)
     text = re.sub(r"\bbasically\b\s*", "", text, flags=re.IGNORECASE)
     text = HEDGE.sub(r"\1", text)
-    return re.sub(
+    text = re.sub(
         r"(?<![\w’'])[\w’']+(?![\w’'])",
         lambda m: CONTRACTIONS.get(m.group(0).lower(), m.group(0)),
         text,
     ).strip()
+    return GOING_TO.sub("will ", text)
 
 
 def correct(text: str, lexicon: Lexicon) -> tuple[str, list[tuple[str, str]]]:
