@@ -103,7 +103,7 @@ def test_common_words_are_never_bent_into_names(word: str) -> None:
 
 
 def test_names_the_articles_never_mention_are_unknown_entities() -> None:
-    assert parse("When was Llama 2 released?", LEXICON).unknown_entities == ("2",)
+    assert parse("When was Llama 2 released?", LEXICON).unknown_entities == ("2", "Llama 2")
     assert parse("How much did Meta pay for Scale AI?", LEXICON).unknown_entities == ("Scale",)
     # The first word is grammar (or a misheard question word), never a name.
     assert parse("Wannaa is Avocado expected to launch?", LEXICON).unknown_entities == ()
