@@ -397,7 +397,7 @@ def answer_type(question: str) -> str:
     q = PRECISION.sub("", question.lower().strip())
     if q.startswith(("when", "what year", "what date", "by when")):
         return "date"
-    if q.startswith(("how much", "how many", "how long", "how big")) or asks_how_much(q):
+    if q.startswith(("how many", "how long", "how big")) or asks_how_much(q):
         return "number"
     if q.startswith(("who ", "whom", "whose")):
         return "name"

@@ -113,16 +113,15 @@ def subjects(question: Question, refs: set[str]) -> list[str]:
     return [fold(e) for e in question.entities if fold(e) not in refs]
 
 
-def pointing_terms(question: Question, index: Index) -> set[str]:
+def pointing_terms(question: Question, index: Index, refs: set[str]) -> set[str]:
     """The words by which a question points at an article ("according to the second
-    article", "per Jake Chen"): how it points, not what it asks."""
-    refs = pointers(question, index)
+    article", "per Jake Chen"): how it points, not what it asks. `refs`: `pointers`."""
     return {t for n in refs & index.pointed_names(question) for t in terms(n)}
 
 
 def features(question: Question, hits: list[Hit], index: Index) -> dict[str, float]:
     refs = pointers(question, index)
-    pointing = pointing_terms(question, index)
+    pointing = pointing_terms(question, index, refs)
     weights = {t: w for t, w in index.weights(question).items() if t not in pointing}
     total = sum(weights.values()) or 1.0
     unknown = sum(w for t, w in weights.items() if not index.knows(t)) / total
@@ -367,13 +366,14 @@ def holds_kind(question: Question, hits: list[Hit], index: Index) -> bool:
     says something of what the question asks besides its names ("How much will Meta
     charge per million tokens?" is not answered by what Meta spends on compute)."""
     # "... according to Jake Chen": the author points at an article, and is no subject.
-    names = subjects(question, pointers(question, index))
+    refs = pointers(question, index)
+    names = subjects(question, refs)
     wanted = set(question.terms)
     counted = counted_term(question.search_text) if question.kind == "number" else None
     asked: dict[str, float] = {}
     if question.kind == "number" and asks_how_much(question.search_text):
         named = {t for e in question.entities for t in terms(e)}
-        named |= pointing_terms(question, index)
+        named |= pointing_terms(question, index, refs)
         asked = {t: w for t, w in index.weights(question).items() if t not in named}
 
     def says_asked(sentence: str) -> bool:
