@@ -105,6 +105,13 @@ def _answerer(settings: Settings, use_llm: bool = True):  # type: ignore[no-unty
 def ask(
     question: Annotated[str, typer.Argument(help="The question, in quotes.")],
     data_dir: DataDir = None,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            help="Then why: the question as parsed, the passages found, the rule that "
+            "decided, the sentences chosen, the LLM's checks."
+        ),
+    ] = False,
 ) -> None:
     """Answer one question from the articles and show the sources."""
     import asyncio
@@ -118,6 +125,13 @@ def ask(
     for i, source in enumerate(result.sources, 1):
         console.print(f"[bold][{i}][/bold] {source.title}", highlight=False)
         console.print(f"    “{source.quote}”", highlight=False)
+    if explain:
+        console.print()
+        if result.trace is None:
+            console.print("[dim](no trace: a command, not a question)[/dim]")
+        else:
+            # Plain text: the articles' brackets and headings are not markup.
+            console.print(result.trace.render(), highlight=False, markup=False, soft_wrap=True)
 
 
 def _spoken(settings: Settings, answerer, items: list, voice: str) -> list:  # type: ignore[no-untyped-def]
@@ -169,8 +183,18 @@ def evaluate(
             metavar="VOICE",
         ),
     ] = None,
+    articles: Annotated[
+        Path, typer.Option(help="A library's articles (with FILE a folder of question files).")
+    ] = Path("../shared/articles-dev"),
+    only: Annotated[
+        str | None, typer.Option(help="Library: only these articles (comma-separated stems).")
+    ] = None,
+    show: Annotated[
+        bool, typer.Option(help="Library: print each question of the sets not held out.")
+    ] = False,
 ) -> None:
-    """Score the answer path on a question file."""
+    """Score the answer path on a question file, or on a library: a folder of question
+    files, one per article (`server/bench/library.py`), answered over those articles."""
     import asyncio
     import json
     import statistics
@@ -181,6 +205,9 @@ def evaluate(
 
     if not file.exists():
         raise TutorError(f"{file}: no such file", code="usage")
+    if file.is_dir():
+        _evaluate_library(file, articles, only, show, no_llm)
+        return
     settings = settings_from(data_dir=data_dir)
     answerer = _answerer(settings, use_llm=not no_llm)
     items = json.loads(file.read_text())
@@ -237,6 +264,81 @@ def evaluate(
         model = ev.fit_gate(results)
         model.save()
         console.print(f"coverage model refitted: {model.weights} bias {model.bias}")
+
+
+def _evaluate_library(
+    folder: Path, articles: Path, only: str | None, show: bool, no_llm: bool
+) -> None:
+    """`tutor eval DIR`: every article of `articles` in one library, each question file of
+    DIR asked over it; a table per article, held-out articles first."""
+    import asyncio
+
+    from rich.progress import Progress
+
+    from server import catalog
+    from server.bench import library as lib
+    from server.reason.embed import Embedder
+
+    sets = lib.load_sets(folder)
+    if only:
+        wanted = {w.strip() for w in only.split(",")}
+        sets = [s for s in sets if Path(s.article).stem.removesuffix(".saved-page") in wanted
+                or s.article in wanted or Path(s.article).stem in wanted]  # fmt: skip
+    paths = [articles / s.article for s in lib.load_sets(folder)]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise TutorError(f"articles not found: {', '.join(missing)}", code="usage")
+    settings = settings_from()
+    embedder = Embedder(
+        catalog.resolve("embed", settings.embed_model, settings.cache_dir), settings.embed_model
+    )
+    llm = None if no_llm else _answerer(settings, use_llm=True).llm
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("Reading the articles", total=len(paths))
+        answerer = lib.build_answerer(
+            paths, embedder, llm, lambda done, total: progress.update(task, completed=done)
+        )
+        task = progress.add_task("Answering", total=sum(len(s.items) for s in sets))
+        results = asyncio.run(lib.run_sets(answerer, sets, lambda: progress.advance(task)))
+    if show:
+        for qs in sets:
+            if qs.held_out:
+                continue  # a held-out set's questions are not read while developing
+            for r in results[qs.article]:
+                mark = "[green]PASS[/green]" if r.passed else "[red]FAIL[/red]"
+                console.print(f"{mark} [{qs.article[:12]}] {r.question}  [dim]({r.kind})[/dim]",
+                              highlight=False)  # fmt: skip
+                console.print(f"     {r.answer.text}", highlight=False)
+    scores = sorted(
+        (lib.score(qs, results[qs.article]) for qs in sets), key=lambda s: not s.held_out
+    )
+    table = Table(
+        "article", "facts found", "declined", "answered wrong", "median words",
+        "retrieval p50 / p95 ms", title=f"{folder}: {len(paths)} articles",
+    )  # fmt: skip
+    for group, rows in (("held out", [s for s in scores if s.held_out]),
+                        ("development", [s for s in scores if not s.held_out])):  # fmt: skip
+        if not rows:
+            continue
+        for s in rows:
+            table.add_row(
+                f"{s.article} ({group})",
+                f"{s.facts_found}/{s.answerable}",
+                f"{s.declined_right}/{s.out_of_scope}",
+                str(s.answered_wrong),
+                f"{s.median_words:.0f}",
+                f"{s.retrieval_p50_ms:.1f} / {s.retrieval_p95_ms:.1f}",
+            )
+        t = lib.totals(rows)
+        table.add_row(
+            f"[bold]all {group}[/bold]",
+            f"{t['facts_found']}/{t['answerable']}",
+            f"{t['declined_right']}/{t['out_of_scope']}",
+            str(t["answered_wrong"]),
+            "",
+            "",
+        )
+    console.print(table)
 
 
 app.add_typer(bench_app, name="bench")

@@ -30,6 +30,7 @@ from server.database import (
     open_database,
 )
 from server.errors import NotFound
+from server.reason.blocks import Block, decode_all
 from server.reason.ingest import Document
 
 SCHEMA = Schema(
@@ -100,8 +101,15 @@ class Article:
     details: dict[str, str] = field(default_factory=dict)  # clean.find_details
 
     @property
+    def blocks(self) -> list[Block]:
+        """The body's headings, prose, list items and table rows (`reason/blocks.py`)."""
+        return decode_all(self.body)
+
+    @property
     def paragraphs(self) -> list[str]:
-        return self.body.split("\n\n")
+        """Each block's words, without its structure marks: what is shown and quoted
+        (a citation's paragraph is an index into this list and into `blocks`)."""
+        return [b.text for b in self.blocks]
 
     def summary(self) -> dict[str, Any]:
         return {

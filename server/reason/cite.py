@@ -6,6 +6,7 @@ says then stands in some quote (the eval checks it)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -24,6 +25,10 @@ class Source:
         return asdict(self)
 
 
+LEAD = -1  # the passage's lead-in, as a sentence index
+FIGURE = re.compile(r"\d+(?:[.,]\d+)*")
+
+
 def cite(answer: str, hits: list[Hit], limit: int | None = None) -> list[Source]:
     """The article sentences behind the answer, quoted verbatim: each answer sentence
     is aligned with the passage sentence that shares most of its words; aligned
@@ -39,22 +44,44 @@ def cite(answer: str, hits: list[Hit], limit: int | None = None) -> list[Source]
         wanted = set(terms(sentence))
         if not wanted:
             continue
+        # Rows of one table share their words and differ in their figures: the row with
+        # the sentence's figures is the one it says.
+        figures = set(FIGURE.findall(sentence))
         best: tuple[float, Hit, int] | None = None
         for hit in hits:
             for i, candidate in enumerate(hit.passage.sentences):
                 share = len(wanted & set(terms(candidate))) / len(wanted)
                 share += 0.5 if candidate == sentence else 0.0  # the very sentence said
+                if figures:
+                    share += 0.3 * len(figures & set(FIGURE.findall(candidate))) / len(figures)
                 if best is None or share > best[0]:
                     best = (share, hit, i)
-        if best is None or best[0] < 0.5:
-            continue
-        _, hit, i = best
-        key = (hit.passage.article_id, hit.passage.paragraph)
-        if key not in picked:
-            picked[key] = {}
-            order.append(key)
-        titles[hit.passage.article_id] = hit.passage.article_title
-        picked[key][hit.passage.first_sentence + i] = hit.passage.sentences[i]
+            # A list item's answer may say its lead-in first: quoted from its paragraph.
+            if (lead := hit.passage.lead) and hit.passage.lead_at is not None:
+                share = len(wanted & set(terms(lead))) / len(wanted)
+                if best is None or share > best[0]:
+                    best = (share, hit, LEAD)
+        aligned = [(best[1], best[2])] if best is not None and best[0] >= 0.5 else []
+        # An answer sentence may hold two of the article's (a cut never splits a
+        # parenthesis, and a sentence split inside one is joined again): each is quoted.
+        aligned += [
+            (hit, i)
+            for hit in hits
+            for i, candidate in enumerate(hit.passage.sentences)
+            if len(candidate) > 20 and candidate in sentence and (hit, i) not in aligned
+        ]
+        for hit, i in aligned:
+            p = hit.passage
+            paragraph = p.lead_at if i == LEAD and p.lead_at is not None else p.paragraph
+            key = (p.article_id, paragraph)
+            if key not in picked:
+                picked[key] = {}
+                order.append(key)
+            titles[p.article_id] = p.article_title
+            if i == LEAD:
+                picked[key][-1] = p.lead or ""
+            else:
+                picked[key][p.first_sentence + i] = p.sentences[i]
     return [
         Source(
             article_id,

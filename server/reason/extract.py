@@ -23,6 +23,7 @@ TOTAL_WORDS = 40  # with what completes it; "tell me more" goes on from there
 VERSION_BONUS = 0.2  # per numbered name of the question ("Llama 4") the sentence says
 # A numbered name, a version ("Llama 4", "Llama 3.1"): the name and its number.
 NUMBERED_NAME = re.compile(r"\b([A-Z][\w-]*) (\d+(?:\.\d+)?)\b")
+LEAD_WORDS = 20  # a list item's lead-in said before it, when no longer than this
 ONE_ITEM = 0.3  # the share of a question's words one list item's label holds
 FOCUS_DENSE_WEIGHT = 0.25  # a clause's meaning, beside the question's words it holds
 # How far below the best sentence one that holds the date (number, name) asked for may
@@ -179,7 +180,7 @@ class Extractor:
         versions = [m.group(0).lower() for m in NUMBERED_NAME.finditer(question)]
         scored: list[tuple[float, int, int]] = []
         for rank, hit in enumerate(hits):
-            heading = set(terms(hit.passage.heading or ""))
+            heading = set(terms(hit.passage.context))
             items = self.list_items(hit.passage)
             # A question about one item ("Why did the security breach matter?") is
             # answered by that item, not by the list.
@@ -205,9 +206,14 @@ class Extractor:
                     - 0.002 * len(sentence.split())
                 )
                 # "Llama 4" is not "Llama": a sentence about the version asked about.
-                low = f"{hit.passage.heading or ''} {sentence}".lower()
+                low = f"{hit.passage.context} {sentence}".lower()
                 score += VERSION_BONUS * sum(v in low for v in versions)
-                if lead_in(sentence) and not items:
+                # A short list item or table row ("Bat-Tiny — Licence: Apache-2.0") is
+                # the article's own statement, not a label.
+                short_fact = hit.passage.kind in ("item", "row") and not sentence.endswith(
+                    ("?", ":")
+                )
+                if lead_in(sentence) and not items and not short_fact:
                     score -= 1.0  # a question, a lead-in or a label is not an answer
                 if (
                     facet
@@ -225,7 +231,11 @@ class Extractor:
         return scored
 
     def extractive(
-        self, question: str, hits: list[Hit], exclude: frozenset[str] = frozenset()
+        self,
+        question: str,
+        hits: list[Hit],
+        exclude: frozenset[str] = frozenset(),
+        ranked: list[tuple[float, int, int]] | None = None,
     ) -> list[str]:
         """A short answer in the article's words: the best-scoring sentence, cut to the
         clause that answers when it is long (at most FIRST_WORDS words: "Who is Meta's
@@ -234,10 +244,11 @@ class Extractor:
         paragraph ("That got delayed. Current estimates put it in Q1-Q2 2026."), up to
         TOTAL_WORDS. If the answer lacks the kind of thing asked for (a date, a name,
         advice...), the best sentence that has it is added. `exclude`: sentences already
-        said ("tell me more" continues with the next best)."""
+        said ("tell me more" continues with the next best). `ranked`: `candidates` of the
+        same question and hits, when the caller has them already."""
         ranked = [
             c
-            for c in self.candidates(question, hits)
+            for c in (self.candidates(question, hits) if ranked is None else ranked)
             if not said_before(hits[c[1]].passage.sentences[c[2]], exclude)
         ]
         if not ranked:
@@ -254,6 +265,12 @@ class Extractor:
         if not best.is_metadata:  # its sentences are written short, and a title has colons
             n = _first_long(chosen)
             chosen[n] = focus(chosen[n], question, self.index, want)
+        if best.kind == "item" and best.lead and best.lead_at is not None:
+            # "Supports a context length of 64k tokens." says whose only after its lead-in:
+            # "Owlserve 2.0 brings these changes." (a sentence of its own, to be cited).
+            lead = best.lead[:-1] + "." if best.lead.endswith(":") else best.lead
+            if lead not in chosen and 3 < len(lead.split()) <= LEAD_WORDS:
+                chosen.insert(0, lead)
         # A claim followed by the paragraph that explains it answers "why" as it is.
         explained = want == "reason" and len(self.paragraph(best)) == 1 and len(chosen) > 1
         if (
@@ -334,11 +351,18 @@ class Extractor:
             budget -= len(nxt.split())
         return chosen
 
-    def llm_context(self, question: str, hits: list[Hit], max_words: int = 80) -> str:
+    def llm_context(
+        self,
+        question: str,
+        hits: list[Hit],
+        max_words: int = 80,
+        ranked: list[tuple[float, int, int]] | None = None,
+    ) -> str:
         """What the LLM sees: the two best answer sentences, each with what follows it.
         Focused text helps a 135M model more than whole passages, and a short prompt is
-        a fast first token."""
-        ranked = self.candidates(question, hits)
+        a fast first token. `ranked`: `candidates` of the same question and hits, when
+        the caller has them already."""
+        ranked = self.candidates(question, hits) if ranked is None else ranked
         picked: list[str] = []
         for _, rank, i in ranked[:4]:
             for sentence in self._extend(hits[rank].passage, i, 45):

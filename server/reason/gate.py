@@ -69,12 +69,30 @@ MIN_DENSE = 0.3
 MIN_UNNAMED_DENSE = 0.27
 
 
+# What decided a question, one id per way `Gate.decide` can end (stable: traces, the eval
+# and its fit read them; `Decision.reason` says the same in words, with the question's
+# particulars).
+RULES = (
+    "nothing_retrieved",  # no passage shares a word or a meaning with it
+    "unknown_entity",  # it names something the articles never mention
+    "kind_not_held",  # when / how many, and no date or number about its subject
+    "unknown_actor",  # "who founded ...", a verb the articles never use
+    "no_name_given",  # the name of something no retrieved sentence names
+    "article_details",  # about an article's details, which they hold: answered
+    "dense_floor",  # nothing the articles say is close in meaning
+    "names_elsewhere",  # their names in another sense, or asked what they never say
+    "model_yes",  # the fitted model: answer
+    "model_no",  # the fitted model: decline
+)
+
+
 @dataclass(frozen=True)
 class Decision:
     answerable: bool
     probability: float
     features: dict[str, float] = field(default_factory=dict)
     reason: str = ""
+    rule: str = field(kw_only=True)  # one of RULES
 
 
 @dataclass(frozen=True)
@@ -168,7 +186,7 @@ def attribute(
     context window."""
     best = 0.0
     for hit in hits:
-        heading = hit.passage.heading or ""
+        heading = hit.passage.context  # its heading and lead-in: where its subject is said
         heading_terms = set(terms(heading))
         sentences = hit.passage.sentences
         for i in range(len(sentences)):
@@ -334,29 +352,59 @@ class Gate:
 
     def decide(self, question: Question, hits: list[Hit]) -> Decision:
         if not hits:
-            return Decision(False, 0.0, {}, "nothing retrieved")
+            return Decision(False, 0.0, {}, "nothing retrieved", rule="nothing_retrieved")
         found = features(question, hits, self.index)
         if question.unknown_entities:
             names = ", ".join(question.unknown_entities)
-            return Decision(False, 0.0, found, f"the articles never mention {names}")
+            return Decision(
+                False, 0.0, found, f"the articles never mention {names}", rule="unknown_entity"
+            )
         if question.kind in ("date", "number") and not holds_kind(question, hits, self.index):
-            return Decision(False, 0.0, found, f"no {question.kind} about it in the articles")
+            return Decision(
+                False,
+                0.0,
+                found,
+                f"no {question.kind} about it in the articles",
+                rule="kind_not_held",
+            )
         if (done := done_by_whom(question.search_text)) and not self.index.knows(stem(done)):
-            return Decision(False, 0.0, found, f"the articles never say who {done} anything")
+            return Decision(
+                False,
+                0.0,
+                found,
+                f"the articles never say who {done} anything",
+                rule="unknown_actor",
+            )
         thing = None if question.about_article else named_thing(question.search_text)
         if thing and not names_given(thing, question, hits):
-            return Decision(False, 0.0, found, f"the articles give no name for the {thing}")
+            return Decision(
+                False,
+                0.0,
+                found,
+                f"the articles give no name for the {thing}",
+                rule="no_name_given",
+            )
         if question.about_article and self.details_say(question):
             # The article's own details are facts we hold, not a paraphrase to weigh:
             # "What is the headline of Jake Chen's article?" shares few words with
             # "The full title of ... is ...", and needs no model to be answered.
-            return Decision(True, 1.0, found, "the article's details")
+            return Decision(True, 1.0, found, "the article's details", rule="article_details")
         if found["dense"] < MIN_DENSE:
-            return Decision(False, 0.0, found, "nothing in the articles is close in meaning")
+            return Decision(
+                False, 0.0, found, "nothing in the articles is close in meaning", rule="dense_floor"
+            )
         if self.asks_nothing_they_say(question.search_text):
-            return Decision(False, 0.0, found, "the articles say nothing close of its names")
+            return Decision(
+                False,
+                0.0,
+                found,
+                "the articles say nothing close of its names",
+                rule="names_elsewhere",
+            )
         p = self.model.probability(found)
-        return Decision(p >= self.threshold, p, found, "" if p >= self.threshold else "low")
+        if p >= self.threshold:
+            return Decision(True, p, found, "", rule="model_yes")
+        return Decision(False, p, found, "low", rule="model_no")
 
 
 def holds_kind(question: Question, hits: list[Hit], index: Index) -> bool:
@@ -384,11 +432,17 @@ def holds_kind(question: Question, hits: list[Hit], index: Index) -> bool:
     for hit in hits:
         text = hit.passage.search_text
         about = all(n in fold(text) for n in names) if names else bool(wanted & set(terms(text)))
-        if about and any(
-            answer_bonus(question.kind, s, question.search_text) > 0
-            and (counted is None or any(same_root(counted, t) for t in terms(s)))
-            and says_asked(s)
-            for s in hit.passage.sentences
+        sentences = hit.passage.sentences
+        if (
+            about
+            and any(
+                answer_bonus(question.kind, s, question.search_text) > 0
+                and (counted is None or any(same_root(counted, t) for t in terms(s)))
+                # What is asked may be said just before the amount, or be what the passage is
+                # about: "The default model is small. It requires about 6 GB of RAM."
+                and says_asked(" ".join((hit.passage.context, *sentences[max(0, i - 1) : i + 1])))
+                for i, s in enumerate(sentences)
+            )
         ):
             return True
     return False

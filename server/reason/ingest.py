@@ -1,9 +1,10 @@
 """Files -> articles. In: a .txt, .md or .html document (path or bytes). Out: a `Document`
 (title, site, author, date, paragraphs) or an IngestError that says what is wrong.
 
-HTML goes through trafilatura (well kept, strips navigation/boilerplate, reads metadata);
-Markdown is rendered with markdown-it and read block by block; every kind then goes
-through the same chrome cleaner as scraped text (`clean.py`)."""
+HTML goes through trafilatura (well kept, strips navigation/boilerplate, reads metadata)
+and Markdown through markdown-it; both keep the document's structure as blocks
+(`readers.py`, `blocks.py`): headings, list items, table rows. Plain text is a scraped
+page: the chrome cleaner (`clean.py`) finds its paragraphs and details."""
 
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from server.errors import IngestError
-from server.reason.clean import Cleaned, clean
+from server.reason.blocks import Block
+from server.reason.blocks import decode as decode_block
+from server.reason.clean import CHROME, Cleaned, clean
+from server.reason.readers import Read, read_html, read_markdown
 
 SUFFIXES = {
     ".txt": "text",
@@ -40,8 +44,12 @@ class Document:
         return "\n\n".join(self.paragraphs)
 
     @property
+    def blocks(self) -> list[Block]:
+        return [decode_block(p) for p in self.paragraphs]
+
+    @property
     def word_count(self) -> int:
-        return len(self.text.split())
+        return sum(len(decode_block(p).text.split()) for p in self.paragraphs)
 
     @property
     def content_hash(self) -> str:
@@ -69,51 +77,16 @@ def decode(data: bytes, filename: str) -> str:
     raise IngestError(f"{filename}: not valid UTF-8 text")
 
 
-def _from_html(html: str) -> tuple[Cleaned, str]:
-    import trafilatura
-
-    extracted = trafilatura.bare_extraction(
-        html,
-        with_metadata=True,
-        include_comments=False,
-        include_tables=False,
-        favor_precision=True,
-    )
-    if extracted is None:
-        return Cleaned(), ""
-    meta = extracted if isinstance(extracted, dict) else extracted.as_dict()
-    text = meta.get("text") or ""
-    cleaned = clean(text)
-    # trafilatura reads <title>, <meta> and JSON-LD, which beat our text heuristics.
-    cleaned.title = meta.get("title") or cleaned.title
-    cleaned.site = meta.get("sitename") or cleaned.site
-    cleaned.author = meta.get("author") or cleaned.author
-    cleaned.published = meta.get("date") or cleaned.published
-    return cleaned, text
-
-
-def _from_markdown(md: str) -> Cleaned:
-    from markdown_it import MarkdownIt
-
-    tokens = MarkdownIt("commonmark").parse(md)
-    title: str | None = None
-    blocks: list[str] = []
-    for i, tok in enumerate(tokens):
-        if tok.type != "inline":
+def _structured(read: Read) -> Cleaned:
+    """Blocks from a reader that kept structure, with the scraped-chrome lines (share
+    buttons, reading-time badges) left out as for scraped text."""
+    cleaned = Cleaned()
+    cleaned.title, cleaned.author = read.title, read.author
+    cleaned.published, cleaned.site = read.published, read.site
+    for block in read.blocks:
+        if block.kind == "prose" and any(p.search(block.text) for p in CHROME):
             continue
-        # Inline children -> plain text: links keep their words, images and code marks go.
-        text = "".join(
-            child.content for child in tok.children or [] if child.type in ("text", "code_inline")
-        ).strip()
-        if not text:
-            continue
-        opener = tokens[i - 1]
-        if opener.type == "heading_open" and opener.tag == "h1" and title is None:
-            title = text
-            continue
-        blocks.append(text)
-    cleaned = clean("\n".join(blocks))
-    cleaned.title = title or cleaned.title
+        cleaned.paragraphs.append(block.encode())
     return cleaned
 
 
@@ -125,12 +98,12 @@ def parse(data: bytes, filename: str) -> Document:
     stem = re.sub(r"(\.raw)?\.[a-z]+$", "", Path(filename).name, flags=re.IGNORECASE)
     fallback = stem.replace("-", " ").replace("_", " ").strip().capitalize() or filename
     if kind == "html":
-        cleaned, _ = _from_html(text)
+        cleaned = _structured(read_html(text))
     elif kind == "markdown":
-        cleaned = _from_markdown(text)
+        cleaned = _structured(read_markdown(text))
     else:
         cleaned = clean(text, fallback_title=fallback)
-    words = sum(len(p.split()) for p in cleaned.paragraphs)
+    words = sum(len(decode_block(p).text.split()) for p in cleaned.paragraphs)
     if words < MIN_WORDS:
         raise IngestError(
             f"{filename}: found only {words} words of article text (need {MIN_WORDS})",

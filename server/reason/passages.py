@@ -7,8 +7,10 @@ helps retrieval: "What This Means for Developers" answers "what should developer
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
+from server.reason.blocks import structured
 from server.reason.text import is_heading, sentences
 from server.store import Article
 
@@ -31,6 +33,16 @@ class Passage:
     first_sentence: int
     sentences: tuple[str, ...]
     heading: str | None
+    # "prose", "item" (a list item), "row" (a table row) or "meta" (the details).
+    kind: str = "prose"
+    # What the passage is about when its own words do not say it: a list item's lead-in
+    # ("The new release brings:"), a parent item, or the sentence before one that opens
+    # with "It"/"This"/"They". Read by retrieval and the subject check, never quoted as
+    # the passage's own words.
+    lead: str | None = None
+    # The paragraph the lead-in is quoted from, when it is one sentence of one paragraph
+    # (an answer from a list item may then say it first, and cite it).
+    lead_at: int | None = None
 
     @property
     def text(self) -> str:
@@ -41,35 +53,104 @@ class Passage:
         return self.paragraph == METADATA_PARAGRAPH
 
     @property
+    def context(self) -> str:
+        """What a reader knows when reading the passage: its heading and lead-in."""
+        return " ".join(x for x in (self.heading, self.lead) if x)
+
+    @property
     def search_text(self) -> str:
-        return f"{self.heading}. {self.text}" if self.heading else self.text
+        return f"{self.context}. {self.text}" if self.context else self.text
+
+
+# A sentence that opens with one of these says its subject in the sentence before.
+REFERS_BACK = re.compile(r"^(it|its|this|these|that|those|they|their|such|he|she)\b", re.I)
+LEAD_WORDS = 30  # a lead-in longer than this is a paragraph, not a lead-in: its last sentence
 
 
 def split_article(article: Article, start_id: int = 0) -> list[Passage]:
+    """Prose paragraphs become overlapping windows of sentences; each list item and table
+    row a passage of its own, with its lead-in (the sentence before the list, or the
+    parent item) as context. Headings are context, never passages."""
     passages: list[Passage] = []
+    blocks = article.blocks
+    keeps_structure = structured(blocks)
     heading: str | None = None
-    for p_index, paragraph in enumerate(article.paragraphs):
-        sents = sentences(paragraph)
-        if len(sents) == 1 and is_heading(paragraph):
-            heading = paragraph
-            continue
-        starts = range(0, max(1, len(sents) - WINDOW + STRIDE), STRIDE)
-        for s in starts:
-            window = tuple(sents[s : s + WINDOW])
-            if not window:
-                continue
-            passages.append(
-                Passage(
-                    id=start_id + len(passages),
-                    article_id=article.id,
-                    article_title=article.title,
-                    paragraph=p_index,
-                    first_sentence=s,
-                    sentences=window,
-                    heading=heading,
-                )
+    last_prose: str | None = None  # the last sentence of the last prose paragraph
+    last_prose_at: int | None = None  # ... and its paragraph
+    parents: list[str] = []  # open list items, by depth
+
+    def add(
+        p_index: int,
+        first: int,
+        window: tuple[str, ...],
+        kind: str,
+        lead: str | None,
+        lead_at: int | None = None,
+    ) -> None:
+        passages.append(
+            Passage(
+                id=start_id + len(passages),
+                article_id=article.id,
+                article_title=article.title,
+                paragraph=p_index,
+                first_sentence=first,
+                sentences=window,
+                heading=heading,
+                kind=kind,
+                lead=lead,
+                lead_at=lead_at,
             )
+        )
+
+    for p_index, block in enumerate(blocks):
+        if block.kind == "heading":
+            heading, last_prose, last_prose_at, parents = block.text, None, None, []
+            continue
+        sents = sentences(block.text)
+        if not sents:
+            continue
+        if (
+            block.kind == "prose"
+            and not keeps_structure
+            and len(sents) == 1
+            and is_heading(block.text)
+        ):
+            heading, last_prose, last_prose_at, parents = block.text, None, None, []
+            continue
+        if block.kind == "item":
+            parents = parents[: block.level]
+            lead = " ".join(x for x in (last_prose, *parents) if x) or None
+            lead_at = last_prose_at if not parents else None
+            # A long item is read in windows like prose, each with the same lead-in.
+            for s in _windows(sents):
+                add(p_index, s, tuple(sents[s : s + WINDOW]), "item", lead, lead_at)
+            parents.append(_short(block.text))
+            continue
+        if block.kind == "row":
+            # The sentence before a table introduces it only when it says so ("...:").
+            intro = last_prose if last_prose and last_prose.endswith(":") else None
+            add(p_index, 0, (block.text,), "row", intro, last_prose_at if intro else None)
+            continue
+        parents = []
+        before = last_prose
+        for s in _windows(sents):
+            window = tuple(sents[s : s + WINDOW])
+            refers = REFERS_BACK.match(window[0])
+            lead = (sents[s - 1] if s > 0 else before) if refers else None
+            add(p_index, s, window, "prose", lead)
+        last_prose = _short(sents[-1]) if len(sents[-1].split()) <= LEAD_WORDS else None
+        last_prose_at = p_index if last_prose == sents[-1] else None
     return passages
+
+
+def _windows(sents: list[str]) -> range:
+    return range(0, max(1, len(sents) - WINDOW + STRIDE), STRIDE)
+
+
+def _short(text: str) -> str:
+    """A lead-in as context: its last sentence, at most LEAD_WORDS words."""
+    last = sentences(text)[-1] if sentences(text) else text
+    return " ".join(last.split()[:LEAD_WORDS])
 
 
 def metadata_passage(article: Article, passage_id: int) -> Passage:
@@ -107,6 +188,7 @@ def metadata_passage(article: Article, passage_id: int) -> Passage:
         first_sentence=0,
         sentences=tuple(said),
         heading=f"{METADATA_HEADING}: “{article.title}”",
+        kind="meta",
     )
 
 

@@ -39,6 +39,7 @@ from server.reason.question import Question
 from server.reason.sentences import SentenceSplitter
 from server.reason.suggest import Suggester
 from server.reason.text import words
+from server.reason.trace import Trace, trace_of
 
 log = logging.getLogger(__name__)
 ANAPHORA = {
@@ -80,6 +81,7 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     suggestions: list[str] = field(default_factory=list)  # follow-ups the articles answer
     command: Command | None = None  # a command the session acts on ("slower", "faster")
+    trace: Trace | None = None  # why it was answered so (`trace.py`); none for commands
 
 
 class LlmOdds:
@@ -180,12 +182,22 @@ class Answerer:
         return question, hits, self.gate.decide(question, hits)
 
     def not_covered(self) -> str:
-        topics = self.index.vocabulary(6)
-        topics = [t for t in topics if not t.isdigit()][:4]
-        if not topics:
+        """The decline: what the library is about, by its articles' own titles (short
+        forms, before any colon), so a learner knows what can be asked."""
+        titles = list(
+            dict.fromkeys(
+                p.article_title.split(": ")[0].strip() for p in self.index.passages if p.is_metadata
+            )
+        )
+        if not titles:
             return "I can only answer from the articles, and there are none yet."
-        listed = ", ".join(topics[:-1]) + " and " + topics[-1] if len(topics) > 1 else topics[0]
-        return f"The articles don't cover that. They're about {listed}: ask me about those."
+        if len(titles) > 4:
+            listed = ", ".join(f"“{t}”" for t in titles[:3]) + f" and {len(titles) - 3} more"
+        elif len(titles) > 1:
+            listed = ", ".join(f"“{t}”" for t in titles[:-1]) + f" and “{titles[-1]}”"
+        else:
+            listed = f"“{titles[0]}”"
+        return f"The articles don't cover that. They're {listed}: ask me about those."
 
     # --- answering --------------------------------------------------------------------
 
@@ -243,18 +255,36 @@ class Answerer:
             self.decide, question, history, prefer_article
         )
         timings = {"retrieval": time.perf_counter() - start}
+        # The article search favoured (`Index.search`): the trace reads BM25's part of
+        # each hit's score from it.
+        preferred = (
+            prefer_article if prefer_article is not None else self.index.referenced_article(parsed)
+        )
+        threshold = self.gate.threshold
         if not decision.answerable:
-            log.info("declined %r: %s %s", question, decision.reason, decision.features)
+            log.info(
+                "declined %r: %s (%s) %s",
+                question,
+                decision.rule,
+                decision.reason,
+                decision.features,
+            )
             text = self.not_covered()
             yield AnswerDelta(text)
-            yield Answer(text, False, [], timings=timings)
+            why = trace_of(question, parsed, hits, decision, threshold, preferred)
+            yield Answer(text, False, [], timings=timings, trace=why)
             return
 
+        asked = question
+        retrieved = hits
         question = parsed.search_text
         hits = self.extractor.widen(question, hits)
-        context = self.extractor.llm_context(question, hits)
+        ranked = self.extractor.candidates(question, hits)  # for the context and the trace
+        context = self.extractor.llm_context(question, hits, ranked=ranked)
         said: list[str] = []
         fallback: str | None = None
+        checks: list[tuple[str, ground.Check]] = []
+        llm = "not asked"
         if self.llm is None:
             fallback = "no model"
         elif deadline is not None and self.llm.pending:
@@ -264,7 +294,8 @@ class Answerer:
         elif deadline is not None and not self.spoken_llm.worth_trying():
             fallback = "llm unlikely"
         else:
-            async for item in self._generate(question, context, history, timings, deadline):
+            llm = "answered"
+            async for item in self._generate(question, context, history, timings, deadline, checks):
                 if isinstance(item, str):
                     said.append(item)
                     yield AnswerDelta(item if len(said) == 1 else " " + item)
@@ -277,11 +308,27 @@ class Answerer:
             if fallback:
                 FALLBACKS.labels(reason=fallback).inc()
                 log.info("answer replaced by extractive answer (%s)", fallback)
-            said = self.extractor.extractive(question, hits)
+            if llm == "answered":
+                llm = "replaced"
+            said = self.extractor.extractive(question, hits, ranked=ranked)
             yield AnswerDelta(" ".join(said))
         text = " ".join(said)
         timings["answer"] = time.perf_counter() - start
-        yield Answer(text, True, cite(text, hits), fallback, timings)
+        why = trace_of(
+            asked,
+            parsed,
+            retrieved,
+            decision,
+            threshold,
+            preferred,
+            widened=hits,
+            ranked=ranked,
+            said=said,
+            llm=llm,
+            fallback=fallback,
+            checks=checks,
+        )
+        yield Answer(text, True, cite(text, hits), fallback, timings, trace=why)
 
     async def _command(
         self,
@@ -356,10 +403,12 @@ class Answerer:
         history: list[tuple[str, str]],
         timings: dict[str, float],
         deadline: float | None = None,
+        checks: list[tuple[str, ground.Check]] | None = None,
     ) -> AsyncIterator[str | ground.Check]:
         """Verified sentences from the LLM; a failed Check ends the stream. Sentences are
         checked against exactly the text the LLM was given. Names and numbers are checked
-        as soon as they are written, so an invention stops the LLM mid-sentence."""
+        as soon as they are written, so an invention stops the LLM mid-sentence. `checks`
+        gets each sentence (or unfinished one stopped) with its Check, for the trace."""
         assert self.llm is not None
         messages = build_messages(question, context, history)
         evidence = ground.Evidence(context)  # checked against on every piece the LLM writes
@@ -368,6 +417,11 @@ class Answerer:
         start = time.perf_counter()
         count = 0
         want = answer_type(question)
+
+        def noted(sentence: str, result: ground.Check) -> ground.Check:
+            if checks is not None:
+                checks.append((sentence, result))
+            return result
 
         def check(sentence: str) -> ground.Check:
             """Grounded, and (the first sentence) holding the kind of answer asked for."""
@@ -395,7 +449,7 @@ class Answerer:
                     return
                 timings.setdefault("first_token", time.perf_counter() - start)
                 for sentence in splitter.feed(piece):
-                    result = check(sentence)
+                    result = noted(sentence, check(sentence))
                     if not result.ok:
                         if count == 0:
                             log.info(
@@ -412,15 +466,18 @@ class Answerer:
                         return
                 early = ground.unsupported_claims(splitter.pending, evidence)
                 if early:
+                    stopped = ground.Check(False, tuple(early), 0.0, "unsupported names or numbers")
+                    noted(splitter.pending, stopped)
                     if count == 0:
                         log.info("stopped LLM at %r: %s", splitter.pending, early)
-                        yield ground.Check(False, tuple(early), 0.0, "unsupported names or numbers")
+                        yield stopped
                     return
             for sentence in splitter.flush():
                 # An unfinished last sentence (max_tokens hit) is dropped, not guessed at.
                 result = check(sentence)
                 if not sentence.endswith((".", "!", "?")):
                     result = ground.Check(False, reason="unfinished sentence")
+                noted(sentence, result)
                 if result.ok:
                     count += 1
                     yield sentence

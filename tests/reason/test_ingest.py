@@ -4,6 +4,7 @@ import pytest
 
 from server.config import BUNDLED_CORPUS
 from server.errors import IngestError
+from server.reason.blocks import Block
 from server.reason.ingest import load_file, parse
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "articles"
@@ -155,7 +156,7 @@ def test_markdown() -> None:
     doc = parse(md.encode(), "alpacas.md")
     assert doc.title == "Alpacas"
     assert "Alpacas are smaller than llamas" in doc.text
-    assert "See the guide for feeding times and hay." in doc.paragraphs
+    assert Block("item", "See the guide for feeding times and hay.") in doc.blocks
     assert "http" not in doc.text
 
 
@@ -188,3 +189,118 @@ def test_bad_documents_get_typed_errors(data: bytes, name: str, code: str) -> No
     with pytest.raises(IngestError) as info:
         parse(data, name)
     assert info.value.code == code
+
+
+STRUCTURED_MD = """---
+layout: post
+title: "Serving Owls at Scale: Notes"
+author:
+  - Mira Quell
+  - Tomas Ek
+date: 2024-10-23
+---
+
+The Owlserve team is happy to announce Owlserve 2.0 today.
+
+### What is new
+
+Owlserve 2.0 brings three changes:
+
+- Supports a context length of 64k tokens.
+- Runs on two kinds of hardware:
+  - the Hexa accelerator, with 96 GB of memory;
+  - plain CPUs.
+- Quantised weights load in half the time.
+
+| Model | Licence | Score |
+|-------|---------|-------|
+| Owl-7B | Apache-2.0 | 71.2 |
+| Owl-70B | Custom | 80.4 |
+
+```bash
+pip install owlserve==2.0
+```
+
+It requires about 40 GB of RAM for the largest model.
+
+### Acknowledgements
+
+We thank everyone who tested the betas.
+
+### Links
+
+- [Docs](https://example.invalid/docs)
+- [Code](https://example.invalid/code)
+"""
+
+
+def test_markdown_keeps_front_matter_lists_and_tables() -> None:
+    doc = parse(STRUCTURED_MD.encode(), "owlserve.md")
+    assert doc.title == "Serving Owls at Scale: Notes"
+    assert doc.author == "Mira Quell and Tomas Ek"
+    assert doc.published == "2024-10-23"
+    blocks = doc.blocks
+    kinds = [(b.kind, b.level) for b in blocks]
+    assert ("heading", 3) in kinds
+    items = [b for b in blocks if b.kind == "item"]
+    assert [b.level for b in items] == [0, 0, 1, 1, 0]
+    assert items[2].text == "the Hexa accelerator, with 96 GB of memory;"
+    rows = [b.text for b in blocks if b.kind == "row"]
+    assert rows == [
+        "Owl-7B — Licence: Apache-2.0; Score: 71.2",
+        "Owl-70B — Licence: Custom; Score: 80.4",
+    ]
+    text = " ".join(b.text for b in blocks)
+    # Code, the thanks, the link list and the front matter's other keys are not the article.
+    assert "pip install" not in text and "betas" not in text and "Docs" not in text
+    assert "layout" not in text and "|" not in text
+
+
+HTML_WITH_TABLE = """<html><head><title>Owl speeds | Owl Weekly</title>
+<meta name="author" content="Ana Ruiz"><meta name="date" content="2025-06-01"></head><body>
+<nav><ul><li><a href="/">Home</a></li><li><a href="/blog">Blog</a></li>
+<li><a href="/about">About us</a></li></ul></nav>
+<article><h1>Owl speeds</h1>
+<p>Owls are quiet fliers, and this page measures how fast three species fly over open
+ground at dusk, in still air, over a measured course of two kilometres.</p>
+<h2>Results</h2>
+<table><tr><th>Species</th><th>Top speed</th></tr>
+<tr><td>Barn owl</td><td>64 km/h</td></tr><tr><td>Snowy owl</td><td>80 km/h</td></tr></table>
+<p>The snowy owl was the fastest of the three species on every day of the trial.</p>
+<pre><code>speed = distance / time</code></pre>
+</article><footer><p>Copyright Owl Weekly</p></footer></body></html>"""
+
+
+def test_html_keeps_headings_and_table_rows_and_drops_navigation() -> None:
+    doc = parse(HTML_WITH_TABLE.encode(), "owls.html")
+    assert doc.title == "Owl speeds"
+    assert doc.author == "Ana Ruiz" and doc.published == "2025-06-01"
+    blocks = doc.blocks
+    assert Block("heading", "Results", 2) in blocks
+    assert Block("row", "Barn owl — Top speed: 64 km/h") in blocks
+    assert Block("row", "Snowy owl — Top speed: 80 km/h") in blocks
+    text = " ".join(b.text for b in blocks)
+    assert "About us" not in text and "speed = distance" not in text and "Copyright" not in text
+
+
+def test_passages_carry_their_section_lead_in_and_subject(tmp_path: Path) -> None:
+    from server.reason.passages import split_article
+    from server.store import Store
+
+    store = Store(tmp_path / "t.sqlite3")
+    article, _ = store.add_article(parse(STRUCTURED_MD.encode(), "owlserve.md"))
+    passages = split_article(article)
+    by_text = {p.text: p for p in passages}
+    item = by_text["Supports a context length of 64k tokens."]
+    assert item.kind == "item" and item.heading == "What is new"
+    assert item.lead == "Owlserve 2.0 brings three changes:"
+    nested = by_text["the Hexa accelerator, with 96 GB of memory;"]
+    assert nested.lead is not None and "Runs on two kinds of hardware" in nested.lead
+    row = by_text["Owl-70B — Licence: Custom; Score: 80.4"]
+    assert row.kind == "row"
+    # "It requires ..." is about what the sentence before it names.
+    it = next(p for p in passages if p.text.startswith("It requires"))
+    assert it.lead is not None
+    # No passage is a heading, code or the thanks; the quoted paragraph is the block's text.
+    assert all("pip install" not in p.text and "betas" not in p.text for p in passages)
+    assert article.paragraphs[item.paragraph] == item.text
