@@ -1,9 +1,11 @@
-// The page: one connection, one reply player, the conversation log, and four panels
-// (talk, type, lessons, progress). Server events are dispatched here; rendering lives in
-// log.js, voice controls in talk.js, the lesson player in lessons.js, the learner's
-// progress, review and settings in progress.js.
+// The page: one connection, one reply player, the conversation log, four panels (talk,
+// type, lessons, progress) and the articles. Server events are dispatched here; rendering
+// lives in log.js, voice controls in talk.js, the lesson player in lessons.js, the
+// learner's progress, review and settings in progress.js, the article list, adding and
+// removing in articles.js.
 
-import { api, needToken } from "./access.js";
+import { needToken } from "./access.js";
+import { Articles } from "./articles.js";
 import { Player } from "./audio.js";
 import { Connection } from "./connection.js";
 import { Lessons } from "./lessons.js";
@@ -11,7 +13,7 @@ import { ConversationLog } from "./log.js";
 import { Progress } from "./progress.js";
 import * as P from "./protocol.js";
 import { Talk } from "./talk.js";
-import { $, el, errorText, notify } from "./views.js";
+import { $, errorText, notify } from "./views.js";
 
 // Counters for people debugging and for the browser tests (never used for logic).
 const stats = {
@@ -68,6 +70,14 @@ const talk = new Talk({
   onUnavailable: () => { if (!$("talk").hidden) showPanel("chat"); },
 });
 const lessons = new Lessons({ conn, log, stats, player, talk });
+const articles = new Articles({
+  stats,
+  // The lessons and progress follow the library: show the new state where it is open.
+  onChanged: () => {
+    if (!$("lessons").hidden && !lessons.lesson) lessons.load();
+    if (progress.visible) progress.refresh();
+  },
+});
 const progress = new Progress({
   conn, log, stats, player, talk, lessons,
   onContinueLesson: (lessonId, segment) => {
@@ -208,21 +218,6 @@ function showPanel(name) {
   if (name === "chat") $("chat-input").focus();
 }
 
-async function loadArticles() {
-  const list = $("articles");
-  try {
-    const res = await api("/api/articles");
-    if (!res.ok) throw new Error(String(res.status));
-    const articles = await res.json();
-    list.replaceChildren(...articles.map((a) => el("li", {},
-      el("span", { class: "title" }, a.title),
-      el("span", { class: "meta" }, [a.site, a.date].filter(Boolean).join(" · ")))));
-    if (!articles.length) list.append(el("li", {}, "No articles yet."));
-  } catch {
-    list.replaceChildren(el("li", {}, "The article list could not be loaded."));
-  }
-}
-
 function bindControls() {
   for (const tab of document.querySelectorAll(".tab")) {
     tab.addEventListener("click", () => showPanel(tab.dataset.panel));
@@ -254,4 +249,4 @@ function bindControls() {
 bindControls();
 window.tutorDebug = { conn, player, progress }; // for the browser tests and the devtools console
 conn.connect();
-loadArticles();
+articles.load();

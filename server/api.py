@@ -16,8 +16,8 @@ from server.errors import IngestError, NotFound, TutorError
 from server.lessons.records import scores
 from server.protocol import LEARNER_ID, resume_notice
 from server.reason.respond import Answer
-from server.services import ServicesDep
-from server.upload import read_file_field
+from server.services import Services, ServicesDep
+from server.upload import check_article, read_file_field
 
 router = APIRouter()
 ROW_ID = re.compile(r"-?[0-9]{1,19}")
@@ -66,13 +66,13 @@ async def get_article(article_id: str, services: ServicesDep) -> dict[str, Any]:
     return {**article.summary(), "paragraphs": article.paragraphs}
 
 
-@router.post("/api/articles", status_code=201)
+@router.post("/api/articles", status_code=202)
 async def upload_article(services: ServicesDep, request: Request) -> Any:
-    """Add a .txt/.md/.html article (multipart field `file`). 413 past the size limit (read
-    as it streams, never spooled), 415 for other types, 400 for an empty or unreadable
-    file; the library is unchanged on any error. Parsing, the database write and the index
-    rebuild run in the library's thread: the event loop keeps serving meanwhile."""
-    library = services.library
+    """Add a .txt/.md/.html article (multipart field `file`): 202 with its job (poll
+    `/api/articles/jobs/{job}`). Refused at once: 413 past the size limit (read as it
+    streams, never spooled), 415 for other types, 400 for an empty, binary or unreadable
+    file. Parsing, the database write, the index rebuild and what follows an add run in
+    the library's thread (server/jobs.py): the event loop keeps serving meanwhile."""
     try:
         filename, data = await read_file_field(request, services.settings.max_upload_bytes)
     except IngestError as exc:
@@ -82,8 +82,29 @@ async def upload_article(services: ServicesDep, request: Request) -> Any:
         # where keep-alive would read (and drop) all of it.
         error = {"error": {"code": exc.code, "message": exc.message}}
         return JSONResponse(error, 413, headers={"Connection": "close"})
-    article, created = await library.apply(library.add_bytes, data, filename or "upload.txt")
-    return {**article.summary(), "created": created}
+    filename = filename or "upload.txt"
+    check_article(data, filename)
+    job = services.jobs.start(data, filename)
+    location = f"/api/articles/jobs/{job['job']}"
+    return JSONResponse(job | {"lesson": None}, 202, headers={"Location": location})
+
+
+@router.get("/api/articles/jobs/{job_id}")
+async def article_job(job_id: str, services: ServicesDep) -> dict[str, Any]:
+    """An upload's job: its state, progress and, once ready, the article and the state of
+    its lesson (null while there is none: not planned yet, or lessons not built here)."""
+    job = services.jobs.get(job_id)
+    return job | {"lesson": lesson_state(services, job["article"])}
+
+
+def lesson_state(services: Services, article: dict[str, Any] | None) -> str | None:
+    """The article's own lesson: "queued", "building", "ready" or "failed"."""
+    if article is None or services.lessons is None:
+        return None
+    for lesson in services.lessons.summaries():
+        if lesson["id"] == article["id"]:
+            return lesson["state"]
+    return None
 
 
 @router.delete("/api/articles/{article_id}", status_code=204)
@@ -97,12 +118,15 @@ class AskRequest(BaseModel):
     session_id: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     session_secret: str | None = Field(None, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
     learner_id: str | None = Field(None, max_length=64, pattern=LEARNER_ID)  # server/teach
+    explain: bool = False  # the reply carries the answer's trace (server/reason/trace.py)
 
 
 @router.post("/api/ask")
 async def ask(body: AskRequest, services: ServicesDep, request: Request) -> dict[str, Any]:
     """One question. To continue a session, send the `session_id` and `session_secret` an
-    earlier reply gave; without the secret a new session starts (`resumed: false`)."""
+    earlier reply gave; without the secret a new session starts (`resumed: false`).
+    With `"explain": true` the reply has a `trace`: why it was answered or declined
+    (null for a command, "say that again")."""
     services.access.allow_question(client_key(request))
     grant = services.store.open_session(body.session_id, body.session_secret, body.learner_id)
     session_id = grant.id
@@ -114,7 +138,7 @@ async def ask(body: AskRequest, services: ServicesDep, request: Request) -> dict
             result = item
     if result is None:  # pragma: no cover - the runner always ends with an Answer
         raise TutorError("no answer was produced")
-    return {
+    reply: dict[str, Any] = {
         "answer": result.text,
         "grounded": result.grounded,
         "sources": [s.to_dict() for s in result.sources],
@@ -125,6 +149,9 @@ async def ask(body: AskRequest, services: ServicesDep, request: Request) -> dict
         "notice": resume_notice(body.session_id, grant.resumed),
         "timings": result.timings,
     }
+    if body.explain:
+        reply["trace"] = result.trace.to_dict() if result.trace is not None else None
+    return reply
 
 
 @router.get("/api/sessions/{session_id}")

@@ -38,6 +38,7 @@ from server.teach import api as learners_api
 
 log = logging.getLogger(__name__)
 CLIENT_DIR = Path(__file__).resolve().parent.parent / "client"
+JOBS_SETTLE_S = 30  # at shutdown, how long uploads being added may take to finish
 STATUS = {"not_found": 404, "too_large": 413, "unsupported_type": 415, "rate_limited": 429}
 
 
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, engines: Engines | None = None)
                 follower.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await follower
+            await services.jobs.settle(JOBS_SETTLE_S)
             services.close()
 
     app = FastAPI(title="Voice tutor", version="0.1.0", lifespan=lifespan)

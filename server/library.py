@@ -29,6 +29,7 @@ from server.store import Article, Store
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
+Step = Callable[[str], None]  # hears each step of an add done: "parsed", "stored", "indexed"
 
 
 class Library:
@@ -72,9 +73,14 @@ class Library:
             self._changed()
             return True
 
-    def add(self, doc: Document) -> tuple[Article, bool]:
+    def add(self, doc: Document, progress: Step | None = None) -> tuple[Article, bool]:
+        """Store the article and, if that changed the library, run the listeners (the
+        index rebuild, then lessons). `progress` hears "stored", then "indexed" once the
+        listeners are done; (article, False) when the same text was there already."""
+        report = progress or _quiet
         with self._changing:
             article, created = self.store.add_article(doc)
+            report("stored")
             if created:
                 log.info(
                     "added article %d: %s (%d words)",
@@ -86,11 +92,17 @@ class Library:
             elif self.store.add_details(doc):  # the same text, stored before its details
                 article = self.store.article(article.id)
                 self._changed()
+            report("indexed")
         return article, created
 
-    def add_bytes(self, data: bytes, filename: str) -> tuple[Article, bool]:
-        """Parse (no lock held: parsing changes nothing) and add."""
-        return self.add(parse(data, filename))
+    def add_bytes(
+        self, data: bytes, filename: str, progress: Step | None = None
+    ) -> tuple[Article, bool]:
+        """Parse (no lock held: parsing changes nothing) and add; `progress` also hears
+        "parsed" (an upload job reports these steps: server/jobs.py)."""
+        doc = parse(data, filename)
+        (progress or _quiet)("parsed")
+        return self.add(doc, progress)
 
     def remove(self, article_id: int) -> None:
         with self._changing:
@@ -111,6 +123,10 @@ class Library:
             _, created = self.add(load_file(path))
             added += created
         return added
+
+
+def _quiet(step: str) -> None:
+    """No one is listening to this add's steps (the CLI, seeding)."""
 
 
 def document_paths(paths: Iterable[Path]) -> list[Path]:

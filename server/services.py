@@ -23,6 +23,7 @@ from server.access import Access
 from server.config import Settings
 from server.engines import Engines, FailSoft
 from server.engines.loaded import NotOpened, timed
+from server.jobs import UploadJobs
 from server.library import Library
 from server.reason.lookup import Index
 from server.reason.respond import Answerer
@@ -43,6 +44,7 @@ class Services:
     answerer: Answerer
     turns: TurnRunner
     access: Access = field(init=False)
+    jobs: UploadJobs = field(init=False)  # uploads being added in the background
     lessons: Any = None  # server.lessons.Lessons, once built
     turn_model: Any = None  # server.listen.turn.SmartTurn, with TUTOR_TURN_DETECTOR=smart
     started_at: float = field(default_factory=time.time)
@@ -51,6 +53,7 @@ class Services:
 
     def __post_init__(self) -> None:
         self.access = Access(self.settings, store=self.store)
+        self.jobs = UploadJobs(self.library)
 
     def lesson_article(self, lesson_id: int, segment: int = 0) -> int | None:
         """The article a lesson (at this segment) teaches: retrieval prefers it while the

@@ -1,4 +1,5 @@
-"""One uploaded file from a multipart/form-data request, read as it streams in.
+"""One uploaded file from a multipart/form-data request, read as it streams in, and what
+can be told of it at once (`check_article`).
 
 In: the request (its headers and body stream) and the size limit. Out: the `file` field's
 name and bytes, or an IngestError: `too_large` (HTTP 413) as soon as the body says or
@@ -19,6 +20,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
 from server.errors import IngestError
+from server.reason.ingest import decode, kind_of
 
 FIELD = "file"
 # Room for the form's own bytes around the file: boundaries, part headers, a long name.
@@ -120,3 +122,13 @@ async def read_file_field(request: Request, limit: int) -> tuple[str, bytes]:
     if reader.filename is None:
         raise IngestError("the form has no file in a field named 'file'", code="bad_request")
     return reader.filename, bytes(reader.data)
+
+
+def check_article(data: bytes, filename: str) -> None:
+    """Refuse at once what can be told without reading the article: another type
+    (`unsupported_type`, 415), a binary or non-text file (`bad_document`, 400), an empty
+    one (`empty_document`, 400); the same checks, in the same order, as `parse` makes.
+    Whether it holds article text is found by reading it, in the upload's job."""
+    kind_of(filename)
+    if not decode(data, filename).strip():
+        raise IngestError(f"{filename}: the file is empty", code="empty_document")

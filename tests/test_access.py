@@ -48,6 +48,10 @@ def test_token_guards_every_route_but_health_and_the_page(guarded: TestClient) -
     )
     assert guarded.get("/api/articles", headers={"X-Tutor-Token": "s3cret"}).status_code == 200
     assert guarded.get("/metrics").status_code == 401
+    # An upload's job too: without the token not even "no such job" is said.
+    assert guarded.get("/api/articles/jobs/any").status_code == 401
+    token = {"Authorization": "Bearer s3cret"}
+    assert guarded.get("/api/articles/jobs/any", headers=token).status_code == 404
     # Never in a URL, where access logs, proxies and browser history keep it.
     assert guarded.get("/api/articles?token=s3cret").status_code == 401
 

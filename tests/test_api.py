@@ -17,6 +17,7 @@ from server.config import Settings
 from server.engines import Engines
 from tests.fakes import fake_engines
 from tests.test_transport import WAIT, served
+from tests.uploads import add_article, wait_for_job
 
 ALPACAS = (
     b"Alpaca farming in the Andes\n\nAlpacas are shorn once a year, in spring, for "
@@ -32,10 +33,10 @@ def client(settings: Settings, engines: Engines) -> Iterator[TestClient]:
 
 
 def test_upload_ask_delete_round_trip(client: TestClient) -> None:
-    created = client.post("/api/articles", files={"file": ("alpacas.txt", ALPACAS)})
-    assert created.status_code == 201, created.text
-    article = created.json()
-    assert article["title"] == "Alpaca farming in the Andes" and article["created"]
+    job = add_article(client, "alpacas.txt", ALPACAS)
+    assert job["state"] == "ready" and job["error"] is None, job
+    article = job["article"]
+    assert article["title"] == "Alpaca farming in the Andes" and job["created"]
     assert len(client.get("/api/articles").json()) == 3
 
     reply = client.post("/api/ask", json={"question": "Where is the alpaca fleece sold?"}).json()
@@ -50,16 +51,40 @@ def test_upload_ask_delete_round_trip(client: TestClient) -> None:
     assert client.delete(f"/api/articles/{article['id']}").status_code == 404
 
 
+def test_an_upload_is_a_job_polled_until_ready(client: TestClient) -> None:
+    """202 at once with a pending job; polled, it ends ready with the article, its
+    progress at 1; the same text again is a job that finds it there (`created: false`)."""
+    reply = client.post("/api/articles", files={"file": ("alpacas.txt", ALPACAS)})
+    assert reply.status_code == 202, reply.text
+    job = reply.json()
+    assert reply.headers["location"] == f"/api/articles/jobs/{job['job']}"
+    assert job["state"] in ("pending", "indexing", "ready")
+    assert 0 <= job["progress"] <= 1 and job["error"] is None and job["filename"] == "alpacas.txt"
+    done = wait_for_job(client, job)
+    assert done["state"] == "ready" and done["progress"] == 1 and done["step"] == "indexed"
+    assert done["created"] is True and done["error"] is None
+    assert done["article"]["title"] == "Alpaca farming in the Andes"
+    listed = {a["id"]: a for a in client.get("/api/articles").json()}
+    assert listed[done["article"]["id"]] == done["article"]
+    assert client.get(f"/api/articles/jobs/{job['job']}").json() == done  # still there
+
+    again = add_article(client, "alpacas-again.txt", ALPACAS)
+    assert again["state"] == "ready" and again["created"] is False
+    assert again["article"]["id"] == done["article"]["id"]
+    assert len(client.get("/api/articles").json()) == 3
+
+
 @pytest.mark.parametrize(
     "name,data,status,code",
     [
         ("empty.txt", b"", 400, "empty_document"),
+        ("blank.md", b" \n\n \t\n", 400, "empty_document"),
         ("slides.pdf", b"%PDF-1.4", 415, "unsupported_type"),
         ("big.txt", b"word " * 500_000, 413, "too_large"),
-        ("nav.html", b"<html><body><nav>Home</nav></body></html>", 400, "empty_document"),
+        ("photo.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", 400, "bad_document"),
     ],
 )
-def test_bad_uploads_are_refused_and_change_nothing(
+def test_bad_uploads_are_refused_at_once_and_change_nothing(
     client: TestClient, name: str, data: bytes, status: int, code: str
 ) -> None:
     reply = client.post("/api/articles", files={"file": (name, data)})
@@ -67,6 +92,23 @@ def test_bad_uploads_are_refused_and_change_nothing(
     assert reply.json()["error"]["code"] == code
     assert len(client.get("/api/articles").json()) == 2
     assert client.get("/healthz").json()["passages"] > 0
+
+
+def test_an_upload_without_article_text_is_a_failed_job(client: TestClient) -> None:
+    """Text, but no article in it (found by reading it): the job fails with a typed
+    error, and the library is unchanged."""
+    job = add_article(client, "nav.html", b"<html><body><nav>Home</nav></body></html>")
+    assert job["state"] == "failed" and job["article"] is None, job
+    assert job["error"]["code"] == "empty_document" and "words" in job["error"]["message"]
+    assert len(client.get("/api/articles").json()) == 2
+    assert client.get("/healthz").json()["passages"] > 0
+
+
+def test_an_unknown_job_is_not_found(client: TestClient) -> None:
+    for job_id in ("nope", "x" * 300):
+        reply = client.get(f"/api/articles/jobs/{job_id}")
+        assert reply.status_code == 404
+        assert reply.json()["error"]["code"] == "not_found"
 
 
 def test_ask_keeps_a_session_transcript(client: TestClient) -> None:
@@ -85,6 +127,26 @@ def test_ask_keeps_a_session_transcript(client: TestClient) -> None:
     assert [t["question"] for t in turns] == ["What is Avocado?", "How do I change a flat tire?"]
     assert turns[0]["sources"] and "retrieval" in turns[0]["timings"]
     assert client.get("/api/sessions/nope").status_code == 404
+
+
+def test_ask_explains_itself_only_when_asked(client: TestClient) -> None:
+    plain = client.post("/api/ask", json={"question": "How was Llama 4 received?"}).json()
+    assert "trace" not in plain
+    reply = client.post(
+        "/api/ask", json={"question": "How was Llama 4 received?", "explain": True}
+    ).json()
+    assert reply["grounded"] and reply["sources"]
+    trace = reply["trace"]
+    assert trace["asked"] == "How was Llama 4 received?"
+    assert trace["decision"]["rule"] == "model_yes" and trace["decision"]["answerable"]
+    assert {"passage_id", "article_title", "dense", "coverage", "bm25"} <= set(
+        trace["candidates"][0]
+    )
+    assert trace["answer"] and all(s["sentence"] in reply["answer"] for s in trace["answer"])
+    declined = client.post(
+        "/api/ask", json={"question": "What is the capital of Australia?", "explain": True}
+    ).json()
+    assert not declined["grounded"] and declined["trace"]["decision"]["rule"] == "unknown_entity"
 
 
 def test_ask_rejects_bad_requests(client: TestClient) -> None:
@@ -317,7 +379,9 @@ def test_the_server_answers_while_an_upload_streams_and_while_it_is_indexed(
     tmp_path: Path,
 ) -> None:
     """A slow client holds its upload open, then the index rebuild is held: /healthz
-    answers in both, from the old index, and the new one is swapped in after."""
+    answers in both, from the old index, and so does a question; the upload's answer (202)
+    comes before the rebuild, its job says it is indexing, and the new index is swapped in
+    after."""
     with served(Settings(data_dir=tmp_path, build_lessons=False)):
         services = served.app.state.services
         base = f"http://127.0.0.1:{services.settings.port}"
@@ -336,13 +400,22 @@ def test_the_server_answers_while_an_upload_streams_and_while_it_is_indexed(
         upload.sendall(chunk(FORM_HEAD + ALPACAS[:40]))
         assert httpx.get(f"{base}/healthz", timeout=WAIT).status_code == 200
         upload.sendall(chunk(ALPACAS[40:] + FORM_TAIL) + b"0\r\n\r\n")
+        status, job = response(upload)
+        assert status == 202 and job["state"] in ("pending", "indexing"), job
         assert rebuilding.wait(WAIT)
         during = httpx.get(f"{base}/healthz", timeout=WAIT).json()
+        polled = httpx.get(f"{base}/api/articles/jobs/{job['job']}", timeout=WAIT).json()
+        asked = httpx.post(f"{base}/api/ask", json={"question": "What is Avocado?"}, timeout=WAIT)
         answered.set()
-        status, body = response(upload)
+        with httpx.Client(base_url=base, timeout=WAIT) as http:
+            done = wait_for_job(http, job)
         assert held == [True]  # /healthz answered before the rebuild went on
         assert during["articles"] == 3 and during["passages"] == before  # the old index
-        assert status == 201 and body["title"] == "Alpaca farming in the Andes"
+        assert polled["state"] == "indexing" and polled["step"] == "stored", polled
+        assert 0 < polled["progress"] < 1
+        assert asked.status_code == 200 and asked.json()["answer"]
+        assert done["state"] == "ready"
+        assert done["article"]["title"] == "Alpaca farming in the Andes"
         assert httpx.get(f"{base}/healthz").json()["passages"] > before
 
 
@@ -401,15 +474,17 @@ def test_concurrent_uploads_and_deletes_rebuild_one_at_a_time(client: TestClient
 
     services.index.rebuild = counted
     texts = [ALPACAS.replace(b"Sunday", day) for day in (b"Monday", b"Friday", b"Saturday")]
-    jobs = [lambda t=t: client.post("/api/articles", files={"file": ("a.txt", t)}) for t in texts]
-    jobs += [lambda: client.delete("/api/articles/1"), lambda: client.delete("/api/articles/2")]
+    calls = [lambda t=t: client.post("/api/articles", files={"file": ("a.txt", t)}) for t in texts]
+    calls += [lambda: client.delete("/api/articles/1"), lambda: client.delete("/api/articles/2")]
     replies: list[httpx.Response] = []
-    threads = [threading.Thread(target=lambda j=j: replies.append(j())) for j in jobs]
+    threads = [threading.Thread(target=lambda c=c: replies.append(c())) for c in calls]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert sorted(r.status_code for r in replies) == [201, 201, 201, 204, 204]
+    assert sorted(r.status_code for r in replies) == [202, 202, 202, 204, 204]
+    jobs = [wait_for_job(client, r.json()) for r in replies if r.status_code == 202]
+    assert [job["state"] for job in jobs] == ["ready"] * 3
     assert most == [1]
     library = {a.id for a in services.store.articles()}
     assert len(library) == 3 and {1, 2}.isdisjoint(library)

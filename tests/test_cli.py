@@ -80,6 +80,17 @@ def test_ask_prints_the_answer_and_its_sources(tmp_path: Path) -> None:
     assert "not covered by the articles" in declined.stdout
 
 
+def test_ask_explain_prints_the_trace_after_the_answer(tmp_path: Path) -> None:
+    result = tutor(
+        "ask", "What is the capital of Australia?", "--explain", "--data-dir", str(tmp_path)
+    )
+    assert result.returncode == 0, result.stderr
+    answer, _, trace = result.stdout.partition("question: What is the capital of Australia?")
+    assert "not covered by the articles" in answer and trace  # the answer, then why
+    assert "decision: decline (rule unknown_entity" in trace
+    assert "candidates (" in trace and "dense" in trace and "bm25" in trace
+
+
 def test_benchmarks_name_the_cpu_and_its_vector_extensions() -> None:
     from server.hardware import cpu_line
 

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from server.app import create_app
 from server.config import Settings
 from tests.fakes import fake_engines
+from tests.uploads import add_article
 
 ALPACAS = (
     b"Alpaca farming in the Andes\n\nAlpacas are shorn once a year, in spring, for "
@@ -95,8 +96,8 @@ def test_an_article_added_or_removed_on_one_host_is_answered_from_on_the_other(
 ) -> None:
     a, b = hosts
     assert not b.post("/api/ask", json={"question": FLEECE}).json()["grounded"]
-    created = a.post("/api/articles", files={"file": ("alpacas.txt", ALPACAS)})
-    assert created.status_code == 201, created.text
+    created = add_article(a, "alpacas.txt", ALPACAS)
+    assert created["state"] == "ready", created
 
     def b_answers() -> dict[str, Any] | None:
         reply = b.post("/api/ask", json={"question": FLEECE}).json()
@@ -106,5 +107,5 @@ def test_an_article_added_or_removed_on_one_host_is_answered_from_on_the_other(
     assert "Cusco" in reply["answer"] or "Peru" in reply["answer"]
     assert b.get("/healthz").json()["articles"] == 3
 
-    assert b.delete(f"/api/articles/{created.json()['id']}").status_code == 204
+    assert b.delete(f"/api/articles/{created['article']['id']}").status_code == 204
     eventually(lambda: not a.post("/api/ask", json={"question": FLEECE}).json()["grounded"])

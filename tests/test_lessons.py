@@ -30,6 +30,7 @@ from server.reason.cite import Source
 from server.reason.ingest import load_file
 from server.store import Article, Store
 from tests.fakes import FakeResponder, FakeSynthesizer, FakeTranscriber, fake_engines
+from tests.uploads import add_article
 
 
 @pytest.fixture(scope="module")
@@ -308,7 +309,7 @@ def test_lesson_0_follows_the_library_without_the_builder(tmp_path: Path) -> Non
             b"their soft fleece. The fleece is spun into yarn by farmers in Peru and sold at "
             b"the market in Cusco every Sunday.\n"
         )
-        third = client.post("/api/articles", files={"file": ("a.txt", text)}).json()["id"]
+        third = add_article(client, "a.txt", text)["article"]["id"]
         assert [lesson["id"] for lesson in client.get("/api/lessons").json()] == [1, 2, 0]
 
         # Three articles left lesson 0 wanted, but it quotes the deleted one.

@@ -31,6 +31,7 @@ from server.teach.export import export
 from server.teach.progress import due_review, progress
 from tests.fakes import fake_engines
 from tests.postgres import PostgresServer
+from tests.uploads import add_article
 
 BACKENDS = ["sqlite", "postgres"]
 
@@ -345,8 +346,8 @@ def test_the_app_keeps_everything_in_postgres(postgres: PostgresServer, tmp_path
     with TestClient(create_app(settings, fake_engines())) as client:
         health = client.get("/healthz").json()
         assert health["store"]["kind"] == "postgres" and "hunter2" not in str(health)
-        created = client.post("/api/articles", files={"file": ("alpacas.txt", alpacas)})
-        assert created.status_code == 201, created.text
+        created = add_article(client, "alpacas.txt", alpacas)
+        assert created["state"] == "ready", created
         with client.websocket_connect("/ws/chat") as ws:
             ws.send_json({"type": "hello", "learner_id": "gus"})
             ready = _receive_until(ws, "ready")
@@ -359,7 +360,7 @@ def test_the_app_keeps_everything_in_postgres(postgres: PostgresServer, tmp_path
         services = client.app.state.services  # type: ignore[attr-defined]
         passages = len(services.index.passages)
         other = Library(Store(url))
-        other.remove(created.json()["id"])
+        other.remove(created["article"]["id"])
         other.store.close()
         assert services.library.sync() and len(services.index.passages) < passages
     assert not settings.db_path.exists()
