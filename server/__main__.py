@@ -192,6 +192,14 @@ def evaluate(
     show: Annotated[
         bool, typer.Option(help="Library: print each question of the sets not held out.")
     ] = False,
+    reader: Annotated[
+        str | None,
+        typer.Option(
+            help="rules or llm: how the answer sentence is chosen (llm: the LLM reader "
+            "judges the best 3) [env TUTOR_READER]",
+            metavar="READER",
+        ),
+    ] = None,
 ) -> None:
     """Score the answer path on a question file, or on a library: a folder of question
     files, one per article (`server/bench/library.py`), answered over those articles."""
@@ -206,9 +214,10 @@ def evaluate(
     if not file.exists():
         raise TutorError(f"{file}: no such file", code="usage")
     if file.is_dir():
-        _evaluate_library(file, articles, only, show, no_llm)
+        _evaluate_library(file, articles, only, show, no_llm, reader)
         return
-    settings = settings_from(data_dir=data_dir)
+    settings = settings_from(data_dir=data_dir, reader=reader)
+    settings.reader_path()  # a missing reader model: one line, before anything loads
     answerer = _answerer(settings, use_llm=not no_llm)
     items = json.loads(file.read_text())
     if spoken is not None:
@@ -233,6 +242,7 @@ def evaluate(
     kept = sum(1 for r in answerable if r.answer.grounded and not r.answer.fallback)
     firsts = [r.answer.timings["first_token"] for r in results if "first_token" in r.answer.timings]
     full = [r.answer.timings.get("answer", 0.0) for r in results]
+    judged = [r.answer.timings["reader"] for r in results if "reader" in r.answer.timings]
     table = Table("", "value", title=f"{file.name}: {len(results)} questions")
     for name, value in [
         ("facts found", f"{s['facts_found']}/{s['answerable']}"),
@@ -250,6 +260,12 @@ def evaluate(
             f"{statistics.median(firsts):.2f} s" if firsts else "-",
         ),
         ("full answer median", f"{statistics.median(full):.2f} s"),
+        ("seconds per question (mean)", f"{statistics.fmean(r.seconds for r in results):.2f}"),
+        *(
+            [("LLM reader: median s / judged question", f"{statistics.median(judged):.2f}")]
+            if judged
+            else []
+        ),
     ]:
         table.add_row(name, value)
     by_kind: dict[str, list[bool]] = {}
@@ -267,7 +283,12 @@ def evaluate(
 
 
 def _evaluate_library(
-    folder: Path, articles: Path, only: str | None, show: bool, no_llm: bool
+    folder: Path,
+    articles: Path,
+    only: str | None,
+    show: bool,
+    no_llm: bool,
+    reader: str | None = None,
 ) -> None:
     """`tutor eval DIR`: every article of `articles` in one library, each question file of
     DIR asked over it; a table per article, held-out articles first."""
@@ -288,7 +309,12 @@ def _evaluate_library(
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise TutorError(f"articles not found: {', '.join(missing)}", code="usage")
-    settings = settings_from()
+    settings = settings_from(reader=reader)
+    judge = None
+    if settings.reader == "llm":
+        from server.services import open_judge
+
+        judge = open_judge(settings)
     embedder = Embedder(
         catalog.resolve("embed", settings.embed_model, settings.cache_dir), settings.embed_model
     )
@@ -296,10 +322,16 @@ def _evaluate_library(
     with Progress(console=err, transient=True) as progress:
         task = progress.add_task("Reading the articles", total=len(paths))
         answerer = lib.build_answerer(
-            paths, embedder, llm, lambda done, total: progress.update(task, completed=done)
+            paths,
+            embedder,
+            llm,
+            lambda done, total: progress.update(task, completed=done),
+            judge=judge,
         )
         task = progress.add_task("Answering", total=sum(len(s.items) for s in sets))
         results = asyncio.run(lib.run_sets(answerer, sets, lambda: progress.advance(task)))
+    if judge is not None:
+        judge.close()
     if show:
         for qs in sets:
             if qs.held_out:
@@ -312,9 +344,14 @@ def _evaluate_library(
     scores = sorted(
         (lib.score(qs, results[qs.article]) for qs in sets), key=lambda s: not s.held_out
     )
+
+    def seconds(answered: list) -> float:  # type: ignore[type-arg]
+        return sum(r.seconds for r in answered) / len(answered) if answered else 0.0
+
     table = Table(
         "article", "facts found", "declined", "answered wrong", "median words",
-        "retrieval p50 / p95 ms", title=f"{folder}: {len(paths)} articles",
+        "retrieval p50 / p95 ms", "s / question",
+        title=f"{folder}: {len(paths)} articles" + (" (LLM reader)" if judge else ""),
     )  # fmt: skip
     for group, rows in (("held out", [s for s in scores if s.held_out]),
                         ("development", [s for s in scores if not s.held_out])):  # fmt: skip
@@ -328,6 +365,7 @@ def _evaluate_library(
                 str(s.answered_wrong),
                 f"{s.median_words:.0f}",
                 f"{s.retrieval_p50_ms:.1f} / {s.retrieval_p95_ms:.1f}",
+                f"{seconds(results[s.article]):.2f}",
             )
         t = lib.totals(rows)
         table.add_row(
@@ -337,6 +375,7 @@ def _evaluate_library(
             str(t["answered_wrong"]),
             "",
             "",
+            f"{seconds([r for s in rows for r in results[s.article]]):.2f}",
         )
     console.print(table)
 

@@ -8,6 +8,7 @@ install).
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import shutil
 import tomllib
@@ -24,6 +25,7 @@ SETTING_FOR_ROLE = {
     "tts": "TUTOR_TTS_VOICE",
     "embed": "TUTOR_EMBED_MODEL",
     "turn": "TUTOR_TURN_MODEL",
+    "reader": "TUTOR_READER_MODEL",
 }
 
 
@@ -38,6 +40,11 @@ class CatalogEntry:
     licence: str
     parts: tuple[str, ...] = ()
     tokenizer: str | None = None  # "zip inside a package:member" (embedding models)
+    # A file split over `parts` that is not Whisper's model.bin: the name it is joined
+    # into (<cache>/<role>-<name>/<assembled>), and the sha256 it must then have.
+    assembled: str | None = None
+    sha256: str | None = None
+    install: str = "make run"  # what installs its packages (an optional model's own target)
 
 
 def load_catalog(path: Path = CATALOG_FILE) -> dict[str, dict[str, CatalogEntry]]:
@@ -55,6 +62,9 @@ def load_catalog(path: Path = CATALOG_FILE) -> dict[str, dict[str, CatalogEntry]
                 licence=e["licence"],
                 parts=tuple(e.get("parts", ())),
                 tokenizer=e.get("tokenizer"),
+                assembled=e.get("assembled"),
+                sha256=e.get("sha256"),
+                install=e.get("install", "make run"),
             )
             for name, e in entries.items()
         }
@@ -94,6 +104,41 @@ def _assemble(entry: CatalogEntry, site: Path, cache_dir: Path) -> Path:
     return target_dir
 
 
+def _join(entry: CatalogEntry, site: Path, cache_dir: Path) -> Path:
+    """Concatenate a file split over packages (a GGUF) once, in order, into
+    <cache>/<role>-<name>/<assembled>, checking its sha256; reuse it when the size
+    matches (hashing a gigabyte on every start would cost seconds)."""
+    assert entry.assembled is not None
+    setting = SETTING_FOR_ROLE[entry.role]
+    parts = [site / p for p in entry.parts]
+    missing = [p for p in parts if not p.exists()]
+    if missing:
+        raise ConfigError(
+            f"{setting}={entry.name}: {missing[0]} is missing; reinstall with `{entry.install}`"
+        )
+    expected = sum(p.stat().st_size for p in parts)
+    target = cache_dir / f"{entry.role}-{entry.name}" / entry.assembled
+    if target.exists() and target.stat().st_size == expected:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".partial")
+    digest = hashlib.sha256()
+    with partial.open("wb") as out:
+        for part in parts:
+            with part.open("rb") as src:
+                while chunk := src.read(8 << 20):
+                    digest.update(chunk)
+                    out.write(chunk)
+    if entry.sha256 and digest.hexdigest() != entry.sha256:
+        partial.unlink()
+        raise ConfigError(
+            f"{setting}={entry.name}: the joined parts' sha256 is {digest.hexdigest()}, not "
+            f"the catalog's {entry.sha256}; reinstall with `{entry.install}`"
+        )
+    partial.replace(target)  # atomic: a crash mid-copy never leaves a short model
+    return target
+
+
 def _pair_with_tokenizer(entry: CatalogEntry, sites: list[Path], cache_dir: Path) -> Path:
     """An embedding model and its tokenizer, side by side in one folder (the shape a
     local embedding model has too): the ONNX file linked, tokenizer.json extracted from
@@ -123,6 +168,13 @@ def _pair_with_tokenizer(entry: CatalogEntry, sites: list[Path], cache_dir: Path
     return target
 
 
+def _some(names: list[str]) -> str:
+    """A few names, and how many more (an optional model comes in 22 packages)."""
+    if len(names) <= 3:
+        return ", ".join(names)
+    return f"{', '.join(names[:3])} and {len(names) - 3} more"
+
+
 def resolve(role: str, value: str, cache_dir: Path) -> Path:
     """A catalog name or a local path -> the file/folder to load, or a clear ConfigError."""
     setting = SETTING_FOR_ROLE[role]
@@ -133,11 +185,23 @@ def resolve(role: str, value: str, cache_dir: Path) -> Path:
         if any(s is None for s in sites):
             missing = [p for p, s in zip(entry.packages, sites, strict=True) if s is None]
             raise ConfigError(
-                f"{setting}={value}: model package {', '.join(missing)} is not installed; "
-                "run `make run` (it installs models/requirements.txt)"
+                f"{setting}={value}: "
+                + (
+                    f"model package {missing[0]} is"
+                    if len(missing) == 1
+                    else f"model packages {_some(missing)} are"
+                )
+                + " not installed; "
+                + (
+                    "run `make run` (it installs models/requirements.txt)"
+                    if entry.install == "make run"
+                    else f"run `{entry.install}` (it is optional, not installed by `make run`)"
+                )
             )
         site = sites[0]
         assert site is not None
+        if entry.parts and entry.assembled:
+            return _join(entry, site, cache_dir)
         if entry.parts:
             return _assemble(entry, site, cache_dir)
         if entry.tokenizer:

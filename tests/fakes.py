@@ -3,9 +3,10 @@ the pipeline around the models."""
 
 from __future__ import annotations
 
+import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -45,6 +46,39 @@ class FakeResponder:
             if self.delay:
                 time.sleep(self.delay)
             yield word if i == 0 else " " + word
+
+
+class FakeReader:
+    """The LLM reader's engine (`server/engines/reader.py`) by a script: the P(yes) of the
+    first `yes` key the prompt's sentence holds, else `default`; logprobs as a model's
+    first token would have them ("Yes", "No", and a sliver of " yes"). Records each
+    prompt and the thread it ran on; `fail` is raised instead."""
+
+    name = "fake-reader"
+
+    def __init__(
+        self,
+        yes: dict[str, float] | None = None,
+        default: float = 0.1,
+        fail: Exception | None = None,
+    ) -> None:
+        self.yes = yes or {}
+        self.default = default
+        self.fail = fail
+        self.calls: list[list[dict[str, str]]] = []
+        self.threads: list[str] = []
+
+    def first_token_logprobs(
+        self, messages: list[dict[str, str]], tokens: Sequence[str]
+    ) -> dict[str, float]:
+        self.calls.append(messages)
+        self.threads.append(threading.current_thread().name)
+        if self.fail is not None:
+            raise self.fail
+        sentence = messages[-1]["content"].split("Sentence: ", 1)[1]
+        p = next((v for k, v in self.yes.items() if k in sentence), self.default)
+        logprobs = {"Yes": math.log(p * 0.9), " yes": math.log(p * 0.1), "No": math.log(1 - p)}
+        return {t: lp for t, lp in logprobs.items() if t in tokens}
 
 
 class FakeSynthesizer:

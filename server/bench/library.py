@@ -85,8 +85,10 @@ def build_answerer(
     llm: Any = None,
     progress: Callable[[int, int], None] | None = None,
     folder: Path | None = None,
+    judge: Any = None,
 ) -> Any:
-    """A fresh library of these article files and the answer path over it."""
+    """A fresh library of these article files and the answer path over it (`judge`: the
+    LLM reader, `server/reason/judge.py`)."""
     from server.library import Library
     from server.reason.lookup import Index
     from server.reason.respond import Answerer
@@ -98,7 +100,7 @@ def build_answerer(
         library.add_bytes(path.read_bytes(), path.name)
     index = Index(folder / "index", embedder)
     index.rebuild(library.store.articles(), progress)
-    return Answerer(index, llm)
+    return Answerer(index, llm, judge=judge)
 
 
 async def run_sets(

@@ -33,6 +33,7 @@ from server.reason.cite import Source, cite
 from server.reason.commands import Command, PastTurn, detect, last_content, reply
 from server.reason.extract import Extractor, answer_bonus, answer_type
 from server.reason.gate import Decision, Gate
+from server.reason.judge import Judge
 from server.reason.lookup import Hit, Index
 from server.reason.prompt import build_messages
 from server.reason.question import Question
@@ -141,8 +142,11 @@ class Answerer:
         k: int = 4,
         threshold: float = 0.5,
         max_tokens: int = 96,
+        judge: Judge | None = None,
     ) -> None:
+        """`judge`: the LLM reader (TUTOR_READER=llm), for typed turns; None: the rules."""
         self.index = index
+        self.judge = judge
         self.extractor = Extractor(index)
         self.gate = Gate(index, threshold)
         self.spoken_llm = LlmOdds()
@@ -280,7 +284,24 @@ class Answerer:
         question = parsed.search_text
         hits = self.extractor.widen(question, hits)
         ranked = self.extractor.candidates(question, hits)  # for the context and the trace
-        context = self.extractor.llm_context(question, hits, ranked=ranked)
+        order, reading = ranked, None
+        if self.judge is not None and deadline is None:
+            # The LLM reader (typed turns only) judges the best few sentences: the best
+            # judged leads, or none passes and the tutor declines. It never widens what
+            # is answered: a question the gate declined was never judged.
+            begun = time.perf_counter()
+            reading, order = await self.judge.read(question, hits, ranked)
+            timings["reader"] = time.perf_counter() - begun
+            if reading.outcome == "declined":
+                text = self.not_covered()
+                yield AnswerDelta(text)
+                why = trace_of(
+                    asked, parsed, retrieved, decision, threshold, preferred,
+                    widened=hits, ranked=ranked, reading=reading,
+                )  # fmt: skip
+                yield Answer(text, False, [], timings=timings, trace=why)
+                return
+        context = self.extractor.llm_context(question, hits, ranked=order)
         said: list[str] = []
         fallback: str | None = None
         checks: list[tuple[str, ground.Check]] = []
@@ -310,7 +331,7 @@ class Answerer:
                 log.info("answer replaced by extractive answer (%s)", fallback)
             if llm == "answered":
                 llm = "replaced"
-            said = self.extractor.extractive(question, hits, ranked=ranked)
+            said = self.extractor.extractive(question, hits, ranked=order)
             yield AnswerDelta(" ".join(said))
         text = " ".join(said)
         timings["answer"] = time.perf_counter() - start
@@ -327,6 +348,7 @@ class Answerer:
             llm=llm,
             fallback=fallback,
             checks=checks,
+            reading=reading,
         )
         yield Answer(text, True, cite(text, hits), fallback, timings, trace=why)
 

@@ -122,6 +122,27 @@ class Grounding:
 
 
 @dataclass(frozen=True)
+class Judged:
+    """One sentence the LLM reader judged (`judge.py`): P(yes) that it answers."""
+
+    sentence: str
+    p_yes: float
+    passage_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the LLM reader (TUTOR_READER=llm) made of the extractor's best sentences:
+    "picked" (the best-judged one leads the answer), "declined" (none reached the
+    threshold: the tutor declined), "failed" (`error`; the rules' answer stands)."""
+
+    judged: tuple[Judged, ...]
+    threshold: float
+    outcome: str
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class Trace:
     asked: str  # the turn's text, as the learner said it
     question: Parsed
@@ -136,6 +157,7 @@ class Trace:
     llm: str = ""
     fallback: str | None = None
     grounding: tuple[Grounding, ...] = ()
+    reading: Reading | None = None  # the LLM reader's judgements; None when it is off
 
     @property
     def follow_up(self) -> bool:
@@ -185,6 +207,11 @@ class Trace:
         if self.extractor:
             lines.append("extractor's best sentences:")
             lines.extend(f"  {_scored(s)}" for s in self.extractor)
+        if self.reading is not None:
+            r = self.reading
+            lines.append(f"reader (LLM): {r.outcome} (threshold {r.threshold:.2f})"
+                         + (f": {r.error}" if r.error else ""))  # fmt: skip
+            lines.extend(f"  p(yes) {j.p_yes:.3f} #{j.passage_id} {j.sentence}" for j in r.judged)
         if self.answer:
             how = {
                 "answered": "the LLM's, verified",
@@ -267,11 +294,12 @@ def trace_of(
     llm: str = "",
     fallback: str | None = None,
     checks: list[tuple[str, ground.Check]] | None = None,
+    reading: Reading | None = None,
 ) -> Trace:
     """A turn's trace. `hits`: retrieval's, as the gate weighed them; `preferred`: the
     article search favoured; `widened`, `ranked`: the hits the answer was chosen from and
     their `Extractor.candidates`; `said`: the answer's sentences; `checks`: each
-    sentence the LLM wrote, with its grounding check."""
+    sentence the LLM wrote, with its grounding check; `reading`: the LLM reader's."""
     widened = widened if widened is not None else hits
     ranked = ranked or []
     return Trace(
@@ -288,4 +316,5 @@ def trace_of(
             Grounding(s, c.ok, float(c.support), tuple(c.unsupported), c.reason)
             for s, c in checks or []
         ),
+        reading,
     )
