@@ -123,8 +123,12 @@ function onServerEvent(msg) {
   switch (msg.type) {
     case P.S.READY:
       stats.outputRate = msg.output_rate;
-      if (msg.notice) {
+      stats.learning.learnerId = msg.learner_id ?? stats.learning.learnerId;
+      if (msg.notice?.startsWith("session ")) {
         notify("The earlier conversation could not be continued; this is a new one.");
+      }
+      if (/\blearner \S+ was not recognised/.test(msg.notice ?? "")) {
+        notify("This browser's learning record was not found; a new one was started.");
       }
       break;
     case P.S.SPEECH_STARTED:
@@ -181,7 +185,8 @@ function onServerEvent(msg) {
       if (msg.code === P.ERR.NO_SPEECH) log.clearPartial();
       notify(errorText(msg.code, msg.message), msg.code === P.ERR.TOO_LONG ? "info" : "error");
       progress.onError(msg.code);
-      if (![P.ERR.BUSY, P.ERR.IDLE_TIMEOUT, P.ERR.SILENT_AUDIO].includes(msg.code)) {
+      if (![P.ERR.BUSY, P.ERR.IDLE_TIMEOUT, P.ERR.EVICTED, P.ERR.SILENT_AUDIO]
+        .includes(msg.code)) {
         lessons.onTurnEnd(null);
         talk.reset();
       }

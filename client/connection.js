@@ -2,14 +2,15 @@
 // server keeps one history per learner. Reconnects by itself with the same session_id and
 // the session's secret (from `ready`; without it the server starts a new session), which
 // live in sessionStorage so a reload continues the same conversation. `hello` carries the
-// browser's learner id (learner.js), kept in localStorage across reloads and visits.
+// learner id and secret the server issued this browser (learner.js, kept in localStorage
+// across reloads and visits); the first `ready` issues them.
 // With an access token kept, each socket opens with a fresh single-use ticket
 // (`?ticket=`), never the token itself. A refused socket (`error unauthorized` /
 // `forbidden_origin`, then close 1008), or a refused ticket request, is never retried as
 // is: onBlocked tells the page, which asks for a token and calls connect().
 
 import { socketTicket } from "./access.js";
-import { learnerId } from "./learner.js";
+import { adopt, credentials } from "./learner.js";
 import * as P from "./protocol.js";
 
 const STORE_KEY = "tutor.session_id";
@@ -87,9 +88,9 @@ export class Connection {
     const ws = new WebSocket(this.url(pass.ticket));
     ws.binaryType = "arraybuffer";
     this.ws = ws;
-    // The learner id: this browser's sessions, progress and review belong to it.
+    // The learner: this browser's sessions, progress and review belong to it.
     ws.onopen = () =>
-      ws.send(JSON.stringify(P.hello(P.INPUT_RATE, this.session, null, learnerId())));
+      ws.send(JSON.stringify(P.hello(P.INPUT_RATE, this.session, null, credentials())));
     ws.onmessage = (e) => this._onMessage(e.data);
     ws.onclose = (e) => this._onClose(ws, e);
   }
@@ -109,14 +110,16 @@ export class Connection {
       this.freshTicket = false;
       sessionStorage.setItem(STORE_KEY, msg.session_id);
       sessionStorage.setItem(SECRET_KEY, msg.session_secret);
+      adopt(msg); // the learner's id, and its secret when this hello was issued one
       this.ready = true;
       this.attempt = 0;
       this.onState("open");
       for (const queued of this.queue.splice(0)) this.ws.send(JSON.stringify(queued));
     } else if (msg.type === P.S.ERROR && msg.code === P.ERR.BUSY) {
       this.busy = true;
-    } else if (msg.type === P.S.ERROR && msg.code === P.ERR.IDLE_TIMEOUT) {
-      this.paused = true;
+    } else if (msg.type === P.S.ERROR
+      && [P.ERR.IDLE_TIMEOUT, P.ERR.EVICTED].includes(msg.code)) {
+      this.paused = true; // closed for being idle: back as soon as the learner acts
     } else if (msg.type === P.S.ERROR
       && [P.ERR.UNAUTHORIZED, P.ERR.FORBIDDEN_ORIGIN].includes(msg.code)) {
       this.refusal = msg.code;

@@ -9,8 +9,7 @@
 // /review is asked again after every answer, so a missed item that comes back later does
 // not keep the review going). Everything shown from the server is set as text.
 
-import { api } from "./access.js";
-import { learnerId, learnerUrl, loadProfile, saveProfile } from "./learner.js";
+import { learnerFetch, learnerId, loadProfile, saveProfile } from "./learner.js";
 import * as P from "./protocol.js";
 import { $, el, notify } from "./views.js";
 
@@ -90,17 +89,17 @@ export class Progress {
     $("speed").addEventListener("change", () => {
       this._save({ speed: Number($("speed").value) }, "speed");
     });
-    const link = $("export");
-    link.href = learnerUrl("/export?format=md"); // works as is without an access token
-    link.addEventListener("click", (e) => this._download(e));
+    // The learner's secret (and the access token) travel in headers, which a plain link
+    // cannot send: the click fetches the file.
+    $("export").addEventListener("click", (e) => this._download(e));
   }
 
   // --- progress -----------------------------------------------------------------------
 
   async _get(tail) {
     try {
-      const res = await api(learnerUrl(tail));
-      return res.ok ? await res.json() : null;
+      const res = await learnerFetch(tail);
+      return res?.ok ? await res.json() : null;
     } catch {
       return null;
     }
@@ -127,7 +126,7 @@ export class Progress {
     const [body, due] = await Promise.all([this._get("/progress"), this._get("/review")]);
     if (load !== this.loads) return; // a newer refresh is under way
     if (!body) {
-      // The learner is made by the socket's hello: before it, there is nothing yet.
+      // The learner is made by the socket's first hello: before it, there is nothing yet.
       $("continue-what").textContent = "Your progress appears here once you have started.";
       $("continue").disabled = true;
       return;
@@ -356,20 +355,20 @@ export class Progress {
   }
 
   async _download(event) {
-    // The access token travels in a header, which a plain link cannot send: fetch it and
-    // hand the browser the file.
+    // The learner's secret and the access token travel in headers, which a plain link
+    // cannot send: fetch it and hand the browser the file.
     event.preventDefault();
     const status = $("profile-status");
     status.textContent = "Preparing your data…";
     let res;
     try {
-      res = await api(learnerUrl("/export?format=md"));
+      res = await learnerFetch("/export?format=md");
     } catch {
       status.textContent = "The tutor could not be reached. Try again in a moment.";
       return;
     }
-    if (!res.ok) {
-      status.textContent = res.status === 404 ? "Nothing is stored about you yet."
+    if (!res?.ok) {
+      status.textContent = !res || res.status === 404 ? "Nothing is stored about you yet."
         : `Your data could not be downloaded (HTTP ${res.status}).`;
       return;
     }

@@ -54,6 +54,7 @@ export const ERR = Object.freeze({
   EMPTY_QUESTION: "empty_question",
   INTERNAL: "internal",
   IDLE_TIMEOUT: "idle_timeout",
+  EVICTED: "evicted", // an idle session closed for another learner while the tutor is full
   HELLO_TIMEOUT: "hello_timeout",
   TOO_MANY_SOCKETS: "too_many_sockets",
   TURN_FAILED: "turn_failed",
@@ -78,19 +79,29 @@ export const CLOSE_POLICY = 1008;
 
 const SESSION_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const SESSION_SECRET = /^[A-Za-z0-9_-]{1,128}$/;
-export const LEARNER_ID = /^[A-Za-z0-9_-]{1,64}$/;
+// A learner id is the server's (22 base64url characters), or a UUID a browser made for
+// itself before the server issued ids; its secret is 43 base64url characters.
+export const LEARNER_ID =
+  /^(?:[A-Za-z0-9_-]{22}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+export const LEARNER_SECRET = /^[A-Za-z0-9_-]{43}$/;
 
 /** `session`: {id, secret} from an earlier `ready`, to continue that conversation (the
  * server starts a new one, and says so in `ready.notice`, without the right secret).
- * `learnerId`: the browser's own random learner id; the session belongs to that learner. */
-export function hello(sampleRate = INPUT_RATE, session = null, speak = null, learnerId = null) {
+ * `learner`: {id, secret} the server issued (learner.js); without them (or when they are
+ * not a learner's) the server makes a new learner and `ready` hands over its id and
+ * secret (`new_learner`). */
+export function hello(sampleRate = INPUT_RATE, session = null, speak = null, learner = null) {
   const msg = { type: C.HELLO, sample_rate: sampleRate };
   if (session && SESSION_ID.test(session.id ?? "") && SESSION_SECRET.test(session.secret ?? "")) {
     msg.session_id = session.id;
     msg.session_secret = session.secret;
   }
   if (speak !== null) msg.speak = speak;
-  if (learnerId !== null && LEARNER_ID.test(learnerId)) msg.learner_id = learnerId;
+  if (learner !== null) {
+    if (LEARNER_ID.test(learner.id ?? "")) msg.learner_id = learner.id;
+    if (LEARNER_SECRET.test(learner.secret ?? "")) msg.learner_secret = learner.secret;
+    msg.new_learner = true;
+  }
   return msg;
 }
 

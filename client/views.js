@@ -59,6 +59,8 @@ const ERROR_TEXT = {
   [ERR.INTERNAL]: "The tutor hit a problem handling that. Please try again.",
   [ERR.IDLE_TIMEOUT]: "The session went quiet and was closed. It reconnects as soon as " +
     "you ask something.",
+  [ERR.EVICTED]: "The tutor is full, and this quiet session made room for another " +
+    "learner. It reconnects as soon as you ask something.",
   [ERR.HELLO_TIMEOUT]: "The connection to the tutor stalled. Reconnecting…",
   [ERR.TOO_MANY_SOCKETS]: "The tutor is open in too many tabs on this computer. Close " +
     "one; this tab keeps trying.",

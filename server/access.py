@@ -24,12 +24,17 @@ rate limit.
   name. Clients that send no Origin (curl, scripts) are not browsers and pass.
 - Questions are rate limited per client address with `limits` (moving window). The
   address is the real peer's: forwarded headers count only from `TUTOR_TRUSTED_PROXIES`
-  (uvicorn's proxy headers, set in app.serve_options)."""
+  (uvicorn's proxy headers, set in app.serve_options), or, with `TUTOR_PROXY_SECRET`, on
+  a request that carries that secret in `X-Tutor-Proxy` (`client_key`): a balancer that
+  shares the hosts' machine with other users (`tutor cluster up`) cannot be told apart
+  by its address, so it proves itself with the secret it adds to every request, after
+  dropping the client's own `X-Forwarded-For` and `X-Tutor-Proxy`."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import logging
 import re
 import secrets
@@ -60,6 +65,7 @@ TICKETS = Schema(
 )
 TICKET = re.compile(r"([0-9]{1,15})\.([A-Za-z0-9_-]{16,64})\.([0-9a-f]{64})")
 EXPIRES = re.compile(r"[0-9]{1,12}")
+PROXY_HEADER = "x-tutor-proxy"  # the balancer's secret: X-Forwarded-For is its word
 
 
 class AccessDenied(TutorError):
@@ -88,6 +94,8 @@ class Access:
         if store is not None:
             store.ensure_schema(TICKETS)
         self._used: dict[str, float] = {}  # without a store: nonce -> expiry
+        # The balancer's shared secret (client_key): X-Forwarded-For is believed with it.
+        self.proxy_secret = settings.proxy_secret or None
         self._limit = parse(settings.question_rate_limit)
         self._limiter = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
 
@@ -197,8 +205,32 @@ class Access:
                 f"too many questions; the limit is {self._limit} per client", "rate_limited"
             )
 
+    # --- client address ---------------------------------------------------------------
+
+    def client_address(self, conn: HTTPConnection) -> str:
+        """The peer's address; or, on a request that carries the balancer's secret, the
+        address the balancer put in `X-Forwarded-For` (the last one: the balancer drops
+        what the client sent and adds the peer it saw)."""
+        peer = conn.client.host if conn.client else "unknown"
+        if not self.proxy_secret:
+            return peer
+        presented = conn.headers.get(PROXY_HEADER, "")
+        if not hmac.compare_digest(presented.encode(), self.proxy_secret.encode()):
+            return peer
+        forwarded = conn.headers.get("x-forwarded-for", "").rsplit(",", 1)[-1].strip()
+        try:
+            return str(ipaddress.ip_address(forwarded))
+        except ValueError:
+            return peer
+
 
 def client_key(conn: HTTPConnection) -> str:
+    """Whom the per-address limits count this request or socket against: the real peer,
+    or the client behind a balancer that proved itself (Access.client_address)."""
+    services = getattr(getattr(conn.scope.get("app"), "state", None), "services", None)
+    access = getattr(services, "access", None)
+    if isinstance(access, Access):
+        return access.client_address(conn)
     return conn.client.host if conn.client else "unknown"
 
 

@@ -12,12 +12,20 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from server.access import client_key
-from server.errors import IngestError, NotFound, TutorError
+from server.errors import IngestError, NotFound, TutorError, shown
 from server.lessons.records import scores
-from server.protocol import LEARNER_ID, resume_notice
+from server.protocol import (
+    LEARNER_ID,
+    LEARNER_SECRET_HEADER,
+    SESSION_ID,
+    SESSION_SECRET_HEADER,
+    PlainText,
+    resume_notice,
+)
 from server.reason.respond import Answer
 from server.services import Services, ServicesDep
-from server.upload import check_article, read_file_field
+from server.teach.api import check_learner
+from server.upload import check_article, check_filename, read_file_field
 
 router = APIRouter()
 ROW_ID = re.compile(r"-?[0-9]{1,19}")
@@ -41,6 +49,8 @@ async def healthz(services: ServicesDep) -> dict[str, Any]:
         "models": await asyncio.to_thread(services.engines.describe),
         "articles": services.store.article_count(),
         "passages": len(services.index.passages),
+        # "loading" at start, while the index loads behind the learners (server/app.py).
+        "index": "ready" if services.index_ready.is_set() else "loading",
         "store": services.store.describe(),  # the SQLite file's name, or Postgres's host
         "ready_seconds": round(services.ready_seconds, 3),
         "uptime_seconds": round(time.time() - services.started_at, 1),
@@ -82,9 +92,9 @@ async def upload_article(services: ServicesDep, request: Request) -> Any:
         # where keep-alive would read (and drop) all of it.
         error = {"error": {"code": exc.code, "message": exc.message}}
         return JSONResponse(error, 413, headers={"Connection": "close"})
-    filename = filename or "upload.txt"
+    filename = check_filename(filename or "upload.txt")
     check_article(data, filename)
-    job = services.jobs.start(data, filename)
+    job = await services.jobs.submit(data, filename)  # kept as pending, then queued
     location = f"/api/articles/jobs/{job['job']}"
     return JSONResponse(job | {"lesson": None}, 202, headers={"Location": location})
 
@@ -109,15 +119,18 @@ def lesson_state(services: Services, article: dict[str, Any] | None) -> str | No
 
 @router.delete("/api/articles/{article_id}", status_code=204)
 async def delete_article(article_id: str, services: ServicesDep) -> None:
-    library = services.library
-    await library.apply(library.remove, row_id(article_id, "article"))
+    """Answered at once, whatever the library's thread is doing: the article leaves the
+    database and the answers now, its lesson's build stops, and the index is rebuilt
+    without it behind (server/library.py `remove_now`)."""
+    await asyncio.to_thread(services.library.remove_now, row_id(article_id, "article"))
 
 
 class AskRequest(BaseModel):
-    question: str = Field(min_length=1, max_length=2000)
-    session_id: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    question: PlainText = Field(min_length=1, max_length=2000)
+    session_id: str | None = Field(None, max_length=64, pattern=SESSION_ID)
     session_secret: str | None = Field(None, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
-    learner_id: str | None = Field(None, max_length=64, pattern=LEARNER_ID)  # server/teach
+    # server/teach: the learner's secret comes in the X-Learner-Secret header.
+    learner_id: str | None = Field(None, pattern=LEARNER_ID)
     explain: bool = False  # the reply carries the answer's trace (server/reason/trace.py)
 
 
@@ -125,9 +138,11 @@ class AskRequest(BaseModel):
 async def ask(body: AskRequest, services: ServicesDep, request: Request) -> dict[str, Any]:
     """One question. To continue a session, send the `session_id` and `session_secret` an
     earlier reply gave; without the secret a new session starts (`resumed: false`).
+    A `learner_id` needs that learner's secret (`X-Learner-Secret`); 404 otherwise.
     With `"explain": true` the reply has a `trace`: why it was answered or declined
     (null for a command, "say that again")."""
     services.access.allow_question(client_key(request))
+    check_learner(services, body.learner_id, request)
     grant = services.store.open_session(body.session_id, body.session_secret, body.learner_id)
     session_id = grant.id
     result: Answer | None = None
@@ -155,9 +170,21 @@ async def ask(body: AskRequest, services: ServicesDep, request: Request) -> dict
 
 
 @router.get("/api/sessions/{session_id}")
-async def session_transcript(session_id: str, services: ServicesDep) -> dict[str, Any]:
-    return {
+async def session_transcript(
+    session_id: str, services: ServicesDep, request: Request
+) -> JSONResponse:
+    """A session's turns and quiz answers, for the holder of its secret (`X-Session-Secret`)
+    or of its learner's (`X-Learner-Secret`); an unknown session and a wrong or missing
+    secret are the same 404."""
+    if not re.fullmatch(SESSION_ID, session_id) or not services.store.session_readable(
+        session_id,
+        request.headers.get(SESSION_SECRET_HEADER),
+        request.headers.get(LEARNER_SECRET_HEADER),
+    ):
+        raise NotFound(f"no session {shown(session_id)}")
+    body = {
         "session_id": session_id,
         "turns": services.store.turns(session_id),
         "quiz": scores(services.store, session_id),
     }
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})

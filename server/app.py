@@ -30,7 +30,7 @@ from server.access import TICKET_TTL_S, AccessDenied, redact_server_logs
 from server.admission import Admission
 from server.config import Settings
 from server.engines import Engines
-from server.errors import IngestError, NotFound, TutorError
+from server.errors import IngestError, NotFound, TutorError, shown
 from server.lessons import api as lessons_api
 from server.metrics import ERRORS
 from server.services import open_services
@@ -39,12 +39,29 @@ from server.teach import api as learners_api
 log = logging.getLogger(__name__)
 CLIENT_DIR = Path(__file__).resolve().parent.parent / "client"
 JOBS_SETTLE_S = 30  # at shutdown, how long uploads being added may take to finish
-STATUS = {"not_found": 404, "too_large": 413, "unsupported_type": 415, "rate_limited": 429}
+STATUS = {
+    "bad_request": 400,
+    "not_found": 404,
+    "too_large": 413,
+    "unsupported_type": 415,
+    "rate_limited": 429,
+}
 
 
-def create_app(settings: Settings | None = None, engines: Engines | None = None) -> FastAPI:
-    """Build the app. Tests may pass engines (real ones, or fakes of our interfaces)."""
+def create_app(
+    settings: Settings | None = None,
+    engines: Engines | None = None,
+    *,
+    index_in_background: bool | None = None,
+) -> FastAPI:
+    """Build the app. Tests may pass engines (real ones, or fakes of our interfaces).
+
+    `index_in_background`: serve learners first (`/livez` answers at once) and load the
+    index behind them, questions asked meanwhile waiting for it (services.load_index);
+    else the index is built before the app serves. Default: in the background when the
+    app opens its own engines (`tutor serve`), before serving when a test passes them."""
     settings = settings or Settings()
+    background = engines is None if index_in_background is None else index_in_background
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -54,15 +71,21 @@ def create_app(settings: Settings | None = None, engines: Engines | None = None)
         redact_server_logs()
         if engines is None:
             settings.check()  # a bad setting fails here with one line, before any model
-        services = await asyncio.to_thread(open_services, settings, engines)
+        services = await asyncio.to_thread(open_services, settings, engines, load_index=False)
+        services.jobs.announce()  # uploads pending at the restart: known, as pending
+        loader = None
+        if background:
+            loader = asyncio.create_task(load_index(services), name="load-index")
+        else:
+            await load_index(services)
         services.ready_seconds = time.perf_counter() - start
         app.state.services = services
         app.state.admission = Admission(settings)  # who may open a socket, and counts
         log.info(
-            "tutor ready in %.2f s: %d articles, %d passages, http://%s:%d",
+            "tutor ready in %.2f s: %d articles, %s, http://%s:%d",
             services.ready_seconds,
             services.store.article_count(),
-            len(services.index.passages),
+            "the index loading" if background else f"{len(services.index.passages)} passages",
             settings.host,
             settings.port,
         )
@@ -84,7 +107,12 @@ def create_app(settings: Settings | None = None, engines: Engines | None = None)
                 follower.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await follower
+            if loader is not None:  # (in the library's thread: it cannot be cut short)
+                await asyncio.wait({loader}, timeout=JOBS_SETTLE_S)
             await services.jobs.settle(JOBS_SETTLE_S)
+            # And the library's own queue (a rebuild after a DELETE), before the store closes.
+            drained = asyncio.ensure_future(services.library.apply(lambda: None))
+            await asyncio.wait({drained}, timeout=JOBS_SETTLE_S)
             services.close()
 
     app = FastAPI(title="Voice tutor", version="0.1.0", lifespan=lifespan)
@@ -92,6 +120,13 @@ def create_app(settings: Settings | None = None, engines: Engines | None = None)
 
     @app.middleware("http")
     async def guard(request: Request, call_next):  # type: ignore[no-untyped-def]
+        if p.CONTROL.search(request.url.path) or any(
+            p.CONTROL.search(value) for value in request.query_params.values()
+        ):
+            # An id or a name in the path with a NUL (or another control character)
+            # never reaches a route, nor the database.
+            message = "the path or query holds control characters"
+            return JSONResponse({"error": {"code": "bad_request", "message": message}}, 400)
         services = getattr(request.app.state, "services", None)
         if services is not None:
             try:
@@ -101,6 +136,7 @@ def create_app(settings: Settings | None = None, engines: Engines | None = None)
                 return JSONResponse({"error": {"code": exc.code, "message": exc.message}}, status)
         return await call_next(request)
 
+    app.add_middleware(HeadAsGet)
     # Outermost (added last), before any route or the token check: a page on a name we
     # don't serve, as after DNS rebinding, gets 400 (HTTP and websockets).
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.hosts, www_redirect=False)
@@ -139,6 +175,18 @@ def create_app(settings: Settings | None = None, engines: Engines | None = None)
     return app
 
 
+async def load_index(services: Any) -> None:
+    """Load (or rebuild) the index behind the learners, in the library's thread, then add
+    again the uploads a crash left pending (server/jobs.py)."""
+    try:
+        recovered = await services.library.apply(services.load_index)
+    except Exception:  # noqa: BLE001 - questions are answered (declined) rather than held
+        log.exception("building the index failed; the next library change rebuilds it")
+        services.index_ready.set()
+        return
+    services.jobs.resume(recovered)
+
+
 async def follow_library(services: Any) -> None:
     """Every TUTOR_LIBRARY_POLL_S seconds: has another host sharing the database added or
     removed an article? Then rebuild (in the library's thread, after any change of ours).
@@ -169,11 +217,24 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"][1:]) or "body"
+        """A request that does not fit its route's model: 422 `bad_request`; text with a
+        control character in it (protocol.PlainText): 400 `bad_request`. The message
+        names the field, never more than 64 characters of what was sent."""
+        errors = exc.errors()
+        refused = [e for e in errors if e["type"] == p.CONTROL_ERROR]
+        first = (refused or errors)[0]
+        where = shown(".".join(str(part) for part in first["loc"][1:]) or "body")
         return JSONResponse(
-            {"error": {"code": "bad_request", "message": f"{where}: {first['msg']}"}}, 422
+            {"error": {"code": "bad_request", "message": f"{where}: {first['msg']}"}},
+            400 if refused else 422,
         )
+
+    @app.exception_handler(Exception)
+    async def failed(_: Request, exc: Exception) -> JSONResponse:
+        """A bug is still a typed error to the client (Starlette raises it on, and the
+        server logs it in full)."""
+        message = "something went wrong handling that request"
+        return JSONResponse({"error": {"code": "internal", "message": message}}, 500)
 
 
 def serve_options(settings: Settings, **overrides: Any) -> dict[str, Any]:
@@ -198,6 +259,29 @@ def serve_options(settings: Settings, **overrides: Any) -> dict[str, Any]:
         "timeout_graceful_shutdown": 5,
     }
     return options | overrides
+
+
+class HeadAsGet:
+    """HEAD is answered wherever GET is (FastAPI's routes answer GET only, and signed
+    audio URLs are checked with HEAD by some players): the request runs as a GET and
+    only its status and headers (Content-Length included) go out."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message: Any) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
 
 
 class TooLargeFirst(WebSocketsSansIOProtocol):

@@ -11,15 +11,24 @@ the process group that starts, watches and stops them:
     tutor-1, tutor-2  tutor hosts (`tutor serve`): no state of their own, every session
                       and article in the database
     haproxy           on --port: leastconn over the tutor hosts (websocket tunnels,
-                      /livez checks, a connection cap per host); on an inner port,
-                      leastconn over the LLM replicas, so a replica that dies is routed
-                      around
+                      /livez checks, a connection cap per host, a client kept on one
+                      host); on an inner port, leastconn over the LLM replicas, so a
+                      replica that dies is routed around
+
+Locked down by default, for a machine shared with other users: only HAProxy's --port is
+open to anyone. Postgres wants a password (scram-sha-256) and the tutor's role is not a
+superuser; the LLM servers want a key; the speech servers listen on Unix sockets in a
+folder of mode 0700; the hosts believe HAProxy's `X-Forwarded-For` only with a secret
+header it adds. Every password, key and secret is generated once per data folder into
+<data>/secrets (mode 0700, a file of mode 0600 each) and reaches the parts through their
+environment, never their command line (which `ps` shows to everyone).
 
 When every part answers its health check it prints one JSON line, `{"ready": true, "url",
-"components": [{"name", "pid", "port"}, ...]}`. A part that exits is started again after
-a second (a supervisor's job; it is logged, with its log file). Ctrl-C or SIGTERM stops
-them all, the tutor hosts first and the database last. Each part's output goes to
-<data>/logs/<name>.log.
+"components": [{"name", "pid", "port"}, ...]}` (a part on a Unix socket has `"port":
+null` and its `"socket"`). A part that exits is started again after a second (a
+supervisor's job; it is logged, with its log file). Ctrl-C or SIGTERM stops them all, the
+tutor hosts first and the database last. Each part's output goes to
+<data>/logs/<name>.log (a folder of mode 0700).
 
 Why a small process group rather than honcho or supervisord: the parts must start in
 order (the database before the hosts), the group must know when all are healthy, and
@@ -30,11 +39,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,18 +58,23 @@ from server import catalog
 from server.cliutil import free_port
 from server.config import Settings
 from server.errors import TutorError
-from server.pgserver import as_user, bindir, give, login, server_user
+from server.pgserver import as_user, bindir, give, server_user
 
 log = logging.getLogger(__name__)
 READY_TIMEOUT_S = 300  # first start: Postgres initdb, index builds, model loads on 2 cores
 RESTART_DELAY_S = 1.0
 STOP_TIMEOUT_S = 10.0
+ADMIN_ROLE = "postgres"  # the database's superuser: the cluster's own, to make the rest
+TUTOR_ROLE = "tutor"  # the hosts' role: owns the tutor database, nothing more
+SOCKET_PATH_MAX = 100  # a Unix socket's path must fit in 108 bytes (sun_path)
 
 
-def http_ok(url: str, host: str = "127.0.0.1") -> Callable[[], bool]:
+def http_ok(url: str, host: str = "127.0.0.1", key: str | None = None) -> Callable[[], bool]:
+    headers = {"Host": host} | ({"Authorization": f"Bearer {key}"} if key else {})
+
     def probe() -> bool:
         try:
-            return httpx.get(url, timeout=2, headers={"Host": host}).status_code == 200
+            return httpx.get(url, timeout=2, headers=headers).status_code == 200
         except httpx.HTTPError:
             return False
 
@@ -76,20 +92,58 @@ def tcp_open(port: int) -> Callable[[], bool]:
     return probe
 
 
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to `path`, readable and writable by its owner alone (0600), from the
+    first byte on."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        os.fchmod(out.fileno(), 0o600)  # an older file keeps its mode through O_CREAT
+        out.write(text)
+
+
+class Secrets:
+    """The cluster's generated credentials, one file each in `folder` (mode 0700, each
+    file 0600), made on first use and kept: the database's passwords must outlive a run."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(mode=0o700, exist_ok=True)
+        folder.chmod(0o700)
+
+    def exists(self, name: str) -> bool:
+        return (self.folder / name).exists()
+
+    def get(self, name: str, renew: bool = False) -> str:
+        """The secret called `name` (32 random bytes, URL-safe), made when missing."""
+        path = self.folder / name
+        if path.exists() and not renew:
+            path.chmod(0o600)
+            return path.read_text().strip()
+        value = secrets.token_urlsafe(32)
+        write_private(path, value + "\n")
+        return value
+
+
 @dataclass
 class Component:
     name: str
     argv: list[str]
-    port: int
+    port: int | None  # None: it listens on a Unix socket only
     ready: Callable[[], bool]
     env: dict[str, str] = field(default_factory=dict)
     user: str | None = None  # run as this user (Postgres refuses to run as root)
     stop_signal: int = signal.SIGTERM
+    socket: str | None = None  # its Unix socket, in the cluster's private folder
     proc: subprocess.Popen[bytes] | None = None
     exited_at: float | None = None
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "pid": self.proc.pid if self.proc else None, "port": self.port}
+        described = {
+            "name": self.name,
+            "pid": self.proc.pid if self.proc else None,
+            "port": self.port,
+        }
+        return described | ({"socket": self.socket} if self.socket else {})
 
 
 class Cluster:
@@ -104,13 +158,18 @@ class Cluster:
         self.stopping = False
         self.hosts = hosts
         self.llm_replicas = llm_replicas
+        self.own_run_dir: Path | None = None  # made under /tmp, removed at stop
 
     # --- the parts -----------------------------------------------------------------------
 
     def plan(self) -> None:
         """Every part, its command line and its health check, in start order."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.logs.mkdir(exist_ok=True)
+        self.logs.mkdir(mode=0o700, exist_ok=True)
+        self.logs.chmod(0o700)  # the hosts log answers, and what learners asked
+        self.secrets = Secrets(self.data_dir / "secrets")
+        self.llm_key = self.secrets.get("llm-api-key")
+        self.proxy_secret = self.secrets.get("proxy-secret")
         self.components.append(self.postgres())
         self.llm_port = free_port()
         model = catalog.resolve("llm", self.settings.llm_model, self.settings.cache_dir)
@@ -125,29 +184,36 @@ class Cluster:
                     # Without this it ends the answer it is streaming when another arrives.
                     + ["--interrupt_requests", "False"],
                     port,
-                    http_ok(f"http://127.0.0.1:{port}/v1/models"),
+                    http_ok(f"http://127.0.0.1:{port}/v1/models", key=self.llm_key),
+                    # Its `--api_key`, from the environment (its settings read API_KEY):
+                    # a command line is anyone's to read in /proc, an environment is not.
+                    env={"API_KEY": self.llm_key},
                 )
             )
-        # Speech: one Wyoming server each, with the packaged model and voice.
+        # Speech: one Wyoming server each, with the packaged model and voice, on a Unix
+        # socket in a folder only this user (and root) may enter: Wyoming has no keys.
         from server.bench.wyoming import stt_command, tts_command
         from server.engines.wyoming_link import probe
 
-        self.stt_port, self.tts_port = free_port(), free_port()
-        stt_url, tts_url = f"tcp://127.0.0.1:{self.stt_port}", f"tcp://127.0.0.1:{self.tts_port}"
+        run = self.run_dir()
+        self.stt_url, self.tts_url = f"unix://{run / 'stt.sock'}", f"unix://{run / 'tts.sock'}"
+        stt_url, tts_url = self.stt_url, self.tts_url
         stt_model = catalog.resolve("stt", self.settings.stt_model, self.settings.cache_dir)
         voice = catalog.resolve("tts", self.settings.tts_voice, self.settings.cache_dir)
         self.components += [
             Component(
                 "stt",
                 stt_command(stt_model, stt_url, 1, self.data_dir / "stt"),
-                self.stt_port,
+                None,
                 lambda: bool(probe(stt_url)["reachable"]),
+                socket=str(run / "stt.sock"),
             ),
             Component(
                 "tts",
                 tts_command(voice, tts_url, self.data_dir / "tts"),
-                self.tts_port,
+                None,
                 lambda: bool(probe(tts_url)["reachable"]),
+                socket=str(run / "tts.sock"),
             ),
         ]
         self.host_ports = [free_port() for _ in range(self.hosts)]
@@ -170,27 +236,62 @@ class Cluster:
             )
         )
 
+    def run_dir(self) -> Path:
+        """The folder of the speech servers' sockets, mode 0700: <data>/run, or, when its
+        path is too long for a socket's, a new one under the temporary folder."""
+        run = self.data_dir / "run"
+        if len(str(run / "stt.sock").encode()) > SOCKET_PATH_MAX:
+            self.own_run_dir = Path(tempfile.mkdtemp(prefix="tutor-run-"))  # made 0700
+            log.info("%s is too long a path for a socket: they are in %s", run, self.own_run_dir)
+            return self.own_run_dir
+        run.mkdir(mode=0o700, exist_ok=True)
+        run.chmod(0o700)
+        return run
+
     def postgres(self) -> Component:
         """The database: initdb once (its data stays between runs), then `postgres` in
-        the foreground, so this group sees it exit like any other part."""
+        the foreground, so this group sees it exit like any other part. Every connection,
+        over TCP or its socket, needs a password (scram-sha-256): its superuser's is made
+        at initdb, into <data>/secrets; the tutor's own role comes in create_database."""
         owner = server_user()
         home = self.postgres_home(owner)
         data, sockets = home / "data", home / "run"
         for folder in (home, sockets):
             folder.mkdir(exist_ok=True)
             give(folder, owner)
+        sockets.chmod(0o700)  # its socket: the server's user (and root) alone
         programs = bindir()
-        self.pg_user = login(owner)
         if not (data / "PG_VERSION").exists():
             log.info("creating the database cluster in %s", data)
-            subprocess.run(
-                [*as_user(owner), str(programs / "initdb"), "-D", str(data)]
-                + ["-U", self.pg_user, "--auth=trust", "-E", "UTF8", "--no-locale"],
-                check=True,
-                capture_output=True,
+            password = self.secrets.get("postgres-admin", renew=True)
+            # initdb reads the superuser's password from a file: one only its user can
+            # read, gone once it has.
+            pwfile = home / "initdb-password"
+            write_private(pwfile, password + "\n")
+            give(pwfile, owner)
+            try:
+                subprocess.run(
+                    [*as_user(owner), str(programs / "initdb"), "-D", str(data)]
+                    + ["-U", ADMIN_ROLE, "--auth=scram-sha-256", f"--pwfile={pwfile}"]
+                    + ["-E", "UTF8", "--no-locale"],
+                    check=True,
+                    capture_output=True,
+                )
+            finally:
+                pwfile.unlink(missing_ok=True)
+        elif not self.secrets.exists("postgres-admin"):
+            raise TutorError(
+                f"the database in {data} has no password in {self.secrets.folder} (an "
+                "earlier `tutor cluster up` made it open to every local user): move it "
+                "away, or delete it, and a locked one is made",
+                code="cluster_not_ready",
             )
         port = free_port()
-        self.database_url = f"postgresql://{self.pg_user}@127.0.0.1:{port}/tutor"
+        self.pg_port = port
+        self.tutor_password = self.secrets.get("postgres-tutor")
+        self.database_url = (
+            f"postgresql://{TUTOR_ROLE}:{self.tutor_password}@127.0.0.1:{port}/tutor"
+        )
         return Component(
             "postgres",
             [str(programs / "postgres"), "-D", str(data), "-c", f"port={port}"]
@@ -219,13 +320,34 @@ class Cluster:
         return elsewhere
 
     def create_database(self) -> None:
-        """The tutor's database, once Postgres answers (the hosts make its tables)."""
+        """The tutor's role and database, once Postgres answers (the hosts make its
+        tables): the role logs in with its own password (made once, into
+        <data>/secrets), owns the `tutor` database and nothing else, and may not create
+        databases or roles; no other role may connect to that database."""
         import psycopg
+        from psycopg import sql
 
-        admin = self.database_url.rsplit("/", 1)[0] + "/postgres"
-        with psycopg.connect(admin, autocommit=True) as db:
+        admin = {"user": ADMIN_ROLE, "password": self.secrets.get("postgres-admin")}
+        with psycopg.connect(
+            host="127.0.0.1", port=self.pg_port, dbname="postgres", autocommit=True, **admin
+        ) as db:
+            role = db.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (TUTOR_ROLE,))
+            verb = "ALTER" if role.fetchone() else "CREATE"  # ALTER: the password again
+            db.execute(
+                sql.SQL(
+                    "{} ROLE {} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION"
+                    " NOBYPASSRLS PASSWORD {}"
+                ).format(
+                    sql.SQL(verb),
+                    sql.Identifier(TUTOR_ROLE),
+                    sql.Literal(self.tutor_password),
+                )
+            )
             if not db.execute("SELECT 1 FROM pg_database WHERE datname = 'tutor'").fetchone():
-                db.execute("CREATE DATABASE tutor")
+                db.execute(
+                    sql.SQL("CREATE DATABASE tutor OWNER {}").format(sql.Identifier(TUTOR_ROLE))
+                )
+            db.execute("REVOKE ALL ON DATABASE tutor FROM PUBLIC")
 
     def host_env(self, n: int, port: int) -> dict[str, str]:
         """A tutor host's settings: the shared parts' addresses, and its own port and name.
@@ -236,19 +358,24 @@ class Cluster:
             "TUTOR_PORT": str(port),
             "TUTOR_HOST_NAME": f"tutor-{n}",
             # Everything the tutor keeps is in the shared database; the host's own folder
-            # holds only its search index, made from it.
+            # holds only its search index, made from it. (The URL holds the tutor role's
+            # password: an environment is its process's user's alone to read.)
             "TUTOR_DATABASE_URL": self.database_url,
             "TUTOR_DATA_DIR": str(self.data_dir / f"tutor-{n}"),
             "TUTOR_NARRATION_DIR": str(self.data_dir / "narration"),
             "TUTOR_LLM_URL": f"http://127.0.0.1:{self.llm_port}",
+            "TUTOR_LLM_API_KEY": self.llm_key,
             "TUTOR_LLM_PARALLEL": str(2 * self.llm_replicas),
-            "TUTOR_STT_URL": f"tcp://127.0.0.1:{self.stt_port}",
-            "TUTOR_TTS_URL": f"tcp://127.0.0.1:{self.tts_port}",
+            "TUTOR_STT_URL": self.stt_url,
+            "TUTOR_TTS_URL": self.tts_url,
             "TUTOR_THREADS": "1",
             "TUTOR_ALLOWED_ORIGINS": ",".join(public),
-            # HAProxy says who the client is (X-Forwarded-For): per-address limits apply
-            # to learners, not to the proxy.
-            "TUTOR_TRUSTED_PROXIES": "127.0.0.1",
+            # HAProxy says who the client is (X-Forwarded-For), so per-address limits
+            # apply to learners, not to the proxy; but every local user connects from
+            # 127.0.0.1 too, so the hosts believe it only beside HAProxy's secret header
+            # (server/access.py), never by address.
+            "TUTOR_TRUSTED_PROXIES": "",
+            "TUTOR_PROXY_SECRET": self.proxy_secret,
             "TUTOR_LIBRARY_POLL_S": "1",
             # One host builds lessons (into the shared database and narration folder);
             # the others serve them. Two building the same lesson is work thrown away.
@@ -256,6 +383,7 @@ class Cluster:
         }
 
     def write_haproxy_config(self) -> Path:
+        """<data>/haproxy.cfg, mode 0600: it holds the LLM key and the proxy secret."""
         path = self.data_dir / "haproxy.cfg"
         per_host = max(2, self.settings.max_sessions * 2)
         tutors = "\n".join(
@@ -267,8 +395,16 @@ class Cluster:
             for c in self.components
             if c.name.startswith("llm-")
         )
-        path.write_text(
-            HAPROXY_CONFIG.format(port=self.port, llm_port=self.llm_port, tutors=tutors, llms=llms)
+        write_private(
+            path,
+            HAPROXY_CONFIG.format(
+                port=self.port,
+                llm_port=self.llm_port,
+                tutors=tutors,
+                llms=llms,
+                llm_auth=f'hdr Authorization "Bearer {self.llm_key}"',  # its checks too
+                proxy_secret=self.proxy_secret,
+            ),
         )
         return path
 
@@ -291,7 +427,8 @@ class Cluster:
         )
         out.close()
         component.exited_at = None
-        log.info("started %s (pid %d, port %d)", component.name, component.proc.pid, component.port)
+        where = component.socket or f"port {component.port}"
+        log.info("started %s (pid %d, %s)", component.name, component.proc.pid, where)
 
     def up(self, on_ready: Callable[[dict[str, Any]], None]) -> None:
         """Start everything, report once healthy, then supervise until stopped."""
@@ -376,6 +513,8 @@ class Cluster:
                 except ProcessLookupError:
                     pass
                 component.proc.wait()
+        if self.own_run_dir is not None:
+            shutil.rmtree(self.own_run_dir, ignore_errors=True)
 
 
 def haproxy() -> str:
@@ -394,6 +533,14 @@ def haproxy() -> str:
 # (the tutor closes idle sessions itself sooner). `option redispatch` + `retries`: a
 # connection to a host that has just died goes to another instead of failing. The LLM
 # replicas get the same treatment on an inner port the tutor hosts use as TUTOR_LLM_URL.
+# Who the client is, HAProxy alone says: the client's own X-Forwarded-For (and Forwarded,
+# X-Forwarded-Proto, X-Tutor-Proxy) is dropped, `option forwardfor` adds the peer it saw,
+# and X-Tutor-Proxy carries the secret without which the hosts do not believe it. A
+# client stays on the host leastconn first gave it (`stick on src`, while that host is up)
+# so that its per-address limits, which each host counts in its own memory, hold for it.
+# A host killed a moment ago can still accept a connection (its socket closes only once
+# its memory is gone) and then drop it: a GET (a websocket's opening too) that got no
+# answer is tried again, the last time on another host; a POST is not (it may have run).
 HAPROXY_CONFIG = """\
 global
     maxconn 4096
@@ -415,10 +562,18 @@ defaults
 
 frontend tutor
     bind 127.0.0.1:{port}
+    http-request del-header X-Forwarded-For
+    http-request del-header Forwarded
+    http-request del-header X-Forwarded-Proto
+    http-request set-header X-Tutor-Proxy {proxy_secret}
     default_backend tutor_hosts
 
 backend tutor_hosts
     balance leastconn
+    stick-table type ip size 100k expire 1h
+    stick on src
+    retry-on conn-failure empty-response
+    http-request disable-l7-retry unless METH_GET
     option httpchk
     http-check send meth GET uri /livez ver HTTP/1.1 hdr Host 127.0.0.1
     http-check expect status 200
@@ -431,7 +586,7 @@ frontend llm
 backend llm_replicas
     balance leastconn
     option httpchk
-    http-check send meth GET uri /v1/models ver HTTP/1.1 hdr Host 127.0.0.1
+    http-check send meth GET uri /v1/models ver HTTP/1.1 hdr Host 127.0.0.1 {llm_auth}
     http-check expect status 200
 {llms}
 """

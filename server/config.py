@@ -24,6 +24,7 @@ class ModelPaths:
     tts: Path | None  # None: a Wyoming server (TUTOR_TTS_URL), not a file
     embed: Path
     turn: Path | None = None
+    reader: Path | None = None  # the LLM reader's model (TUTOR_READER=llm, in-process)
 
 
 class Settings(BaseSettings):
@@ -51,22 +52,26 @@ class Settings(BaseSettings):
     llm_parallel: int = Field(4, ge=1, le=256)
     """With TUTOR_LLM_URL: requests to the server in flight at once (it queues or batches
     them); more wait in the tutor's own priority queue."""
+    llm_api_key: str | None = None
+    """With TUTOR_LLM_URL: sent as `Authorization: Bearer <key>` (llama_cpp.server
+    --api_key, vLLM --api-key, a hosted API). Never shown (it is not in the URL)."""
     llm_timeout_s: float = Field(15, gt=0, le=600)
     """With TUTOR_LLM_URL: the longest wait for the server's next piece of an answer;
     past it the turn gets the extractive answer (connecting: at most 3 s)."""
     stt_url: str | None = None
-    """A Wyoming speech-to-text server (`tcp://host:port`, e.g. wyoming-faster-whisper) to
-    transcribe with instead of the in-process model; TUTOR_STT_MODEL then names what it
-    serves. The vocabulary prompt is not sent (the protocol has none)."""
+    """A Wyoming speech-to-text server (`tcp://host:port`, or `unix:///path` for a socket
+    on this machine; e.g. wyoming-faster-whisper) to transcribe with instead of the
+    in-process model; TUTOR_STT_MODEL then names what it serves. The vocabulary prompt is
+    not sent (the protocol has none)."""
     stt_parallel: int = Field(2, ge=1, le=64)
     """With TUTOR_STT_URL: transcriptions in flight to the server at once."""
     stt_timeout_s: float = Field(10, gt=0, le=120)
     """With TUTOR_STT_URL: the longest wait for a transcript (connecting: at most 3 s);
     past it the learner gets error stt_timeout and may say it again."""
     tts_url: str | None = None
-    """A Wyoming text-to-speech server (`tcp://host:port`, e.g. wyoming-piper) to speak
-    with instead of the in-process voice; TUTOR_TTS_VOICE then names the voice it serves.
-    The speaking pace is not applied (the protocol has none)."""
+    """A Wyoming text-to-speech server (`tcp://host:port`, or `unix:///path`; e.g.
+    wyoming-piper) to speak with instead of the in-process voice; TUTOR_TTS_VOICE then
+    names the voice it serves. The speaking pace is not applied (the protocol has none)."""
     tts_parallel: int = Field(2, ge=1, le=64)
     """With TUTOR_TTS_URL: sentences in flight to the server at once."""
     tts_timeout_s: float = Field(10, gt=0, le=120)
@@ -90,6 +95,18 @@ class Settings(BaseSettings):
     answer_threshold: float = Field(0.5, gt=0, lt=1)
     """The coverage model's probability that the articles answer a question, below which
     the tutor declines (server/reason/gate.py; higher declines more)."""
+    reader: Literal["rules", "llm"] = "rules"
+    """How a typed question's answer sentence is chosen once the coverage decision says
+    the articles answer it: `rules` (the extractor's scores alone) or `llm` (the LLM
+    reader judges the extractor's best 3 sentences, yes or no, one prompt each: the best
+    judged answers, or the tutor declines when none reaches TUTOR_READER_THRESHOLD).
+    Spoken turns always use the rules. `llm` needs the optional model (`make
+    reader-llm`), or TUTOR_LLM_URL pointing at a server that returns logprobs."""
+    reader_model: str = "qwen2.5-coder-1.5b"
+    """With TUTOR_READER=llm: the reader's model (catalog name or GGUF path); with
+    TUTOR_LLM_URL the server's own model (TUTOR_LLM_MODEL) reads instead."""
+    reader_threshold: float = Field(0.5, gt=0, lt=1)
+    """With TUTOR_READER=llm: the P(yes) the best-judged sentence needs to be said."""
     history_turns: int = Field(3, ge=0, le=20)
     max_answer_tokens: int = Field(96, ge=8, le=1024)
     max_upload_bytes: int = Field(2_000_000, ge=1024)
@@ -129,6 +146,12 @@ class Settings(BaseSettings):
 
     build_lessons: bool = True
     """Build missing lessons (scripts, narration) in the background at start."""
+    lesson_budget_s: float = Field(600.0, gt=0)
+    """The most one lesson's build may take (time spent waiting for learners' turns not
+    counted): past it the build stops and the lesson fails with `build_timeout`."""
+    index_wait_s: float = Field(120.0, ge=0)
+    """At start the index loads in the background: a question asked before it is ready
+    waits for it this long at most (then the index as it is answers)."""
 
     # Access (server/access.py)
     api_token: str | None = None
@@ -146,6 +169,11 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """Addresses or networks of reverse proxies whose X-Forwarded-For / -Proto headers
     are believed (default: none, so the client address is always the real peer)."""
+    proxy_secret: str | None = None
+    """A secret the load balancer sends as `X-Tutor-Proxy` on every request, having
+    dropped the client's own X-Forwarded-For and added the peer it saw: on a request
+    with it, X-Forwarded-For is the client (server/access.py). `tutor cluster up` makes
+    one, since on a shared machine the balancer's address proves nothing."""
 
     @field_validator("allowed_origins", "allowed_hosts", "trusted_proxies", mode="before")
     @classmethod
@@ -176,19 +204,29 @@ class Settings(BaseSettings):
     @field_validator("stt_url", "tts_url")
     @classmethod
     def _wyoming_url(cls, value: str | None) -> str | None:
-        """tcp://host:port, nothing else (the address of a Wyoming server)."""
+        """tcp://host:port, or unix:///absolute/path (a socket on this machine), nothing
+        else (the address of a Wyoming server)."""
         if not value:
             return None
         from urllib.parse import urlsplit
 
         url = value.strip().rstrip("/")
         parts = urlsplit(url)
+        if parts.scheme == "unix":
+            if parts.netloc or not parts.path.startswith("/") or parts.query or parts.fragment:
+                raise ValueError(
+                    f"{value!r} is not a Wyoming socket address such as unix:///run/stt.sock"
+                )
+            return url
         try:
             port = parts.port
         except ValueError:
             port = None
         if parts.scheme != "tcp" or not parts.hostname or port is None or parts.path:
-            raise ValueError(f"{value!r} is not a Wyoming address such as tcp://127.0.0.1:10300")
+            raise ValueError(
+                f"{value!r} is not a Wyoming address such as tcp://127.0.0.1:10300 or "
+                "unix:///run/stt.sock"
+            )
         if parts.username or parts.password or parts.query or parts.fragment:
             raise ValueError(f"{value!r}: a Wyoming address is only tcp://host:port")
         host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
@@ -312,4 +350,18 @@ class Settings(BaseSettings):
             turn=catalog.resolve("turn", self.turn_model, self.cache_dir)
             if self.turn_detector == "smart"
             else None,
+            reader=self.reader_path(),
         )
+
+    def reader_path(self) -> Path | None:
+        """The LLM reader's model file: None with the rules (the default) or when the
+        reader asks TUTOR_LLM_URL; a ConfigError naming TUTOR_READER_MODEL and `make
+        reader-llm` when its packages are not installed."""
+        if self.reader != "llm" or self.llm_url:
+            return None
+        try:
+            return catalog.resolve("reader", self.reader_model, self.cache_dir)
+        except catalog.ConfigError as exc:
+            raise catalog.ConfigError(
+                f"TUTOR_READER=llm: {exc.message} (or set TUTOR_READER=rules)"
+            ) from exc

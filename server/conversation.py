@@ -13,7 +13,9 @@ what was heard) are `server.reply.Replies`.
 Barge-in: speech from the learner (or `interrupt`) while a reply runs or its audio may
 still be playing cancels the LLM and the TTS at once, sends `interrupted`, and keeps in
 the history only what the learner heard. A failed turn sends `error` and the session
-goes on; nothing a client sends ends it except closing the socket."""
+goes on; nothing a client sends ends it except closing the socket, or doing nothing but
+ping for TUTOR_IDLE_TIMEOUT_S (`idle_timeout`; see server/admission.py, which may also
+end an idle session for a newcomer: `evicted`)."""
 
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from starlette.websockets import WebSocket
 
 from server import protocol as p
 from server.access import client_key
-from server.admission import GONE, close
+from server.admission import GONE, Slot, close
 from server.errors import TutorError
 from server.lessons.live import QuizSession
 from server.listen.capture import AudioInput
@@ -61,8 +63,11 @@ class Conversation:
         *,
         listen: bool,
         talkers: Callable[[], int] = lambda: 1,
+        slot: Slot | None = None,
     ) -> None:
         self.ws = ws
+        # When the learner last did something, and whether the session was evicted.
+        self.slot = slot or Slot("voice" if listen else "chat", client_key(ws))
         self.services = services
         self.settings = services.settings
         self.listen = listen
@@ -120,36 +125,37 @@ class Conversation:
             hello = await self._hello()
             if hello is None:
                 return
-            grant = self.services.store.open_session(
-                hello.session_id, hello.session_secret, hello.learner_id
+            self.slot.touch()
+            store = self.services.store
+            learner = store.open_learner(
+                hello.learner_id, hello.learner_secret, create=hello.new_learner
             )
+            learner_id = learner.id if learner is not None else None
+            grant = store.open_session(hello.session_id, hello.session_secret, learner_id)
             self.replies.session_id = grant.id
-            self.replies.learner_id = hello.learner_id
-            self.replies.length_scale = length_scale(self.services.store, hello.learner_id)
+            self.replies.learner_id = learner_id
+            self.replies.length_scale = length_scale(store, learner_id)
             self.speak_default = self.listen if hello.speak is None else hello.speak
             if self.listen:
                 self.listener = self._listener(hello.sample_rate)
+            notices = [
+                p.resume_notice(hello.session_id, grant.resumed),
+                p.learner_notice(hello.learner_id, learner_id),
+            ]
             await self.send(
                 p.Ready(
                     session_id=grant.id,
                     session_secret=grant.secret,
                     resumed=grant.resumed,
-                    notice=p.resume_notice(hello.session_id, grant.resumed),
+                    notice=" ".join(n for n in notices if n) or None,
                     input_rate=hello.sample_rate,
                     output_rate=self.services.engines.synthesizer.sample_rate,
                     host=self.settings.host_label,
+                    learner_id=learner_id,
+                    learner_secret=learner.secret if learner is not None else None,
                 )
             )
-            while True:
-                message = await asyncio.wait_for(
-                    self.ws.receive(), timeout=self.settings.idle_timeout_s
-                )
-                if message["type"] == "websocket.disconnect":
-                    break
-                await self._dispatch(message)
-        except TimeoutError:
-            await self.error("idle_timeout", "closing an idle session")
-            await close(self.ws, 1000)
+            await self._serve()
         except GONE:
             pass
         finally:
@@ -157,6 +163,52 @@ class Conversation:
             await self.replies.close()
             if self.listener:
                 self.listener.close()
+
+    async def _serve(self) -> None:
+        """Messages until the client leaves, its learner has done nothing but ping for
+        TUTOR_IDLE_TIMEOUT_S (`idle_timeout`), or admission evicts this idle session
+        for a newcomer (`evicted`)."""
+        evicted = asyncio.ensure_future(self.slot.evicted.wait())
+        receiving: asyncio.Future[dict[str, Any]] | None = None
+        try:
+            while True:
+                if receiving is None:
+                    receiving = asyncio.ensure_future(self.ws.receive())
+                left = self.settings.idle_timeout_s - self.slot.idle_s()
+                done = set()
+                if left > 0:
+                    done, _ = await asyncio.wait(
+                        {receiving, evicted}, timeout=left, return_when=asyncio.FIRST_COMPLETED
+                    )
+                if receiving in done:
+                    message, receiving = receiving.result(), None
+                    if message["type"] == "websocket.disconnect":
+                        return
+                    await self._dispatch(message)
+                elif evicted in done:
+                    await self.error(
+                        "evicted",
+                        "closing this idle session: the tutor is full and another learner is "
+                        "waiting; say something to come back",
+                    )
+                    await self._end()
+                    return
+                elif self.slot.idle_s() >= self.settings.idle_timeout_s:
+                    await self.error("idle_timeout", "closing an idle session")
+                    await self._end()
+                    return
+        finally:
+            for pending in (receiving, evicted):
+                if pending is not None and not pending.done():
+                    pending.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, *GONE):
+                        await pending
+
+    async def _end(self) -> None:
+        """Stop replying, and close (after the error that says why)."""
+        self._closed = True
+        await self.replies.close()
+        await close(self.ws, 1000)
 
     def _listener(self, sample_rate: int) -> Listener:
         settings, services = self.settings, self.services
@@ -216,6 +268,7 @@ class Conversation:
             self._check_size(message)
             data, text = message.get("bytes"), message.get("text")
             if data is not None:
+                self.slot.touch()  # the microphone: the learner is there
                 if self.listener is None:
                     raise TutorError(
                         "this socket takes text questions, not audio; use /ws/voice for speech",
@@ -223,7 +276,10 @@ class Conversation:
                     )
                 await self.listener.feed(data)
             elif text is not None:
-                await self._on_message(p.parse_client(text))
+                message = p.parse_client(text)
+                if not isinstance(message, p.Ping):  # a ping keeps a socket, not a learner
+                    self.slot.touch()
+                await self._on_message(message)
         except TutorError as exc:
             await self.error(exc.code, exc.message)
         except Exception:  # noqa: BLE001 - a bug must not end the session
@@ -281,7 +337,7 @@ class Conversation:
             await self.send(p.SpeechStarted())
         elif isinstance(event, Early):
             if self.quiz.pending is None:  # a quiz answer is graded, never guessed at
-                await self.replies.speculate(event.text)
+                await self.replies.speculate(event.text, speak=self.speak_default)
         elif isinstance(event, SpeechStopped):
             await self.send(p.SpeechStopped())
         elif isinstance(event, Partial):
@@ -301,13 +357,18 @@ class Conversation:
                 )
             admit = lambda: self.services.access.allow_question(client_key(self.ws))  # noqa: E731
             if not await self.replies.release(heard, admit):
-                await self.ask(heard.text, speak=True, heard=heard)
+                # Spoken replies as the hello asked (`speak: false`: text only).
+                await self.ask(heard.text, speak=self.speak_default, heard=heard)
 
     # --- questions ----------------------------------------------------------------------
 
     async def ask(self, question: str, *, speak: bool, heard: Heard | None = None) -> None:
         """A question (typed, or the learner's finished utterance). While a quiz question
-        is pending, it is the learner's answer to it."""
+        is pending, it is the learner's answer to it. Zero-width characters are not read:
+        a question of nothing else is empty."""
+        question = p.visible(question)
+        if not question.strip():
+            raise TutorError("the question is empty", code="empty_question")
         self.services.access.allow_question(client_key(self.ws))
         if self.quiz.pending is not None:
             await self.quiz.answer(question, speak=speak, spoken=heard is not None)
@@ -332,7 +393,7 @@ async def serve(ws: WebSocket, services: Services, *, listen: bool) -> None:
     `Admission`, then the session loop."""
     admission = ws.app.state.admission
     channel = "voice" if listen else "chat"
-    async with admission.admit(ws, services, channel) as admitted:
-        if admitted:
+    async with admission.admit(ws, services, channel) as slot:
+        if slot is not None:
             talkers = lambda: admission.talkers("voice") or 1  # noqa: E731
-            await Conversation(ws, services, listen=listen, talkers=talkers).run()
+            await Conversation(ws, services, listen=listen, talkers=talkers, slot=slot).run()

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from server.errors import ConfigError
+from server.errors import BadRequest, ConfigError
 
 
 @dataclass(frozen=True)
@@ -243,16 +243,28 @@ def postgres_ddl(statement: str) -> str:
     return re.sub(r"\bREAL\b", "DOUBLE PRECISION", statement)
 
 
+def storable(params: Sequence[Any]) -> tuple[Any, ...]:
+    """The parameters, unless a text among them holds a NUL, which Postgres text cannot
+    (psycopg would raise DataError, a 500): then BadRequest. The routes refuse control
+    characters before this; this is the backstop for anything that slips past them."""
+    values = tuple(params)
+    for value in values:
+        if isinstance(value, str) and "\x00" in value:
+            raise BadRequest("text with a NUL character cannot be stored")
+    return values
+
+
 class _PostgresConnection:
     def __init__(self, conn: Any) -> None:
         self._conn = conn
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
-        return self._conn.execute(postgres_sql(sql), tuple(params))
+        return self._conn.execute(postgres_sql(sql), storable(params))
 
     def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> Any:
+        rows = [storable(row) for row in params]
         with self._conn.cursor() as cur:
-            cur.executemany(postgres_sql(sql), params)
+            cur.executemany(postgres_sql(sql), rows)
 
 
 class PostgresDatabase(Database):

@@ -37,3 +37,23 @@ class EngineError(TutorError):
     timeout. `code`: {llm,stt,tts}_unreachable, _timeout or _failed."""
 
     code = "engine_failed"
+
+
+SHOWN_CHARS = 64  # the most of a client's input an error message repeats
+
+
+def shown(value: object, limit: int = SHOWN_CHARS) -> str:
+    """A client's value as an error message may repeat it: at most `limit` characters
+    (then "…"), control characters written as escapes, so a 5,000-character id or a NUL
+    never comes back whole."""
+    text = str(value)
+    cut = text[:limit]
+    cut = "".join(c if c.isprintable() or c == " " else ascii(c)[1:-1] for c in cut)
+    return cut + ("…" if len(text) > limit else "")
+
+
+class BadRequest(TutorError):
+    """What a client sent can never be stored or read as it is (a control character, an
+    id not of the server's making): HTTP 400 `bad_request`."""
+
+    code = "bad_request"

@@ -9,15 +9,51 @@ Server -> client: the `ServerEvent` classes below, and binary reply audio.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic_core import PydanticCustomError
 
-from server.errors import TutorError
+from server.errors import TutorError, shown
 
 MAX_TEXT_CHARS = 2000
 MAX_ID = 2**63 - 1  # ids are SQLite integers: past this, a lookup would overflow
-LEARNER_ID = r"^[A-Za-z0-9_-]+$"  # like session ids; at most 64 characters
+# A learner id is the server's own (Store.new_learner: 16 random bytes, base64url, 22
+# characters), or the UUID a browser made for itself before the server issued ids (such
+# a learner gets its secret at its next hello). Nothing shorter, nothing else.
+LEARNER_ID = r"^(?:[A-Za-z0-9_-]{22}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$"
+# The learner's secret (Store.new_learner: 32 random bytes, base64url): ready hands it
+# over once; HTTP routes take it in this header, compared with its stored hash.
+LEARNER_SECRET = r"^[A-Za-z0-9_-]{43}$"
+LEARNER_SECRET_HEADER = "X-Learner-Secret"
+SESSION_ID = r"^[A-Za-z0-9_-]{1,64}$"
+SESSION_SECRET_HEADER = "X-Session-Secret"  # reads a session's transcript
+
+# Control characters (C0 but tab and newline, DEL, C1) and lone surrogates: never stored
+# (Postgres refuses NUL in text) and never meant. Refused as `bad_request` (HTTP 400) or
+# `bad_message` (socket), before anything is stored.
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+# Zero-width characters, removed from a question before it is read ("Avo\u200bcado" is
+# "Avocado"; a question of nothing else is empty).
+ZERO_WIDTH = re.compile("[\u200b-\u200d\u2060\ufeff]")
+CONTROL_ERROR = "control_characters"  # the pydantic error type of a refused character
+
+
+def no_controls(value: str) -> str:
+    if CONTROL.search(value):
+        raise PydanticCustomError(
+            CONTROL_ERROR, "control characters (other than tab and newline) are not allowed"
+        )
+    return value
+
+
+def visible(text: str) -> str:
+    """The text without zero-width characters."""
+    return ZERO_WIDTH.sub("", text)
+
+
+PlainText = Annotated[str, AfterValidator(no_controls)]  # what a client may send as text
 
 
 class _Message(BaseModel):
@@ -34,14 +70,18 @@ class Hello(_Message):
     # The secret `ready` gave for that session: without it a new session starts.
     session_secret: str | None = Field(None, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
     speak: bool | None = None  # reply audio; default: yes on /ws/voice, no on /ws/chat
-    # Who is learning: a random id the browser makes and keeps (server/teach). None: an
-    # anonymous session, remembered by no learner's progress.
-    learner_id: str | None = Field(None, max_length=64, pattern=LEARNER_ID)
+    # Who is learning (server/teach): the learner id and secret an earlier `ready` gave.
+    # None: an anonymous session, remembered by no learner's progress.
+    learner_id: str | None = Field(None, pattern=LEARNER_ID)
+    learner_secret: str | None = Field(None, pattern=LEARNER_SECRET)
+    # True: without a learner of one's own (none given, or not these), the server makes
+    # one and `ready` hands over its id and secret (the browser's hello says this).
+    new_learner: bool = False
 
 
 class Text(_Message):
     type: Literal["text"]
-    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
+    text: PlainText = Field(min_length=1, max_length=MAX_TEXT_CHARS)
     speak: bool | None = None  # per-question override of the hello's setting
 
 
@@ -51,7 +91,7 @@ class Interrupt(_Message):
 
 class Playback(_Message):
     type: Literal["playback"]
-    turn_id: str = Field(max_length=64)
+    turn_id: PlainText = Field(max_length=64)
     played_ms: int = Field(ge=0, le=MAX_ID)
 
 
@@ -99,7 +139,7 @@ def parse_client(raw: str | bytes) -> ClientMessage:
                 "lesson.context, quiz.ask, ping",
                 code="unknown_type",
             ) from None
-        where = ".".join(str(p) for p in first["loc"][1:]) or "message"
+        where = shown(".".join(str(p) for p in first["loc"][1:]) or "message")
         raise ProtocolError(f"{where}: {first['msg']}", code="bad_message") from None
 
 
@@ -125,6 +165,12 @@ class Ready(ServerEvent):
     # Which tutor host answered (TUTOR_HOST_NAME): behind a load balancer, any host
     # continues any session from the database; this says which one has it now.
     host: str = ""
+    # The learner this session belongs to (None: anonymous), and its secret when this
+    # hello issued it (a new learner, or one from before secrets): keep both, and send
+    # them in every hello; HTTP learner routes take the secret as X-Learner-Secret. The
+    # server keeps only a hash: a secret not kept now cannot be had again.
+    learner_id: str | None = None
+    learner_secret: str | None = None
 
 
 class SpeechStarted(ServerEvent):
@@ -241,6 +287,17 @@ def resume_notice(asked: str | None, resumed: bool) -> str | None:
     return (
         f"session {asked} was not continued (unknown, without its secret, or another "
         "learner's); this is a new session"
+    )
+
+
+def learner_notice(asked: str | None, granted: str | None) -> str | None:
+    """What `ready` says when the learner named in hello is not who the session is for."""
+    if asked is None or asked == granted:
+        return None
+    now = "a new learner's (see learner_id)" if granted else "anonymous"
+    return (
+        f"learner {asked} was not recognised (unknown, or without its secret); "
+        f"this session is {now}"
     )
 
 

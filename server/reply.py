@@ -23,9 +23,10 @@ from collections.abc import Callable
 from typing import Protocol
 
 from server import protocol as p
+from server.engines import speaking_pace
 from server.errors import TutorError
 from server.listen.events import Heard
-from server.reason.commands import adjust_speed, detect
+from server.reason.commands import PACE_CHANGED, adjust_speed, detect
 from server.reason.respond import Answer, AnswerDelta
 from server.services import Services
 from server.speak.transmit import Speaker
@@ -178,8 +179,9 @@ class Replies:
         self._make_current(turn)
         turn.task = asyncio.create_task(self._answer(turn, speak))
 
-    async def speculate(self, text: str) -> None:
-        """Start answering the early transcript, holding everything back.
+    async def speculate(self, text: str, *, speak: bool = True) -> None:
+        """Start answering the early transcript, holding everything back (`speak`: with
+        reply audio, as the session's hello asked).
 
         The final transcript is usually ready a few hundred milliseconds before the
         learner's turn ends; when it ends with the same words, `release` sends the held
@@ -193,7 +195,7 @@ class Replies:
         turn = Turn(self.outlet, text, speculative=True)
         turn.timings["speculative"] = 1.0
         self.speculative = turn
-        turn.task = asyncio.create_task(self._answer(turn, speak=True))
+        turn.task = asyncio.create_task(self._answer(turn, speak=speak))
 
     async def release(self, heard: Heard, admit: Callable[[], None]) -> bool:
         """Make the speculative answer the reply to `heard`, if it answers the same
@@ -293,14 +295,18 @@ class Replies:
 
     def _change_pace(self, question: str) -> None:
         """ "Slower" / "faster": the new pace holds from this reply on (its acknowledgement
-        is already spoken at it), and is kept as the learner's speed."""
+        is already spoken at it), and is kept as the learner's speed. At the slowest (or
+        fastest) pace the reply says so instead (`commands.PACE_CHANGED`, read by the
+        command's reply in this turn's task)."""
         store = self.services.store
         if self.learner_id is not None:  # set in the client (or another tab) meanwhile
             self.length_scale = length_scale(store, self.learner_id)
         command = detect(question)
         if command is None or not command.changes_speed:
             return
+        before = self.length_scale
         self.length_scale, _ = adjust_speed(self.length_scale, command.kind)
+        PACE_CHANGED.set(self.length_scale != round(speaking_pace(before), 3))
         if self.learner_id is not None:
             save_profile(store, self.learner_id, {"speed": round(1 / self.length_scale, 3)})
 

@@ -5,11 +5,16 @@ the engines the settings name (in-process models by default, an OpenAI-compatibl
 with TUTOR_LLM_URL, Wyoming speech servers with TUTOR_STT_URL / TUTOR_TTS_URL) and wires
 the Answerer and the turn runner over them. The server's lifespan, the CLI (`ask`,
 `eval`), `lessons build` and the benchmarks all call it, each naming the engines it needs
-(`roles`), so a new backend or store lands here once."""
+(`roles`), so a new backend or store lands here once.
+
+The server opens its services with `load_index=False`: learners are served (and `/livez`
+answers) while `load_index` builds the index in the library's thread; a question asked
+meanwhile waits for it (the turn runner, up to turns.INDEX_WAIT_S)."""
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -23,9 +28,11 @@ from server.access import Access
 from server.config import Settings
 from server.engines import Engines, FailSoft
 from server.engines.loaded import NotOpened, timed
-from server.jobs import UploadJobs
+from server.jobs import Recovered, UploadJobs
 from server.library import Library
-from server.reason.lookup import Index
+from server.reason.lookup import Hit, Index
+from server.reason.passages import Passage
+from server.reason.question import Question
 from server.reason.respond import Answerer
 from server.store import Store
 from server.turns import TurnRunner
@@ -50,10 +57,32 @@ class Services:
     started_at: float = field(default_factory=time.time)
     ready_seconds: float = 0.0
     owns_engines: bool = False  # opened here (closed here), or passed in by a test
+    index_ready: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         self.access = Access(self.settings, store=self.store)
-        self.jobs = UploadJobs(self.library)
+        # Uploads wait in <data>/uploads until they are in the library and its index.
+        self.jobs = UploadJobs(self.library, self.settings.data_dir / "uploads")
+        self.turns.index_ready = self.index_ready
+
+    def load_index(self) -> list[Recovered]:
+        """Build the index from the library (in the library's thread, after taking out
+        what a crash left half-added), and mark it ready; the uploads to add again
+        (`jobs.resume`, once the index answers)."""
+        try:
+            recovered = self.jobs.recover()
+        except Exception:  # noqa: BLE001 - the index matters more; the uploads stay pending
+            log.exception("reading the pending uploads failed; they wait for the next start")
+            recovered = []
+        self.library.mark_seen()
+        self.index.rebuild(self.store.articles())
+        self.index_ready.set()
+        log.info(
+            "index ready: %d articles, %d passages",
+            self.store.article_count(),
+            len(self.index.passages),
+        )
+        return recovered
 
     def lesson_article(self, lesson_id: int, segment: int = 0) -> int | None:
         """The article a lesson (at this segment) teaches: retrieval prefers it while the
@@ -65,20 +94,32 @@ class Services:
     def close(self) -> None:
         if self.owns_engines:
             self.engines.close()
+        judge = getattr(self.answerer, "judge", None)  # the LLM reader's worker and model
+        if judge is not None:
+            judge.close()
         self.store.close()
 
 
 def open_services(
-    settings: Settings, engines: Engines | None = None, *, roles: Iterable[str] = ROLES
+    settings: Settings,
+    engines: Engines | None = None,
+    *,
+    roles: Iterable[str] = ROLES,
+    load_index: bool = True,
 ) -> Services:
     """Everything a tutor process uses. `engines`: already loaded ones (tests load the
     models once per run); otherwise the engines for `roles` are opened from the settings
-    and the rest are left out (`NotOpened`: a command that answers text needs no voice)."""
+    and the rest are left out (`NotOpened`: a command that answers text needs no voice).
+    `load_index=False`: the index is left empty, for `Services.load_index` to build."""
     store = Store(settings.database)
     library = Library(store)
-    index = build_index(settings, library)
+    index = build_index(settings, library, load=load_index)
     owned = engines is None
     wanted = set(ROLES if engines is not None else roles)
+    if settings.reader == "llm":
+        from server.engines.reader import prefer_passive_threads
+
+        prefer_passive_threads()  # before llama.cpp is first loaded, by any engine
     if engines is None:
         engines = open_engines(settings, wanted)
     # The Answerer has its own fallback for an LLM that cannot answer (the extractive
@@ -90,11 +131,14 @@ def open_services(
         k=settings.retrieval_k,
         threshold=settings.answer_threshold,
         max_tokens=settings.max_answer_tokens,
+        judge=open_judge(settings) if settings.reader == "llm" else None,
     )
-    turns = TurnRunner(store, answerer, settings.history_turns)
+    turns = TurnRunner(store, answerer, settings.history_turns, settings.index_wait_s)
     services = Services(
         settings, store, library, engines, index, answerer, turns, owns_engines=owned
     )
+    if load_index:
+        services.index_ready.set()
     if settings.turn_detector == "smart" and "stt" in wanted:
         from server import catalog
         from server.listen.turn import SmartTurn
@@ -128,7 +172,11 @@ def open_engine(role: str, settings: Settings) -> Any:
         from server.engines.openai import OpenAIResponder
 
         return OpenAIResponder(
-            settings.llm_url, settings.llm_model, settings.llm_timeout_s, settings.llm_parallel
+            settings.llm_url,
+            settings.llm_model,
+            settings.llm_timeout_s,
+            settings.llm_parallel,
+            api_key=settings.llm_api_key,
         )
     if role == "llm":
         from server.engines.llama import LlamaResponder
@@ -160,20 +208,80 @@ def open_engine(role: str, settings: Settings) -> Any:
     raise ValueError(f"no such engine role: {role}")
 
 
+def open_judge(settings: Settings) -> Any:
+    """The LLM reader (TUTOR_READER=llm) on its own worker: the server at TUTOR_LLM_URL
+    when there is one (it must return logprobs), else the reader model in-process."""
+    from server.engines.reader import LlamaReader, OpenAIReader
+    from server.reason.judge import Judge
+
+    if settings.llm_url:
+        engine: Any = OpenAIReader(
+            settings.llm_url,
+            settings.llm_model,
+            settings.llm_timeout_s,
+            settings.llm_parallel,
+            api_key=settings.llm_api_key,
+        )
+    else:
+        path = settings.reader_path()
+        assert path is not None
+        engine = LlamaReader(path, settings.reader_model, settings.threads)
+    return Judge(engine, threshold=settings.reader_threshold)
+
+
+class LibraryIndex(Index):
+    """The retrieval index of a library: it never answers from an article removed from
+    the library, also before the rebuild without it is swapped in (`Library.gone`)."""
+
+    def __init__(self, folder: Path | None, embedder: Any, library: Library) -> None:
+        super().__init__(folder, embedder)
+        self.library = library
+
+    @property
+    def passages(self) -> list[Passage]:
+        """Every passage, less those of articles removed since the last rebuild (what
+        reads all of them: "what is X?" definitions, suggestions, the articles' names)."""
+        passages = super().passages
+        gone = self.library.gone()
+        return [p for p in passages if p.article_id not in gone] if gone else passages
+
+    def search(
+        self,
+        question: Question | str,
+        k: int = 4,
+        prefer_article: int | None = None,
+        vector: Any = None,
+    ) -> list[Hit]:
+        gone = self.library.gone()
+        if not gone:
+            return super().search(question, k, prefer_article, vector)
+        every = super().search(question, len(super().passages), prefer_article, vector)
+        return [hit for hit in every if hit.passage.article_id not in gone][:k]
+
+
 def build_index(
-    settings: Settings, library: Library, embed_path: Path | None = None, progress: Any = None
+    settings: Settings,
+    library: Library,
+    embed_path: Path | None = None,
+    progress: Any = None,
+    *,
+    load: bool = True,
 ) -> Index:
     """The retrieval index over the library, kept in step with it, with the sentence
-    embedding model (every place that answers questions builds its index here)."""
+    embedding model (every place that answers questions builds its index here).
+    `load=False`: the bundled articles are stored if the library is empty, but the index
+    is left empty, to be built later (the server does it in the background)."""
     from server import catalog
     from server.reason.embed import Embedder
 
     path = embed_path or catalog.resolve("embed", settings.embed_model, settings.cache_dir)
-    index = Index(settings.data_dir / "index", Embedder(path, settings.embed_model))
+    embedder = Embedder(path, settings.embed_model)
+    index = LibraryIndex(settings.data_dir / "index", embedder, library)
     library.on_change(lambda: index.rebuild(library.store.articles()))
-    library.seed(settings.corpus_dir)
-    library.mark_seen()
-    index.rebuild(library.store.articles(), progress)
+    library.seed(settings.corpus_dir, rebuild=load)
+    if load:
+        library.mark_seen()
+        index.rebuild(library.store.articles(), progress)
     return index
 
 
@@ -184,11 +292,13 @@ def get_services(conn: HTTPConnection) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 __all__ = [
     "ROLES",
+    "LibraryIndex",
     "Services",
     "ServicesDep",
     "build_index",
     "get_services",
     "open_engine",
     "open_engines",
+    "open_judge",
     "open_services",
 ]

@@ -1,5 +1,6 @@
-"""Storage: articles (with their paragraphs), learners, sessions (with the hash of each
-one's resume secret, and the learner they belong to) and turns, in SQLite (one file in the
+"""Storage: articles (with their paragraphs), learners (with the hash of each one's
+secret), sessions (with the hash of each one's resume secret, and the learner they belong
+to) and turns, in SQLite (one file in the
 data folder) or Postgres (TUTOR_DATABASE_URL; server/database.py hides the difference).
 
 Every write is one short transaction, committed before the caller moves on: a turn
@@ -29,7 +30,7 @@ from server.database import (
     SQLiteDatabase,
     open_database,
 )
-from server.errors import NotFound
+from server.errors import NotFound, shown
 from server.reason.blocks import Block, decode_all
 from server.reason.ingest import Document
 
@@ -50,7 +51,7 @@ CREATE TABLE IF NOT EXISTS articles (
     added_at     REAL NOT NULL,
     details      TEXT                    -- JSON: reading time, updated, author's line
 );
--- A learner's id is made and kept by their browser; no password (the token is the gate).
+-- A learner: made by the server at a hello, its secret's hash added below (AddColumn).
 CREATE TABLE IF NOT EXISTS learners (
     id           TEXT PRIMARY KEY,
     display_name TEXT,
@@ -83,6 +84,9 @@ CREATE INDEX IF NOT EXISTS turns_by_session ON turns(session_id, id);
         AddColumn("sessions", "learner_id", "TEXT REFERENCES learners(id) ON DELETE CASCADE"),
         # After the migration: an old sessions table has no learner_id before it.
         "CREATE INDEX IF NOT EXISTS sessions_by_learner ON sessions(learner_id)",
+        # Learners' secrets (sha256, like sessions'). NULL: a learner from before them,
+        # whose browser gets one at its next hello (`open_learner`).
+        AddColumn("learners", "secret_hash", "TEXT"),
     ),
 )
 
@@ -133,8 +137,29 @@ class SessionGrant:
     resumed: bool
 
 
+@dataclass(frozen=True)
+class LearnerGrant:
+    """A learner a client may act for: its id and, when this call issued it (a new
+    learner, or one from before secrets), its secret, which only the client keeps."""
+
+    id: str
+    secret: str | None = None
+
+    @property
+    def issued(self) -> bool:
+        return self.secret is not None
+
+
 def _digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _matches(stored: str | None, secret: str | None) -> bool:
+    """Whether `secret` is the one whose hash is `stored` (never for no hash or no secret);
+    compared in constant time."""
+    if not stored or not secret:
+        return False
+    return hmac.compare_digest(stored, _digest(secret))
 
 
 class Store:
@@ -254,6 +279,49 @@ class Store:
     def article_count(self) -> int:
         return int(self._rows("SELECT count(*) FROM articles")[0][0])
 
+    # --- learners ---------------------------------------------------------------------
+
+    def new_learner(self) -> LearnerGrant:
+        """A new learner: an id and a secret of the server's making (16 and 32 random
+        bytes); only the secret's hash is stored."""
+        grant = LearnerGrant(secrets.token_urlsafe(16), secrets.token_urlsafe(32))
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO learners (id, created_at, secret_hash) VALUES (?, ?, ?)",
+                (grant.id, time.time(), _digest(grant.secret or "")),
+            )
+        return grant
+
+    def learner_ok(self, learner_id: str, secret: str | None) -> bool:
+        """Whether `secret` is this learner's. False alike for an unknown learner, a
+        wrong or missing secret, and a learner from before secrets (until its hello)."""
+        rows = self._rows("SELECT secret_hash FROM learners WHERE id = ?", learner_id)
+        return bool(rows) and _matches(rows[0]["secret_hash"], secret)
+
+    def open_learner(
+        self, learner_id: str | None, secret: str | None, create: bool = False
+    ) -> LearnerGrant | None:
+        """Who a hello speaks for: the learner named, with its secret; or a learner from
+        before secrets (no hash stored) named by the browser that made its id, which is
+        given a secret now (the first to name it after the upgrade claims it); else, with
+        `create`, a new learner; else None (anonymous). A learner id is never created as
+        a client names it."""
+        if learner_id:
+            rows = self._rows("SELECT secret_hash FROM learners WHERE id = ?", learner_id)
+            stored = rows[0]["secret_hash"] if rows else None
+            if _matches(stored, secret):
+                return LearnerGrant(learner_id)
+            if rows and stored is None:
+                claimed = secrets.token_urlsafe(32)
+                with self.transaction() as db:
+                    won = db.execute(
+                        "UPDATE learners SET secret_hash = ? WHERE id = ? AND secret_hash IS NULL",
+                        (_digest(claimed), learner_id),
+                    ).rowcount
+                if won:
+                    return LearnerGrant(learner_id, claimed)
+        return self.new_learner() if create else None
+
     # --- sessions and turns -----------------------------------------------------------
 
     def open_session(
@@ -263,31 +331,30 @@ class Store:
         session with a new id and secret. A made-up or someone else's id is never
         continued, nor created under that id: a session is its secret's holder's.
 
-        `learner_id` (validated by the caller: protocol.Hello, the API) is who the session
-        belongs to; a learner seen for the first time gets a row. A session of another
-        learner is not continued (its turns stay in that learner's export and erasure);
-        a session from before learners is claimed by the first learner to continue it."""
+        `learner_id` (checked by the caller with its secret: `open_learner`,
+        `learner_ok`) is who the session belongs to; one that is not in the store (erased
+        meanwhile) leaves the session anonymous, and is never made here. A session of
+        another learner is not continued (its turns stay in that learner's export and
+        erasure); a session from before learners is claimed by the first learner to
+        continue it."""
         if session_id and secret:
             rows = self._rows(
                 "SELECT secret_hash, learner_id FROM sessions WHERE id = ?", session_id
             )
             stored = rows[0]["secret_hash"] if rows else None
             owner = rows[0]["learner_id"] if rows else None
-            if (
-                stored
-                and hmac.compare_digest(stored, _digest(secret))
-                and (learner_id is None or owner in (None, learner_id))
-            ):
+            if _matches(stored, secret) and (learner_id is None or owner in (None, learner_id)):
                 claimed = True
                 if learner_id is not None and owner is None:
                     with self.transaction() as db:
-                        self._add_learner(db, learner_id)
-                        # Unless another tutor process let a learner claim it meanwhile.
+                        # Unless another tutor process let a learner claim it meanwhile
+                        # (or the learner is gone).
                         claimed = (
                             db.execute(
                                 "UPDATE sessions SET learner_id = ? WHERE id = ?"
-                                " AND (learner_id IS NULL OR learner_id = ?)",
-                                (learner_id, session_id, learner_id),
+                                " AND (learner_id IS NULL OR learner_id = ?)"
+                                " AND EXISTS (SELECT 1 FROM learners WHERE id = ?)",
+                                (learner_id, session_id, learner_id, learner_id),
                             ).rowcount
                             > 0
                         )
@@ -295,21 +362,27 @@ class Store:
                     return SessionGrant(session_id, secret, resumed=True)
         grant = SessionGrant(uuid.uuid4().hex, secrets.token_urlsafe(24), resumed=False)
         with self.transaction() as db:
-            if learner_id is not None:
-                self._add_learner(db, learner_id)
             db.execute(
                 "INSERT INTO sessions (id, created_at, secret_hash, learner_id)"
-                " VALUES (?, ?, ?, ?)",
+                " VALUES (?, ?, ?, (SELECT id FROM learners WHERE id = ?))",
                 (grant.id, time.time(), _digest(grant.secret), learner_id),
             )
         return grant
 
-    @staticmethod
-    def _add_learner(db: Connection, learner_id: str) -> None:
-        db.execute(
-            "INSERT INTO learners (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
-            (learner_id, time.time()),
+    def session_readable(
+        self, session_id: str, session_secret: str | None, learner_secret: str | None
+    ) -> bool:
+        """Whether a client may read the session's transcript: it holds the session's
+        secret, or the secret of the learner the session belongs to. False alike for an
+        unknown session and a wrong secret."""
+        rows = self._rows(
+            "SELECT s.secret_hash, l.secret_hash FROM sessions s"
+            " LEFT JOIN learners l ON l.id = s.learner_id WHERE s.id = ?",
+            session_id,
         )
+        if not rows:
+            return False
+        return _matches(rows[0][0], session_secret) or _matches(rows[0][1], learner_secret)
 
     def add_turn(
         self,
@@ -346,7 +419,7 @@ class Store:
 
     def turns(self, session_id: str, limit: int | None = None) -> list[dict[str, Any]]:
         if not self._rows("SELECT 1 FROM sessions WHERE id = ?", session_id):
-            raise NotFound(f"no session {session_id}")
+            raise NotFound(f"no session {shown(session_id)}")
         if limit is None:
             rows = self._rows("SELECT * FROM turns WHERE session_id = ? ORDER BY id", session_id)
         else:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 from server.errors import TutorError
 from server.metrics import STAGE_SECONDS, TURNS
+from server.protocol import visible
 from server.reason.commands import PastTurn
 from server.reason.respond import Answer, AnswerDelta, Answerer, clean_question
 from server.store import Store
@@ -22,13 +24,34 @@ from server.teach import record_asked
 
 log = logging.getLogger(__name__)
 PAST_TURNS = 20  # enough to know what a conversation has covered
+# At start the server loads its index in the background (services.load_index): a question
+# asked before it is ready waits for it, this long at most (then the index as it is
+# answers, and an empty one declines). The default of TUTOR_INDEX_WAIT_S.
+INDEX_WAIT_S = 120.0
 
 
 class TurnRunner:
-    def __init__(self, store: Store, answerer: Answerer, history_turns: int = 3) -> None:
+    def __init__(
+        self,
+        store: Store,
+        answerer: Answerer,
+        history_turns: int = 3,
+        index_wait_s: float = INDEX_WAIT_S,
+    ) -> None:
         self.store = store
+        self.index_wait_s = index_wait_s
         self.answerer = answerer
         self.history_turns = history_turns
+        self.index_ready: threading.Event | None = None  # None: always ready
+
+    async def _index_loaded(self) -> None:
+        ready = self.index_ready
+        if ready is None or ready.is_set():
+            return
+        loop = asyncio.get_running_loop()
+        until = loop.time() + self.index_wait_s
+        while not ready.is_set() and loop.time() < until:
+            await asyncio.sleep(0.05)
 
     def history(self, turns: list[dict[str, Any]]) -> list[tuple[str, str]]:
         """The LLM's history from the session's stored turns: the last `history_turns`."""
@@ -56,10 +79,11 @@ class TurnRunner:
         """`commit_gate`: a speculative turn (started before the learner's turn ended)
         is committed only once the gate opens; cancelled before that, it leaves no trace.
         `learner_id`: a grounded answer counts toward that learner's progress."""
-        question = clean_question(question)
+        question = clean_question(visible(question))  # zero-width characters unread
         if not question:
             raise TutorError("the question is empty", code="empty_question")
         turn_id = turn_id or uuid.uuid4().hex[:12]
+        await self._index_loaded()
         # The session's turns as stored (whole answers, with their sources): the LLM's
         # history, "say that again" repeats one, and suggestions skip what was quoted.
         stored = self.store.turns(session_id, limit=max(PAST_TURNS, self.history_turns))

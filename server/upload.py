@@ -19,7 +19,8 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
-from server.errors import IngestError
+from server.errors import IngestError, shown
+from server.protocol import CONTROL
 from server.reason.ingest import decode, kind_of
 
 FIELD = "file"
@@ -124,11 +125,31 @@ async def read_file_field(request: Request, limit: int) -> tuple[str, bytes]:
     return reader.filename, bytes(reader.data)
 
 
+MAX_NAME = 64  # a file's name as kept and repeated in messages (errors echo it)
+
+
+def check_filename(filename: str) -> str:
+    """The name to keep for an uploaded file: one with a control character (a NUL among
+    them) is refused (`bad_request`, 400); a long one is cut to `MAX_NAME` characters,
+    keeping its type's suffix, so no message repeats more than that of it."""
+    if CONTROL.search(filename):
+        raise IngestError(
+            f"{shown(filename)}: a file name with control characters", code="bad_request"
+        )
+    if len(filename) <= MAX_NAME:
+        return filename
+    stem, dot, suffix = filename.rpartition(".")
+    suffix = dot + suffix if stem and len(suffix) < 8 else ""
+    return filename[: MAX_NAME - len(suffix) - 1] + "…" + suffix
+
+
 def check_article(data: bytes, filename: str) -> None:
     """Refuse at once what can be told without reading the article: another type
     (`unsupported_type`, 415), a binary or non-text file (`bad_document`, 400), an empty
     one (`empty_document`, 400); the same checks, in the same order, as `parse` makes.
     Whether it holds article text is found by reading it, in the upload's job."""
     kind_of(filename)
+    if b"\x00" in data:  # (decode looks at the start only) never stored: Postgres refuses it
+        raise IngestError(f"{filename}: looks like a binary file, not text")
     if not decode(data, filename).strip():
         raise IngestError(f"{filename}: the file is empty", code="empty_document")

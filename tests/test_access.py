@@ -280,6 +280,12 @@ def test_lesson_audio_urls_are_signed_and_short_lived(tmp_path: Path) -> None:
         assert played.status_code == 200 and played.headers["content-type"] == "audio/ogg"
         ranged = client.get(first, headers={"Range": "bytes=0-99"})
         assert ranged.status_code == 206
+        # HEAD where GET works (players check a URL first): the headers, no body.
+        head = client.head(first)
+        assert head.status_code == 200 and head.content == b""
+        assert head.headers["content-type"] == "audio/ogg"
+        assert head.headers["content-length"] == str(len(played.content))
+        assert client.head(path).status_code == 401  # unsigned, as for GET
 
         other_path = urlsplit(second).path
         assert client.get(f"{other_path}?{query}").status_code == 401  # another segment

@@ -123,10 +123,13 @@ def test_ask_keeps_a_session_transcript(client: TestClient) -> None:
         },
     ).json()
     assert second["session_id"] == sid and second["resumed"] and not second["grounded"]
-    turns = client.get(f"/api/sessions/{sid}").json()["turns"]
+    transcript = f"/api/sessions/{sid}"
+    turns = client.get(transcript, headers={"X-Session-Secret": first["session_secret"]})
+    turns = turns.json()["turns"]
     assert [t["question"] for t in turns] == ["What is Avocado?", "How do I change a flat tire?"]
     assert turns[0]["sources"] and "retrieval" in turns[0]["timings"]
     assert client.get("/api/sessions/nope").status_code == 404
+    assert client.get(transcript).status_code == 404  # not without the session's secret
 
 
 def test_ask_explains_itself_only_when_asked(client: TestClient) -> None:
@@ -251,6 +254,7 @@ def test_a_session_continues_only_with_its_secret(fake_client: TestClient) -> No
     made_up = fake_client.post("/api/ask", json={"question": ask, "session_id": "a"}).json()
     assert made_up["session_id"] != "a" and not made_up["resumed"]
     assert fake_client.get("/api/sessions/a").status_code == 404
+    assert fake_client.get(f"/api/sessions/{sid}").status_code == 404  # the id alone
 
     with fake_client.websocket_connect("/ws/chat") as ws:
         ws.send_json({"type": "hello", "session_id": sid})
@@ -270,8 +274,64 @@ def test_a_session_continues_only_with_its_secret(fake_client: TestClient) -> No
         "/api/ask", json={"question": ask, "session_id": sid, "session_secret": secret}
     ).json()
     assert again["session_id"] == sid and again["resumed"]
-    turns = fake_client.get(f"/api/sessions/{sid}").json()["turns"]
-    assert [t["question"] for t in turns] == [ask, "And its size?", ask]
+    turns = fake_client.get(f"/api/sessions/{sid}", headers={"X-Session-Secret": secret})
+    assert [t["question"] for t in turns.json()["turns"]] == [ask, "And its size?", ask]
+
+
+def test_zero_width_characters_are_not_read(fake_client: TestClient) -> None:
+    """U+200B-U+200D, U+2060 and U+FEFF are dropped before a question is read: one of
+    nothing else is empty, and "Avo\u200bcado" is the name (HTTP and the socket)."""
+    for only in ("\u200b", "\u200b\u200c\u200d", " \u2060 \ufeff "):
+        empty = fake_client.post("/api/ask", json={"question": only})
+        assert empty.status_code == 400 and empty.json()["error"]["code"] == "empty_question"
+    plain = fake_client.post("/api/ask", json={"question": "What is Avocado?"}).json()
+    hidden = fake_client.post("/api/ask", json={"question": "What is Avo\u200bca\ufeffdo?"})
+    assert hidden.json()["grounded"] and hidden.json()["sources"] == plain["sources"]
+    sid, secret = hidden.json()["session_id"], hidden.json()["session_secret"]
+    turns = fake_client.get(f"/api/sessions/{sid}", headers={"X-Session-Secret": secret})
+    assert turns.json()["turns"][0]["question"] == "What is Avocado?"  # as read, stored
+    with fake_client.websocket_connect("/ws/chat") as ws:
+        ws.send_json({"type": "hello"})
+        assert ws.receive_json()["type"] == "ready"
+        ws.send_json({"type": "text", "text": "\u200b\u200b"})
+        assert ws.receive_json()["code"] == "empty_question"
+        ws.send_json({"type": "text", "text": "What is Avo\u200dcado?"})
+        while (event := ws.receive_json())["type"] != "answer.done":
+            pass
+        assert event["grounded"] and event["sources"] == plain["sources"]
+
+
+def test_errors_repeat_at_most_64_characters_of_what_was_sent(fake_client: TestClient) -> None:
+    long = "x" * 5000
+    for path in (f"/api/sessions/{long}", f"/api/articles/jobs/{long}", f"/api/articles/{long}"):
+        reply = fake_client.get(path)
+        assert reply.status_code == 404, path
+        assert "x" * 65 not in reply.json()["error"]["message"], path
+    refused = fake_client.get(f"/api/learners/{long}")
+    assert refused.status_code == 422 and "x" * 65 not in refused.text
+    odd = fake_client.post("/api/ask", json={"question": "What is Avocado?", "session_id": long})
+    assert odd.status_code == 422 and "x" * 65 not in odd.text
+    for bad in ("x" * 1999 + "\x00", "\x00" + "x" * 1999):
+        refused = fake_client.post("/api/ask", json={"question": bad})
+        assert refused.status_code == 400 and "x" * 65 not in refused.text
+    with fake_client.websocket_connect("/ws/chat") as ws:
+        ws.send_json({"type": "hello", "session_id": long})
+        first = ws.receive_json()  # the bad field, then ready with the defaults
+        assert first["code"] == "bad_message" and "x" * 65 not in first["message"]
+        assert ws.receive_json()["type"] == "ready"
+        ws.send_json({"type": "playback", "turn_id": "t" * 64, "played_ms": 1})
+        assert ws.receive_json()["message"] == f"no recent turn {'t' * 64}"
+        ws.send_json({"type": "playback", "turn_id": long, "played_ms": 1})
+        assert "x" * 65 not in ws.receive_json()["message"]
+
+
+def test_head_works_wherever_get_does(fake_client: TestClient) -> None:
+    for path in ("/", "/api/articles", "/api/articles/1", "/healthz", "/static/app.js"):
+        got, head = fake_client.get(path), fake_client.head(path)
+        assert head.status_code == got.status_code == 200, path
+        assert head.content == b"" and head.headers["content-type"] == got.headers["content-type"]
+    assert fake_client.head("/api/articles/999").status_code == 404
+    assert fake_client.head("/api/ask").status_code == 405  # no GET there either
 
 
 def test_sessions_from_before_resume_secrets_are_not_continued(tmp_path: Path) -> None:

@@ -1,15 +1,21 @@
 """`tutor cluster up`, for real: HAProxy in front of two tutor hosts, two llama_cpp.server
 replicas behind the hosts, every part its own process. What must hold when parts die:
 a session goes on on the other host, answers go on with one LLM replica, and Ctrl-C stops
-everything the group started. No timing assertions: waits are bounded far past need."""
+everything the group started. What must hold against another user of the machine: the
+database wants a password and the tutor's role is no superuser, the LLM servers want
+their key, the speech servers have no port, and a forged X-Forwarded-For through HAProxy
+is one client still. No timing assertions: waits are bounded far past need."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import pwd
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -19,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from websockets.sync.client import connect
 
@@ -27,6 +34,8 @@ from server.engines.wyoming_link import probe
 from tests.test_voice import utterance
 
 START_S = 300  # a cold start builds the index and loads models on 2 busy cores
+RATE_LIMIT = 30  # questions per client per hour, for the whole module (see the fixture)
+SECRETS = {"postgres-admin", "postgres-tutor", "llm-api-key", "proxy-secret"}
 
 
 def alive(pid: int) -> bool:
@@ -54,6 +63,9 @@ def cluster() -> Iterator[dict[str, Any]]:
         + ["--data-dir", str(data)],
         stdout=subprocess.PIPE,
         stderr=(data / "cluster.log").open("wb"),
+        # Per hour, not per minute, so that the rate-limit test's outcome does not hang on
+        # how fast this machine answers (it reaches every host: TUTOR_* settings do).
+        env={**os.environ, "TUTOR_QUESTION_RATE_LIMIT": f"{RATE_LIMIT}/hour"},
     )
     assert proc.stdout is not None
     try:
@@ -75,6 +87,141 @@ def cluster() -> Iterator[dict[str, Any]]:
 
 def pid_of(cluster: dict[str, Any], name: str) -> int:
     return next(c["pid"] for c in cluster["components"] if c["name"] == name)
+
+
+def part(cluster: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(c for c in cluster["components"] if c["name"] == name)
+
+
+def secret(cluster: dict[str, Any], name: str) -> str:
+    return (cluster["data"] / "secrets" / name).read_text().strip()
+
+
+def mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def listens_on_tcp(pid: int) -> bool:
+    """Whether the process holds a listening TCP socket (IPv4 or IPv6)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        target = os.readlink(fd)
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+                return True
+    return False
+
+
+def connect_as(user: str, path: str) -> int:
+    """The errno of connecting to the Unix socket `path` as `user` (0: connected), from a
+    child process that becomes that user."""
+    entry = pwd.getpwnam(user)
+    pid = os.fork()
+    if pid == 0:  # the child: its exit status says how it went
+        code = 1
+        try:
+            os.setgroups([])
+            os.setgid(entry.pw_gid)
+            os.setuid(entry.pw_uid)
+            socket.socket(socket.AF_UNIX).connect(path)
+            code = 0
+        except OSError as exc:
+            code = exc.errno or 1
+        finally:
+            os._exit(code)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
+# --- locked down: what another user of the machine can reach ---------------------------
+
+
+def test_the_cluster_keeps_its_credentials_to_itself(cluster: dict[str, Any]) -> None:
+    """Generated once into <data>/secrets (0700, each file 0600); HAProxy's config, which
+    holds two of them, is 0600; none is on any part's command line (anyone's to read)."""
+    folder = cluster["data"] / "secrets"
+    assert mode(folder) == 0o700
+    assert {p.name for p in folder.iterdir()} == SECRETS
+    assert all(mode(folder / name) == 0o600 for name in SECRETS)
+    assert mode(cluster["data"] / "haproxy.cfg") == 0o600
+    assert mode(cluster["data"] / "logs") == 0o700
+    values = [secret(cluster, name) for name in SECRETS]
+    assert all(len(value) >= 40 for value in values)  # 32 random bytes, URL-safe
+    for component in cluster["components"]:
+        argv = Path(f"/proc/{component['pid']}/cmdline").read_bytes().decode()
+        assert not [v for v in values if v in argv], component["name"]
+
+
+def test_the_database_wants_a_password_and_the_tutor_is_no_superuser(
+    cluster: dict[str, Any],
+) -> None:
+    port = part(cluster, "postgres")["port"]
+    for role in ("postgres", "tutor"):
+        with pytest.raises(psycopg.OperationalError, match="password"):
+            psycopg.connect(f"postgresql://{role}@127.0.0.1:{port}/tutor", connect_timeout=10)
+        with pytest.raises(psycopg.OperationalError, match="password"):
+            psycopg.connect(f"postgresql://{role}:guess@127.0.0.1:{port}/tutor", connect_timeout=10)
+    url = f"postgresql://tutor:{secret(cluster, 'postgres-tutor')}@127.0.0.1:{port}/tutor"
+    with psycopg.connect(url, autocommit=True, connect_timeout=10) as db:
+        rights = db.execute(
+            "SELECT rolsuper, rolcreatedb, rolcreaterole FROM pg_roles WHERE rolname = current_user"
+        ).fetchone()
+        assert rights == (False, False, False)
+        # What a superuser could do: run a program as the server's user.
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            db.execute("COPY (SELECT 1) TO PROGRAM 'id'")
+
+
+def test_the_llm_servers_want_their_key(cluster: dict[str, Any]) -> None:
+    body = {"messages": [{"role": "user", "content": "Hello"}], "max_tokens": 1}
+    key = secret(cluster, "llm-api-key")
+    for name in ("llm-1", "llm-2"):
+        base = f"http://127.0.0.1:{part(cluster, name)['port']}"
+        for headers in ({}, {"Authorization": "Bearer guess"}):
+            reply = httpx.post(
+                f"{base}/v1/chat/completions", json=body, headers=headers, timeout=60
+            )
+            assert reply.status_code == 401, (name, reply.text)
+        assert httpx.get(f"{base}/v1/models", timeout=60).status_code == 401
+        ok = httpx.get(f"{base}/v1/models", headers={"Authorization": f"Bearer {key}"}, timeout=60)
+        assert ok.status_code == 200
+
+
+def test_the_speech_servers_have_no_port_and_a_private_socket(cluster: dict[str, Any]) -> None:
+    """No TCP port to send a Describe to; a socket in a folder only the cluster's user
+    (the hosts') may enter: that user gets an answer, another cannot connect."""
+    for name in ("stt", "tts"):
+        component = part(cluster, name)
+        assert component["port"] is None and not listens_on_tcp(component["pid"])
+        sock = Path(component["socket"])
+        assert mode(sock.parent) == 0o700 and sock.parent.stat().st_uid == os.geteuid()
+        assert probe(f"unix://{sock}")["reachable"]
+        if os.geteuid() == 0:  # (as another user, it cannot become a third)
+            assert connect_as("nobody", str(sock)) == errno.EACCES
+
+
+def test_a_forged_forwarded_for_through_haproxy_is_one_client(cluster: dict[str, Any]) -> None:
+    """45 questions, each claiming another address in X-Forwarded-For (and a guessed
+    secret header): HAProxy drops both and says who the client is, and the client stays
+    on one host, which counts all of them against that one address: 30 answered, then
+    refused. From 127.0.0.2, a client of its own (the other tests ask from 127.0.0.1)."""
+    statuses = []
+    local = httpx.HTTPTransport(local_address="127.0.0.2")
+    with httpx.Client(base_url=cluster["url"], transport=local, timeout=120) as client:
+        for n in range(45):
+            reply = client.post(
+                "/api/ask",
+                json={"question": "What is the capital of Mars?"},
+                headers={"X-Forwarded-For": f"203.0.113.{n + 1}", "X-Tutor-Proxy": "guess"},
+            )
+            statuses.append(reply.status_code)
+    assert statuses == [200] * RATE_LIMIT + [429] * (45 - RATE_LIMIT), statuses
+
+
+# --- what must hold when parts die -------------------------------------------------------
 
 
 def chat(url: str, text: str, **hello: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -125,7 +272,7 @@ def test_a_voice_turn_goes_on_after_the_speech_server_restarts(cluster: dict[str
             os.kill(stt["pid"], signal.SIGKILL)  # and the group restarts it
         assert events[-1]["type"] == "error" and events[-1]["code"].startswith("stt_"), events
         deadline = time.monotonic() + 60
-        while not probe(f"tcp://127.0.0.1:{stt['port']}")["reachable"]:
+        while not probe(f"unix://{stt['socket']}")["reachable"]:
             assert time.monotonic() < deadline, "the STT server was not started again"
             time.sleep(0.2)
         events = speak(ws, question)
@@ -156,7 +303,11 @@ def test_a_session_goes_on_on_the_other_host_when_its_host_is_killed(
     assert again["resumed"] and again["session_id"] == ready["session_id"]
     assert again["host"] != ready["host"]
     assert follow["grounded"] and "Wang" in follow["text"], follow["text"]
-    turns = httpx.get(f"{url}/api/sessions/{ready['session_id']}", timeout=30).json()["turns"]
+    turns = httpx.get(
+        f"{url}/api/sessions/{ready['session_id']}",
+        headers={"X-Session-Secret": ready["session_secret"]},
+        timeout=30,
+    ).json()["turns"]
     assert [t["question"] for t in turns] == [first_q, "Who is leading it?"]
 
 

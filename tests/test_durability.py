@@ -40,7 +40,8 @@ def test_acknowledged_turns_survive_kill_9(tmp_path: Path) -> None:
     try:
         with connect(f"ws://127.0.0.1:{port}/ws/chat", max_size=None) as ws:
             ws.send(json.dumps({"type": "hello"}))
-            session = json.loads(ws.recv())["session_id"]
+            ready = json.loads(ws.recv())
+            session, secret = ready["session_id"], ready["session_secret"]
             for question in (
                 "What is Avocado?",
                 "How was Llama 4 received?",
@@ -59,7 +60,10 @@ def test_acknowledged_turns_survive_kill_9(tmp_path: Path) -> None:
 
     server = start(data, port)
     try:
-        turns = httpx.get(f"http://127.0.0.1:{port}/api/sessions/{session}").json()["turns"]
+        turns = httpx.get(
+            f"http://127.0.0.1:{port}/api/sessions/{session}",
+            headers={"X-Session-Secret": secret},
+        ).json()["turns"]
         assert [t["turn_id"] for t in turns][: len(acknowledged)] == acknowledged
         assert all(t["answer"] and t["sources"] for t in turns[:3])
     finally:

@@ -82,7 +82,8 @@ def test_a_session_begun_on_one_host_continues_on_the_other(
     assert follow["grounded"] and "Wang" in follow["text"], follow["text"]
 
     for client in (a, b):
-        turns = client.get(f"/api/sessions/{sid}").json()["turns"]
+        turns = client.get(f"/api/sessions/{sid}", headers={"X-Session-Secret": secret})
+        turns = turns.json()["turns"]
         assert [t["question"] for t in turns] == [
             "When is Avocado expected to launch?",
             "Who is leading it?",
@@ -109,3 +110,34 @@ def test_an_article_added_or_removed_on_one_host_is_answered_from_on_the_other(
 
     assert b.delete(f"/api/articles/{created['article']['id']}").status_code == 204
     eventually(lambda: not a.post("/api/ask", json={"question": FLEECE}).json()["grounded"])
+
+
+def test_a_host_believes_x_forwarded_for_only_beside_the_balancers_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Behind `tutor cluster up`'s HAProxy, which drops the client's X-Forwarded-For, adds
+    the peer it saw and its secret header: with the secret, X-Forwarded-For is the client
+    (its per-address limits are its own); without it, or with a wrong one, the peer is,
+    whatever the header claims."""
+    monkeypatch.setenv("TUTOR_PROXY_SECRET", "the-balancers-secret")
+    settings = Settings(
+        data_dir=tmp_path,
+        question_rate_limit="2/hour",
+        build_lessons=False,
+        allowed_hosts=["testserver"],
+    )
+
+    with TestClient(create_app(settings, fake_engines())) as client:
+
+        def ask(forwarded_for: str, proxy: str | None) -> int:
+            headers = {"X-Forwarded-For": forwarded_for}
+            if proxy is not None:
+                headers["X-Tutor-Proxy"] = proxy
+            return client.post("/api/ask", json={"question": FLEECE}, headers=headers).status_code
+
+        # Two learners behind the balancer: two questions each.
+        assert [ask("198.51.100.7", "the-balancers-secret") for _ in range(3)] == [200, 200, 429]
+        assert ask("198.51.100.8", "the-balancers-secret") == 200
+        # Straight to the host, each claiming another address: one client, the peer.
+        claims = [ask(f"203.0.113.{n}", proxy) for n, proxy in enumerate(("guess", None, ""))]
+        assert claims == [200, 200, 429]

@@ -4,6 +4,7 @@ a job goes through, the bound on uploads waiting, and old jobs forgotten."""
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from server import jobs as jobs_module
 from server.errors import NotFound, TutorError
 from server.jobs import MAX_WAITING, UploadJobs
 from server.library import Library
+from server.reason.ingest import parse
 from server.store import Store
 
 ALPACAS = (
@@ -99,3 +101,92 @@ def test_old_finished_jobs_are_forgotten(library: Library, monkeypatch: pytest.M
         return [jobs.get(i)["state"] for i in ids[2:]]
 
     assert asyncio.run(main()) == ["ready", "ready"]
+
+
+# --- pending uploads survive a crash ---------------------------------------------------
+
+
+def pending(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_an_accepted_upload_is_kept_until_its_article_is_in_the_index(
+    library: Library, tmp_path: Path
+) -> None:
+    """`submit` keeps the bytes and a note before it answers; the job removes both once
+    the article is in the library and its index, or once it failed."""
+    folder = tmp_path / "uploads"
+    jobs = UploadJobs(library, folder)
+
+    async def main() -> tuple[list[str], dict, dict]:
+        gate = threading.Event()
+        busy = asyncio.ensure_future(library.apply(gate.wait))
+        job = await jobs.submit(article(1), "alpacas.txt")
+        kept = pending(folder)  # accepted: on disk before anything else happened
+        bad = await jobs.submit(b"<html><nav>Home</nav></html>", "nav.html")
+        gate.set()
+        await busy
+        return kept, await finished(jobs, job["job"]), await finished(jobs, bad["job"])
+
+    kept, done, failed = asyncio.run(main())
+    assert kept == [f"{done['job']}.json", f"{done['job']}.upload"]
+    assert done["state"] == "ready" and failed["state"] == "failed"
+    assert failed["error"]["code"] == "empty_document"
+    assert pending(folder) == []  # done or failed: nothing left pending
+    assert [a.title for a in library.store.articles()] == ["Alpaca farming in the Andes"]
+
+
+def test_after_a_crash_each_pending_upload_is_finished_or_discarded(
+    library: Library, tmp_path: Path
+) -> None:
+    """What a kill -9 can leave in the pending folder, and what the next start makes of
+    it: an upload never accepted (bytes, no note) and a half-written file are discarded;
+    an accepted one is added again, also when its article had been stored but its index
+    never swapped in (that article is taken out first, so the first index built at start
+    does not have it half-added); one that is no article fails and is discarded; one
+    whose text the library had before keeps that article."""
+    folder = tmp_path / "uploads"
+    folder.mkdir()
+    store = library.store
+    seen: list[set[int]] = []  # the library at each index rebuild
+    library.on_change(lambda: seen.append({a.id for a in store.articles()}))
+
+    def leave(job_id: str, data: bytes, note: dict | None) -> None:
+        (folder / f"{job_id}.upload").write_bytes(data)
+        if note is not None:
+            (folder / f"{job_id}.json").write_text(json.dumps(note))
+
+    never = article(1)
+    leave("never", never, None)  # bytes on disk, the 202 never sent
+    (folder / "torn.json.tmp").write_text('{"filen')
+    leave("queued", article(2), {"filename": "queued.txt"})  # accepted, not yet started
+    stored = article(3)  # accepted, stored, killed in the index rebuild
+    doc = parse(stored, "stored.txt")
+    note = {"filename": "stored.txt", "content_hash": doc.content_hash, "new": True}
+    leave("stored", stored, note)
+    half, _ = store.add_article(doc)
+    before = article(4)  # the same text was in the library already: not ours to remove
+    had, _ = store.add_article(parse(before, "before.txt"))
+    doc4 = parse(before, "before.txt")
+    leave("before", before, {"filename": "b.txt", "content_hash": doc4.content_hash, "new": False})
+    leave("nav", b"<html><nav>Home</nav></html>", {"filename": "nav.html"})
+
+    jobs = UploadJobs(library, folder)
+
+    async def main() -> tuple[list[int], dict[str, dict]]:
+        recovered = await library.apply(jobs.recover)  # at start, before the index
+        at_start = [a.id for a in store.articles()]
+        jobs.resume(recovered)
+        return at_start, {r.job_id: await finished(jobs, r.job_id) for r in recovered}
+
+    at_start, done = asyncio.run(main())
+    assert half.id not in at_start and had.id in at_start  # the half-added one is out
+    assert sorted(done) == ["before", "nav", "queued", "stored"]
+    assert done["queued"]["state"] == done["stored"]["state"] == "ready"
+    assert done["stored"]["article"]["id"] != half.id and done["stored"]["created"]
+    assert done["before"]["state"] == "ready" and done["before"]["article"]["id"] == had.id
+    assert done["nav"]["state"] == "failed" and done["nav"]["error"]["code"] == "empty_document"
+    assert pending(folder) == []
+    texts = sorted(a.body for a in store.articles())
+    assert texts == sorted(parse(article(n), "x.txt").text for n in (2, 3, 4))
+    assert seen[-1] == {a.id for a in store.articles()}  # the index has them all

@@ -178,7 +178,8 @@ def test_quiz_round_trip_over_the_socket(client: TestClient, built) -> None:
     _, lessons = built
     with client.websocket_connect("/ws/chat") as ws:
         ws.send_json({"type": "hello", "speak": True})
-        session_id = ws.receive_json()["session_id"]
+        ready = ws.receive_json()
+        session_id = ready["session_id"]
         ws.send_json({"type": "quiz.ask", "lesson_id": 1, "question": 0})
         events = _until(ws, "turn.metrics")
         asked = events[0]
@@ -200,7 +201,8 @@ def test_quiz_round_trip_over_the_socket(client: TestClient, built) -> None:
 
         ws.send_json({"type": "quiz.ask", "lesson_id": 77, "question": 0})
         assert ws.receive_json()["code"] == "not_found"
-    quiz = client.get(f"/api/sessions/{session_id}").json()["quiz"]
+    mine = {"X-Session-Secret": ready["session_secret"]}
+    quiz = client.get(f"/api/sessions/{session_id}", headers=mine).json()["quiz"]
     assert (quiz["right"], quiz["partly"], quiz["not_yet"]) == (1, 0, 1)
     assert [a["grade"] for a in quiz["answers"]] == ["right", "not_yet"]
 

@@ -19,13 +19,13 @@ from fastapi.testclient import TestClient
 from server.app import create_app
 from server.config import BUNDLED_CORPUS, Settings
 from server.database import AddColumn, Schema, postgres_ddl, statements
-from server.errors import NotFound
+from server.errors import BadRequest, NotFound
 from server.lessons import records
 from server.lessons.script import draft, draft_all
 from server.library import Library
 from server.reason.cite import Source
 from server.reason.ingest import Document
-from server.store import SCHEMA, Store
+from server.store import SCHEMA, LearnerGrant, Store
 from server.teach import learners, record_asked, record_heard, record_quiz
 from server.teach.export import export
 from server.teach.progress import due_review, progress
@@ -97,16 +97,57 @@ def test_page_details_come_to_an_article_stored_without_them(store: Store) -> No
 
 
 def test_sessions_continue_only_with_their_secret_and_learner(store: Store) -> None:
-    grant = store.open_session(None, None, "gus")
+    gus, hal = store.new_learner().id, store.new_learner().id
+    grant = store.open_session(None, None, gus)
     assert not grant.resumed and grant.secret
-    assert store.open_session(grant.id, grant.secret, "gus").resumed
+    assert store.open_session(grant.id, grant.secret, gus).resumed
     assert store.open_session(grant.id, grant.secret).resumed  # no learner named
-    for secret, learner in (("guess", "gus"), (grant.secret, "hal")):
+    for secret, learner in (("guess", gus), (grant.secret, hal)):
         other = store.open_session(grant.id, secret, learner)
         assert other.id != grant.id and not other.resumed
-    assert learners.profile(store, "hal") is not None  # a learner seen first gets a row
-    gus = [s["session_id"] for s in learners.sessions(store, "gus")]
-    assert len(gus) == 2 and grant.id in gus  # with the one the wrong secret started
+    # A learner the store does not know (erased meanwhile) is never made: anonymous.
+    anonymous = store.open_session(None, None, "made-up")
+    assert learners.profile(store, "made-up") is None
+    assert store._rows("SELECT learner_id FROM sessions WHERE id = ?", anonymous.id)[0][0] is None
+    sessions = [s["session_id"] for s in learners.sessions(store, gus)]
+    assert len(sessions) == 2 and grant.id in sessions  # with the one the wrong secret started
+
+
+def test_learners_are_made_by_the_server_with_a_secret(store: Store) -> None:
+    """Only the secret's hash is kept; it opens its own learner and no other; a learner
+    from before secrets is given one by the first hello that names it, once."""
+    amy, ben = store.new_learner(), store.new_learner()
+    assert amy.id != ben.id and amy.issued and len(amy.secret or "") == 43
+    assert store.learner_ok(amy.id, amy.secret) and not store.learner_ok(amy.id, ben.secret)
+    assert not store.learner_ok(amy.id, None) and not store.learner_ok("nobody", amy.secret)
+    [row] = store._rows("SELECT secret_hash FROM learners WHERE id = ?", amy.id)
+    assert row[0] and amy.secret not in row[0]
+    assert store.open_learner(amy.id, amy.secret) == LearnerGrant(amy.id)  # nothing issued
+    assert store.open_learner(amy.id, ben.secret) is None
+    assert store.open_learner("nobody", None) is None
+    fresh = store.open_learner(amy.id, None, create=True)
+    assert fresh is not None and fresh.id not in (amy.id, ben.id) and fresh.issued
+    with store.transaction() as db:  # as a database from before secrets holds one
+        db.execute("INSERT INTO learners (id, created_at) VALUES ('old-one', 1.0)")
+    assert not store.learner_ok("old-one", "")
+    claimed = store.open_learner("old-one", None)
+    assert claimed is not None and claimed.id == "old-one" and claimed.issued
+    assert store.learner_ok("old-one", claimed.secret)
+    assert store.open_learner("old-one", None) is None  # claimed: the id alone is not enough
+
+
+def test_transcripts_open_to_the_sessions_secret_or_its_learners(store: Store) -> None:
+    amy, ben = store.new_learner(), store.new_learner()
+    mine = store.open_session(None, None, amy.id)
+    anonymous = store.open_session(None, None)
+    assert store.session_readable(mine.id, mine.secret, None)
+    assert store.session_readable(mine.id, None, amy.secret)
+    assert not store.session_readable(mine.id, None, ben.secret)
+    assert not store.session_readable(mine.id, anonymous.secret, None)
+    assert not store.session_readable(mine.id, None, None)
+    assert store.session_readable(anonymous.id, anonymous.secret, None)
+    assert not store.session_readable(anonymous.id, None, amy.secret)
+    assert not store.session_readable("nobody", mine.secret, amy.secret)
 
 
 def test_turns_keep_their_order_sources_and_what_was_heard(store: Store) -> None:
@@ -154,45 +195,46 @@ def test_lessons_are_saved_replaced_loaded_and_deleted(taught: Store) -> None:
 
 def test_a_learners_record_progress_review_and_erasure(taught: Store) -> None:
     store = taught
-    learners.save_profile(store, "gus", {"display_name": "Gus", "speed": 1.25})
-    assert learners.profile(store, "gus").speed == 1.25  # type: ignore[union-attr]
-    sid = store.open_session(None, None, "gus").id
+    gus = store.new_learner().id
+    learners.save_profile(store, gus, {"display_name": "Gus", "speed": 1.25})
+    assert learners.profile(store, gus).speed == 1.25  # type: ignore[union-attr]
+    sid = store.open_session(None, None, gus).id
     article = store.articles()[0]
     lesson = records.load(store, article.id)
-    assert record_heard(store, "gus", article.id, 1) > 0
+    assert record_heard(store, gus, article.id, 1) > 0
     question = lesson.script.quiz[0]
     records.record_answer(store, sid, article.id, 0, "no idea", "not_yet")
-    due = record_quiz(store, "gus", article.id, question, "not_yet", at=1000.0)
+    due = record_quiz(store, gus, article.id, question, "not_yet", at=1000.0)
     assert due is not None and due > 1000.0
     quote = article.paragraphs[0]
-    asked = record_asked(store, "gus", [Source(article.id, article.title, quote, 0)])
+    asked = record_asked(store, gus, [Source(article.id, article.title, quote, 0)])
     assert asked > 0
     assert record_heard(store, "nobody", article.id, 1) == 0  # an unknown learner: nothing
     assert records.scores(store, sid)["not_yet"] == 1
-    points = learners.points(store, "gus")
+    points = learners.points(store, gus)
     assert {p.article_id for p in points} == {article.id}
     assert any(p.heard_at for p in points) and any(p.quizzed_at == 1000.0 for p in points)
-    [card] = learners.cards(store, "gus")
+    [card] = learners.cards(store, gus)
     assert card.reviews == 1 and card.last_grade == "not_yet"
-    record_quiz(store, "gus", article.id, question, "right", at=due)  # the card is updated
-    [card] = learners.cards(store, "gus")
+    record_quiz(store, gus, article.id, question, "right", at=due)  # the card is updated
+    [card] = learners.cards(store, gus)
     assert card.reviews == 2 and card.last_grade == "right"
-    view = progress(store, "gus", due)
+    view = progress(store, gus, due)
     counts = view["articles"][0]["counts"]
     assert counts["quizzed"] >= 1 and counts["heard"] + counts["asked"] >= 1
-    assert due_review(store, "gus", card.due + 1)["items"][0]["item"] == card.item
-    assert export(store, "gus", due)["sessions"][0]["quiz_answers"][0]["answer"] == "no idea"
+    assert due_review(store, gus, card.due + 1)["items"][0]["item"] == card.item
+    assert export(store, gus, due)["sessions"][0]["quiz_answers"][0]["answer"] == "no idea"
     # Deleting the article takes its lesson, points and cards along.
     store.delete_article(article.id)
-    assert not learners.points(store, "gus") and not learners.cards(store, "gus")
+    assert not learners.points(store, gus) and not learners.cards(store, gus)
     assert article.id not in records.built_from(store)
     # Erasing the learner takes its sessions, their turns and quiz answers along.
     store.add_turn(sid, "t", "q", "a", True, [], {})
-    assert learners.erase(store, "gus") and not learners.erase(store, "gus")
+    assert learners.erase(store, gus) and not learners.erase(store, gus)
     assert records.scores(store, sid)["answers"] == []
     with pytest.raises(NotFound):
         store.turns(sid)
-    assert learners.profile(store, "gus") is None
+    assert learners.profile(store, gus) is None
 
 
 OLD = """
@@ -216,6 +258,7 @@ def test_a_database_from_before_the_migrations_is_brought_up_to_date(
     try:
         assert "details" in store.db.columns("articles")
         assert store.db.columns("sessions") >= {"secret_hash", "learner_id"}
+        assert "secret_hash" in store.db.columns("learners")  # learners' secrets
         assert store.articles()[0].details == {} and store.article_count() == 1
         assert not store.open_session("old", "anything").resumed  # it had no secret
         versions = {r[0]: r[1] for r in store._rows("SELECT name, version FROM schema_version")}
@@ -253,9 +296,11 @@ def test_two_tutor_processes_share_one_database(location: str | Path) -> None:
             t.join()
         assert len({i for i, _ in results}) == 1 and sorted(c for _, c in results) == [0, 1]
         assert len({a.id for a in two.articles()}) == 3 == one.article_count()
-        grant = one.open_session(None, None, "gus")
+        gus = one.new_learner()
+        grant = one.open_session(None, None, gus.id)
         one.add_turn(grant.id, "t1", "q", "a", True, [], {})
-        assert two.open_session(grant.id, grant.secret, "gus").resumed
+        assert two.open_session(grant.id, grant.secret, gus.id).resumed
+        assert two.learner_ok(gus.id, gus.secret)  # any host checks any learner's secret
         assert [t["turn_id"] for t in two.turns(grant.id)] == ["t1"]
     finally:
         one.close()
@@ -294,8 +339,9 @@ def test_postgres_keeps_full_precision_and_shows_no_password(postgres: PostgresS
         sid = store.open_session(None, None).id
         store.add_turn(sid, "t", "q", "a", True, [], {"llm": 0.123456789012})
         assert store.turns(sid)[0]["timings"]["llm"] == 0.123456789012
-        learners.save_profile(store, "gus", {"speed": 1.0 / 3})
-        assert learners.profile(store, "gus").speed == 1.0 / 3  # type: ignore[union-attr]
+        gus = store.new_learner().id
+        learners.save_profile(store, gus, {"speed": 1.0 / 3})
+        assert learners.profile(store, gus).speed == 1.0 / 3  # type: ignore[union-attr]
     finally:
         store.close()
 
@@ -349,11 +395,14 @@ def test_the_app_keeps_everything_in_postgres(postgres: PostgresServer, tmp_path
         created = add_article(client, "alpacas.txt", alpacas)
         assert created["state"] == "ready", created
         with client.websocket_connect("/ws/chat") as ws:
-            ws.send_json({"type": "hello", "learner_id": "gus"})
+            ws.send_json({"type": "hello", "new_learner": True})
             ready = _receive_until(ws, "ready")
             ws.send_json({"type": "text", "text": "What is Avocado?"})
             done = _receive_until(ws, "answer.done")
-        transcript = client.get(f"/api/sessions/{ready['session_id']}").json()
+        transcript = client.get(
+            f"/api/sessions/{ready['session_id']}",
+            headers={"X-Learner-Secret": ready["learner_secret"]},
+        ).json()
         assert [t["question"] for t in transcript["turns"]] == ["What is Avocado?"]
         assert transcript["turns"][0]["answer"] == done["text"]
         # Another tutor process deletes the article: this one follows (at its next look).
@@ -367,7 +416,8 @@ def test_the_app_keeps_everything_in_postgres(postgres: PostgresServer, tmp_path
     with psycopg.connect(url) as pg:
         titles = {r[0] for r in pg.execute("SELECT title FROM articles").fetchall()}
         owners = pg.execute("SELECT learner_id FROM sessions").fetchall()
-    assert len(titles) == 2 and owners == [("gus",)]  # the upload was there to remove
+    # (the upload was there to remove)
+    assert len(titles) == 2 and owners == [(ready["learner_id"],)]
 
 
 def _receive_until(ws: Any, kind: str) -> dict[str, Any]:
@@ -402,3 +452,87 @@ def test_a_ticket_opens_one_socket_whichever_host_checks_it(location: str | Path
     finally:
         here.close()
         there.close()
+
+
+def test_control_characters_are_refused_before_storage(
+    location: str | Path, tmp_path: Path
+) -> None:
+    """A NUL (or another control character) in a question, a display name, a path, an id
+    or a file's name: 400 `bad_request` (on the socket `bad_message`), and nothing is
+    written, on SQLite and on Postgres (where a NUL used to be a plain-text 500). Tab and
+    newline are text."""
+    settings = Settings(
+        data_dir=tmp_path / "data",  # (SQLite: its file in there)
+        build_lessons=False,
+        allowed_hosts=["testserver"],
+        database_url=location if isinstance(location, str) else None,
+    )
+    with TestClient(create_app(settings, fake_engines())) as client:
+        store: Store = client.app.state.services.store  # type: ignore[attr-defined]
+        learner = store.new_learner()
+        mine = {"X-Learner-Secret": learner.secret or ""}
+
+        def counts() -> tuple[int, ...]:
+            return tuple(
+                store._rows(f"SELECT count(*) FROM {table}")[0][0]
+                for table in ("turns", "sessions", "articles", "learners")
+            )
+
+        before = counts()
+        for bad in ("What is\x00 Avocado?", "\x00", "What\x07 is Avocado?", "\x1b[31mred", "\x7f"):
+            refused = client.post("/api/ask", json={"question": bad})
+            assert refused.status_code == 400, (bad, refused.text)
+            assert refused.json()["error"]["code"] == "bad_request"
+            assert "\x00" not in refused.text
+        named = client.put(
+            f"/api/learners/{learner.id}", json={"display_name": "Eve\x00"}, headers=mine
+        )
+        assert named.status_code == 400 and named.json()["error"]["code"] == "bad_request"
+        for path in (
+            "/api/sessions/a%00b",
+            f"/api/learners/{learner.id}%00",
+            "/api/articles/jobs/x%00",
+            "/api/articles/1%00",
+            "/api/lessons/1?x=%00",
+        ):
+            refused = client.get(path, headers=mine)
+            assert refused.status_code == 400, (path, refused.text)
+            assert refused.json()["error"]["code"] == "bad_request"
+        for name, body in (
+            (b"nul\x00.txt", b"Alpacas are shorn in spring."),
+            (b"alpacas.txt", b"Alpacas are shorn in spring. " * 200 + b"\x00 and more."),
+        ):
+            # Written out by hand: httpx would escape the NUL in the file's name.
+            form = (
+                b'--b0und\r\nContent-Disposition: form-data; name="file"; filename="'
+                + name
+                + b'"\r\nContent-Type: text/plain\r\n\r\n'
+                + body
+                + b"\r\n--b0und--\r\n"
+            )
+            refused = client.post(
+                "/api/articles",
+                content=form,
+                headers={"Content-Type": "multipart/form-data; boundary=b0und"},
+            )
+            assert refused.status_code == 400, (name, refused.text)
+            assert "\x00" not in refused.text
+        with client.websocket_connect("/ws/chat") as ws:
+            ws.send_json({"type": "hello"})
+            _receive_until(ws, "ready")
+            ws.send_json({"type": "text", "text": "What is\x00 Avocado?"})
+            error = _receive_until(ws, "error")
+            assert error["code"] == "bad_message" and "control" in error["message"]
+        sessions = store._rows("SELECT count(*) FROM sessions")[0][0]
+        assert counts() == (before[0], sessions, before[2], before[3])
+        assert store.learner_ok(learner.id, learner.secret)
+        assert (
+            client.get(f"/api/learners/{learner.id}", headers=mine).json()["display_name"] is None
+        )
+        # Tab and newline are text; a question with them is answered and stored.
+        fine = client.post("/api/ask", json={"question": "What\tis\nAvocado?"})
+        assert fine.status_code == 200 and counts()[0] == before[0] + 1
+        if store.kind == "postgres":  # the backstop, for anything a route would let by
+            sid = store.open_session(None, None).id
+            with pytest.raises(BadRequest):
+                store.add_turn(sid, "t", "q\x00", "a", True, [], {})

@@ -9,7 +9,7 @@ import logging
 import socket
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
@@ -177,3 +177,82 @@ def test_forwarded_for_counts_only_from_a_trusted_proxy(
             for i in range(8)
         ]
     assert codes == ([200] * 8 if trusted else [200] * 3 + [429] * 5)
+
+
+def connect_from(base: str, address: str) -> ClientConnection:
+    """A websocket from another loopback address (127.0.0.0/8 is all this machine's)."""
+    host, port = base.removeprefix("ws://").split(":")
+    sock = socket.create_connection((host, int(port)), source_address=(address, 0))
+    return connect(f"{base}/ws/chat", sock=sock)
+
+
+def test_sockets_that_only_ping_do_not_keep_a_learner_out(settings: Settings) -> None:
+    """Eight sockets, four from each of two addresses, say hello and then only ping: the
+    tutor is full (TUTOR_MAX_SESSIONS 8). A ninth learner is still let in: the session
+    idle longest (the first, whatever its pings) is closed with `evicted`, and the others
+    go on."""
+    settings.max_sessions, settings.max_sockets_per_address = 8, 4
+    with served(settings) as base, ExitStack() as sockets:
+        served.app.state.admission.evict_after_s = 0  # type: ignore[attr-defined]
+        pingers = []
+        for i in range(8):
+            ws = sockets.enter_context(connect_from(base, "127.0.0.2" if i < 4 else "127.0.0.3"))
+            hello(ws)
+            pingers.append(ws)
+        for _ in range(2):  # pings, from the oldest first: none of them is activity
+            for ws in pingers:
+                ws.send(json.dumps({"type": "ping"}))
+                assert receive(ws)["type"] == "pong"
+        with connect_from(base, "127.0.0.4") as learner:
+            hello(learner)  # `ready`, not `busy`
+            learner.send(json.dumps({"type": "text", "text": "What is Avocado?"}))
+            while (event := receive(learner))["type"] != "answer.done":
+                assert event["type"] != "error", event
+        evicted = receive(pingers[0])
+        assert evicted["type"] == "error" and evicted["code"] == "evicted", evicted
+        with pytest.raises(ConnectionClosed):
+            receive(pingers[0])
+        for ws in pingers[1:]:
+            ws.send(json.dumps({"type": "ping"}))
+            assert receive(ws)["type"] == "pong"
+
+
+def test_while_the_tutor_is_full_of_active_learners_a_newcomer_is_told_busy(
+    settings: Settings,
+) -> None:
+    """Sessions active more recently than `evict_after_s` are not closed for anyone."""
+    settings.max_sessions = 2
+    with served(settings) as base:
+        with connect(f"{base}/ws/chat") as one, connect(f"{base}/ws/chat") as two:
+            hello(one)
+            hello(two)
+            with connect(f"{base}/ws/chat") as third:
+                assert receive(third)["code"] == "busy"
+            one.send(json.dumps({"type": "ping"}))
+            assert receive(one)["type"] == "pong"
+
+
+def test_an_idle_session_is_closed_though_it_pings(settings: Settings) -> None:
+    """Pings keep the connection, not the session: with no learner message for
+    TUTOR_IDLE_TIMEOUT_S, the session ends with `idle_timeout` however often it pings."""
+    settings.idle_timeout_s = 1.0
+    with served(settings) as base, connect(f"{base}/ws/chat") as ws:
+        hello(ws)
+        seen = []
+        for _ in range(600):  # a ping every 50 ms, for as long as the session lasts
+            try:
+                ws.send(json.dumps({"type": "ping"}))
+            except ConnectionClosed:
+                pass  # closed meanwhile: what was said before the close is still read
+            seen.append(receive(ws))
+            if seen[-1]["type"] == "error":
+                break
+            threading.Event().wait(0.05)
+        assert seen[-1] == {
+            "type": "error",
+            "code": "idle_timeout",
+            "message": "closing an idle session",
+        }, seen[-3:]
+        assert {e["type"] for e in seen[:-1]} == {"pong"}
+        with pytest.raises(ConnectionClosed):
+            receive(ws)

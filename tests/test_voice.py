@@ -102,7 +102,7 @@ def test_spoken_question_gets_a_spoken_grounded_answer(client: TestClient) -> No
 
 def test_barge_in_stops_the_reply(client: TestClient) -> None:
     with client.websocket_connect("/ws/voice") as ws:
-        hello(ws)
+        secret = hello(ws)["session_secret"]
         stream(ws, utterance("llama4.piper.wav", after_s=0.8))
         events, _ = collect(ws, "audio.start")
         turn_id = events[-1]["turn_id"]
@@ -118,7 +118,8 @@ def test_barge_in_stops_the_reply(client: TestClient) -> None:
         events, _ = collect(ws, "answer.done")
         assert "stability" in " ".join(e.get("text", "") for e in events).lower()
         session = events[-1]["session_id"]
-    turns = client.get(f"/api/sessions/{session}").json()["turns"]
+    turns = client.get(f"/api/sessions/{session}", headers={"X-Session-Secret": secret})
+    turns = turns.json()["turns"]
     first = next(t for t in turns if t["turn_id"] == turn_id)
     assert first["heard"] is not None and len(first["heard"]) < len(first["answer"])
 
@@ -253,13 +254,16 @@ def test_speaking_again_drops_the_speculative_answer(settings: Settings, engines
     settings.turn_detector, settings.vad_silence_ms = "silence", 2000
     with TestClient(create_app(settings, engines)) as client:
         with client.websocket_connect("/ws/voice") as ws:
-            session = hello(ws)["session_id"]
+            ready = hello(ws)
+            session = ready["session_id"]
             # A pause long enough for an early transcript, then more speech: one turn.
             first = utterance("llama4.piper.wav", after_s=1.0)
             second = utterance("stability.piper.wav", before_s=0.0, after_s=2.6)
             stream(ws, first + second)
             events, _ = collect(ws, "turn.metrics")
-        turns = client.get(f"/api/sessions/{session}").json()["turns"]
+        turns = client.get(
+            f"/api/sessions/{session}", headers={"X-Session-Secret": ready["session_secret"]}
+        ).json()["turns"]
     finals = [e for e in events if e["type"] == "transcript.final"]
     assert len(finals) == 1 and "stability" in finals[0]["text"].lower()
     assert [e["type"] for e in events].count("answer.done") == 1
@@ -307,3 +311,18 @@ def test_a_thinking_pause_does_not_cut_the_question(client: TestClient) -> None:
     # Whisper spells; and the answer carries the fact asked for.
     assert len(finals[0]["text"].split()) >= 5, finals
     assert events[-1]["grounded"] and "2026" in events[-1]["text"]
+
+
+def test_hello_speak_false_holds_for_spoken_questions(settings: Settings) -> None:
+    """hello {speak: false} on /ws/voice: a spoken question is heard and answered in text,
+    with no reply audio (the early answer, started before the turn ended, too)."""
+    with (
+        TestClient(create_app(settings, fake_engines())) as c,
+        c.websocket_connect("/ws/voice") as ws,
+    ):
+        hello(ws, speak=False)
+        stream(ws, utterance("avocado_launch.piper.wav"))
+        events, audio = collect(ws, "turn.metrics")
+    kinds = [e["type"] for e in events]
+    assert kinds.index("transcript.final") < kinds.index("answer.done"), kinds
+    assert audio == 0 and "audio.start" not in kinds and "error" not in kinds

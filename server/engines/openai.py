@@ -6,6 +6,9 @@ llama.cpp's `llama-server`, vLLM.
 client, on the worker's threads like every engine), and one client is shared by them: its
 connection pool is thread-safe and keeps connections to the server open between answers.
 
+A server that wants a key (`llama_cpp.server --api_key`, vLLM's `--api-key`, a hosted
+API) gets it as `Authorization: Bearer <key>` on every request (TUTOR_LLM_API_KEY).
+
 A server that is down, refuses, or goes silent raises EngineError (typed, see the codes
 below) after at most the connect or read timeout: a turn never hangs on it, and the
 Answerer's worker view (`FailSoft`) turns the error into the extractive answer.
@@ -29,20 +32,29 @@ CONNECT_S = 3.0
 PROBE_S = 1.0  # /healthz's reachability check
 
 
+def api_headers(api_key: str | None = None) -> dict[str, str]:
+    """The headers that carry the LLM server's key (TUTOR_LLM_API_KEY), if it has one."""
+    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
+
 class OpenAIResponder:
     """A Responder that streams chat completions from `url`. `model` is sent as the
     request's model name (what vLLM serves it as; llama_cpp.server ignores it when it
-    serves one model). `parallel`: requests in flight at once (its worker's slots)."""
+    serves one model). `parallel`: requests in flight at once (its worker's slots).
+    `api_key`: sent as a bearer token (default: TUTOR_LLM_API_KEY; none when unset)."""
 
     kind = "openai"
 
-    def __init__(self, url: str, model: str, timeout_s: float, parallel: int) -> None:
+    def __init__(
+        self, url: str, model: str, timeout_s: float, parallel: int, api_key: str | None = None
+    ) -> None:
         self.name = model
         self.address = url.rstrip("/")  # settings refuse a URL with a user or password
         self.parallel = parallel
         self.timeout_s = timeout_s
         self._client = httpx.Client(
             base_url=self.address,
+            headers=api_headers(api_key),
             timeout=httpx.Timeout(timeout_s, connect=CONNECT_S),
             limits=httpx.Limits(max_connections=parallel + 1, max_keepalive_connections=parallel),
         )

@@ -1,4 +1,5 @@
-"""One exchange with a Wyoming server (`tcp://host:port`), blocking, within a deadline.
+"""One exchange with a Wyoming server (`tcp://host:port`, or `unix:///path/to/socket` for
+one on the same machine that only its owner may reach), blocking, within a deadline.
 
 Wyoming is a line of JSON per event (type, data), optionally followed by binary audio;
 both wyoming-faster-whisper and wyoming-piper close the connection after one request, so
@@ -43,22 +44,42 @@ class Broken(LinkError):
     pass
 
 
-def address(url: str) -> tuple[str, int]:
-    """`tcp://host:port` -> (host, port); the settings have checked its shape."""
+def address(url: str) -> tuple[str, int] | str:
+    """`tcp://host:port` -> (host, port); `unix:///path` -> the socket's path (absolute).
+    The settings have checked its shape."""
     parts = urlsplit(url)
+    if parts.scheme == "unix":
+        # unix:///run/stt.sock (the path), as wyoming's own servers take it.
+        if parts.netloc or not parts.path.startswith("/"):
+            raise ValueError(f"{url!r} is not a unix:///absolute/path address")
+        return parts.path
     if parts.scheme != "tcp" or not parts.hostname or parts.port is None:
-        raise ValueError(f"{url!r} is not a tcp://host:port address")
+        raise ValueError(f"{url!r} is not a tcp://host:port or unix:///path address")
     return parts.hostname, parts.port
+
+
+def connect(where: tuple[str, int] | str, timeout_s: float) -> socket.socket:
+    """A connected socket to a TCP address or a Unix socket's path."""
+    if isinstance(where, tuple):
+        return socket.create_connection(where, timeout=timeout_s)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout_s)
+        sock.connect(where)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 class Exchange:
     """A connection for one request: `send` events, `receive` them, all by `deadline`."""
 
     def __init__(self, url: str, timeout_s: float) -> None:
-        host, port = address(url)
+        where = address(url)
         self.deadline = time.monotonic() + timeout_s
         try:
-            self._sock = socket.create_connection((host, port), timeout=min(CONNECT_S, timeout_s))
+            self._sock = connect(where, min(CONNECT_S, timeout_s))
         except TimeoutError as exc:
             raise Unreachable(f"no connection within {min(CONNECT_S, timeout_s):g} s") from exc
         except OSError as exc:

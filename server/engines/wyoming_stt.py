@@ -1,5 +1,6 @@
-"""Speech to text from a Wyoming server (`TUTOR_STT_URL=tcp://host:port`), such as
-wyoming-faster-whisper serving the same packaged Whisper model.
+"""Speech to text from a Wyoming server (`TUTOR_STT_URL=tcp://host:port`, or
+`unix:///path` for a socket on this machine), such as wyoming-faster-whisper serving the
+same packaged Whisper model.
 
 In: 16 kHz float32 mono audio. Out: the transcript. One call is one connection:
 

@@ -1,5 +1,5 @@
-"""Speech from a Wyoming server (`TUTOR_TTS_URL=tcp://host:port`), such as wyoming-piper
-serving the same packaged Piper voice.
+"""Speech from a Wyoming server (`TUTOR_TTS_URL=tcp://host:port`, or `unix:///path` for a
+socket on this machine), such as wyoming-piper serving the same packaged Piper voice.
 
 In: one sentence of text. Out: PCM s16le mono chunks at `sample_rate`, yielded as they
 arrive. One call is one connection:

@@ -1,6 +1,7 @@
 """HTTP routes for lessons, and the lifespan hook that starts the background build.
 
-    GET /api/lessons                          id, title, article_id, segment_count, duration_s
+    GET /api/lessons                          id, title, article_id, segment_count, duration_s,
+                                              state, error ({code, message} when failed)
     GET /api/lessons/{id}                     segments (text, sources, duration, audio_url), quiz
     GET /api/lessons/{id}/segments/{n}/audio  the narration (Range requests: 206, seekable)
 
@@ -37,9 +38,11 @@ def attach(services: Services) -> Lessons:
         voice=engines.synthesizer.name,
         watch=[engines.stt, engines.llm, engines.tts],
         narration_dir=services.settings.narration_path,
+        budget_s=services.settings.lesson_budget_s,
     )
     services.lessons = lessons
     services.library.on_change(lessons.changed)
+    services.library.on_removal(lessons.changed)  # a DELETE stops its lesson's build at once
     lessons.prune()  # the library may have changed while the server was down
     return lessons
 

@@ -14,9 +14,13 @@ learner's turn waits at most for one sentence of narration to finish synthesisin
 Bounded: a lesson's cost has a ceiling whatever its article's length (the draft scores
 at most `script.MAX_SENTENCES` sentences; at most `MAX_POINTS` points are rephrased and
 narrated), and the lesson being built is abandoned as soon as its article is deleted or
-changed (drafting stops at its next sentence). Each lesson's state is in `summaries()`:
-ready, queued or building (a rebuild is under way; the stored one serves meanwhile), or
-failed."""
+changed (drafting stops at its next sentence). No sentence costs more than a fixed
+amount: drafting leaves out sentences past `script.DRAFT_MAX_WORDS` words and reads a
+paragraph only to `script.READ_MAX_CHARS` characters. And each build has a time budget,
+BUILD_BUDGET_S (the time it waits for learners not counted): past it the build stops and
+the lesson is failed with `build_timeout`. Each lesson's state is in `summaries()`: ready,
+queued or building (a rebuild is under way; the stored one serves meanwhile), or failed,
+with its typed reason (`error: {code, message}`)."""
 
 from __future__ import annotations
 
@@ -37,6 +41,7 @@ from server.lessons.quiz import QuizQuestion
 from server.lessons.script import (
     SCRIPT_VERSION,
     BuildCancelled,
+    LessonError,
     Script,
     Segment,
     draft,
@@ -51,6 +56,11 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 Drafter = Callable[[threading.Event], Script]  # drafts a script; stops when the event is set
 REPHRASE_OVER_WORDS = 18  # shorter points are already easy to follow by ear
+# The longest one lesson's build (drafting and rephrasing) may take, in seconds, not
+# counting the time it waits for learners' turns: past it the build is stopped and the
+# lesson failed with `build_timeout` (retried at the library's next change). The default
+# of TUTOR_LESSON_BUDGET_S (Settings.lesson_budget_s).
+BUILD_BUDGET_S = 600.0
 REPHRASE_PROMPT = (
     "You rewrite article text for a spoken lesson. Use short, simple sentences. Keep every "
     "name and number exactly. Add nothing. Plain text, no lists, no markdown."
@@ -70,6 +80,7 @@ class Lessons:
         polite: bool = True,
         grace_s: float = 1.0,
         narration_dir: Path | None = None,
+        budget_s: float | None = None,
     ) -> None:
         """`watch`: the workers whose queues mean a learner is waiting (default: llm, tts);
         `polite=False` (the CLI) builds flat out. `narration_dir`: the audio files' folder
@@ -80,6 +91,7 @@ class Lessons:
         self.voice = voice or (tts.engine.name if tts else "none")
         self.watch = watch if watch is not None else [w for w in (llm, tts) if w]
         self.polite, self.grace_s = polite, grace_s
+        self.budget_s = budget_s if budget_s is not None else BUILD_BUDGET_S
         self._own = 0  # our calls in flight (they show in the workers' pending counts)
         self._last_busy = float("-inf")  # when we last saw a learner's work queued
         self._rendering: dict[str, asyncio.Task[Audio]] = {}
@@ -88,7 +100,8 @@ class Lessons:
         self._task: asyncio.Task[None] | None = None
         # Lesson id -> "queued" | "building" | "failed" (absent: ready), and why it failed.
         self._states: dict[int, str] = {}
-        self._failures: dict[int, str] = {}
+        self._failures: dict[int, dict[str, str]] = {}  # {code, message}
+        self._budget: asyncio.Timeout | None = None  # the build under way's time budget
         # The lesson being built now: (id, what it is built from, its task).
         self._building: tuple[int, str, asyncio.Task[Script]] | None = None
         records.ensure_schema(store)
@@ -112,6 +125,7 @@ class Lessons:
                     "duration_s": known,
                     "built_at": lesson.built_at,
                     "state": self._states.get(lesson.id, "ready"),
+                    "error": self._failures.get(lesson.id),
                 }
             )
         built = {lesson.id for lesson in stored}
@@ -133,6 +147,7 @@ class Lessons:
                     "duration_s": None,
                     "built_at": None,
                     "state": state,
+                    "error": self._failures.get(lesson_id),
                 }
             )
         return out
@@ -142,7 +157,8 @@ class Lessons:
             lesson = records.load(self.store, lesson_id)
         except NotFound:
             if state := self._states.get(lesson_id):  # not built yet, and says so
-                why = f": {self._failures[lesson_id]}" if lesson_id in self._failures else ""
+                failure = self._failures.get(lesson_id)
+                why = f": {failure['message']}" if failure else ""
                 raise NotFound(f"lesson {lesson_id} is {state}{why}", code="not_ready") from None
             raise
         return {
@@ -286,12 +302,14 @@ class Lessons:
                 self._states.pop(lesson_id, None)
                 log.info("stopped building lesson %d: its article changed or went", lesson_id)
                 continue
-            except EngineError as exc:  # a server down: expected, no traceback to read
-                self._states[lesson_id], self._failures[lesson_id] = "failed", str(exc)
+            except (EngineError, LessonError) as exc:  # expected: no traceback to read
+                self._fail(lesson_id, exc.code, exc.message)
                 log.warning("building lesson %d failed (%s): %s", lesson_id, exc.code, exc)
                 continue
             except Exception as exc:  # noqa: BLE001 - one lesson's failure stops only it
-                self._states[lesson_id], self._failures[lesson_id] = "failed", str(exc)
+                self._fail(
+                    lesson_id, exc.code if isinstance(exc, TutorError) else "internal", str(exc)
+                )
                 log.exception("building lesson %d failed", lesson_id)
                 continue
             finally:
@@ -311,20 +329,38 @@ class Lessons:
             await self.narrate_all(progress)
         return built
 
+    def _fail(self, lesson_id: int, code: str, message: str) -> None:
+        self._states[lesson_id] = "failed"
+        self._failures[lesson_id] = {"code": code, "message": message}
+
     async def _draft(self, lesson_id: int, make: Drafter) -> Script:
-        """Draft one lesson (in a thread) and let the LLM rephrase it; cancelling this task
-        also stops the drafting thread."""
+        """Draft one lesson (in a thread) and let the LLM rephrase it, within the time
+        budget; cancelling this task, or running out of budget, also stops the drafting
+        thread (at its next sentence)."""
         stop = threading.Event()
+        budget = asyncio.timeout(self.budget_s)
         try:
             await self._quiet()
             self._states[lesson_id] = "building"
-            script = await asyncio.to_thread(make, stop)
-            if self.llm is not None:
-                await self._rephrase(script)
-        except asyncio.CancelledError:
+            async with budget:
+                self._budget = budget
+                script = await asyncio.to_thread(make, stop)
+                if self.llm is not None:
+                    await self._rephrase(script)
+                script.segments = [s for s in script.segments if verified(s) or s.kind != "point"]
+        except TimeoutError:
+            stop.set()
+            if not budget.expired():
+                raise  # not ours
+            raise LessonError(
+                f"building lesson {lesson_id} took longer than {self.budget_s:g} s",
+                code="build_timeout",
+            ) from None
+        except BaseException:  # cancelled (its article changed or went), or failed
             stop.set()
             raise
-        script.segments = [s for s in script.segments if verified(s) or s.kind != "point"]
+        finally:
+            self._budget = None
         return script
 
     async def narrate_all(self, progress: Progress | None = None) -> int:
@@ -422,12 +458,20 @@ class Lessons:
         if not self.polite:
             return
         loop = asyncio.get_running_loop()
-        while True:
-            if self._others_busy():
-                self._last_busy = loop.time()
-            elif loop.time() - self._last_busy >= self.grace_s:
-                return  # (the gaps inside a learner's turn are shorter than the grace)
-            await asyncio.sleep(0.05)
+        began = loop.time()
+        try:
+            while True:
+                if self._others_busy():
+                    self._last_busy = loop.time()
+                elif loop.time() - self._last_busy >= self.grace_s:
+                    return  # (the gaps inside a learner's turn are shorter than the grace)
+                await asyncio.sleep(0.05)
+        finally:
+            budget, waited = self._budget, loop.time() - began
+            # Waiting for learners is not building (once expired, the budget is spent).
+            if budget is not None and not budget.expired() and waited > 0:
+                if (when := budget.when()) is not None:
+                    budget.reschedule(when + waited)
 
     # --- background -------------------------------------------------------------------
 

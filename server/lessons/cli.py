@@ -32,6 +32,7 @@ def open_lessons(settings: Settings, *, use_llm: bool, narrate: bool) -> Lessons
         voice=settings.tts_voice,
         polite=False,
         narration_dir=settings.narration_path,
+        budget_s=settings.lesson_budget_s,
     )
 
 

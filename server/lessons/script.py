@@ -11,6 +11,7 @@ spoken style, and keeps the rephrasing only when it passes the grounding check."
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import threading
@@ -18,6 +19,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from server.errors import TutorError
 from server.lessons.quiz import QuizQuestion, pick_questions
 from server.reason.cite import Source
 from server.reason.ground import check, claims
@@ -25,7 +27,8 @@ from server.reason.sentences import spoken
 from server.reason.text import fold, is_heading, sentences, terms
 from server.store import Article
 
-SCRIPT_VERSION = "3"  # bump when drafting changes: every lesson is rebuilt once
+log = logging.getLogger(__name__)
+SCRIPT_VERSION = "4"  # bump when drafting changes: every lesson is rebuilt once
 MIN_POINTS = 3
 MAX_POINTS = 6
 # The most sentences of one article a lesson is drafted from (about 30,000 words), and
@@ -34,6 +37,15 @@ MAX_POINTS = 6
 # minutes (a 2 MB article has some 20,000 sentences).
 MAX_SENTENCES = 1500
 MIN_PER_SECTION = 3
+# Bounds on one sentence and one paragraph, so that no single one of them costs more than
+# a fixed amount however it is made (checking a sentence grows with the square of its
+# length: a table row 2,000 columns wide, or a text without full stops, is one "sentence"
+# of thousands of words). A sentence past DRAFT_MAX_WORDS is left out of the lesson (no
+# listener follows one that long, and the shape penalty already kept such sentences out
+# of the points); a paragraph is read only to its first READ_MAX_CHARS characters (the
+# sentence cut there is left out too). Both are logged.
+DRAFT_MAX_WORDS = 80
+READ_MAX_CHARS = 20_000
 ANAPHORA_START = {
     "that",
     "this",
@@ -108,14 +120,34 @@ def article_sentences(
     long its article is. `stop`, when set, abandons the work (raises BuildCancelled)."""
     sections: dict[int, list[tuple[str, int, int, str | None]]] = {}
     section, heading = 0, None
+    too_long, longest, cut = 0, 0, 0
     for p_index, paragraph in enumerate(article.paragraphs):
-        sents = sentences(paragraph)
-        if len(sents) == 1 and is_heading(paragraph):
+        _check(stop)
+        in_full = len(paragraph) <= READ_MAX_CHARS
+        sents = sentences(paragraph if in_full else paragraph[:READ_MAX_CHARS])
+        if not in_full:
+            cut += 1
+            sents = sents[:-1]  # the last one was cut short
+        elif len(sents) == 1 and is_heading(paragraph):
             section, heading = section + 1, paragraph.strip()
             continue
         rows_here = sections.setdefault(section, [])
-        rows_here.extend((s, p_index, section, heading) for s in sents)
-        _check(stop)
+        for s in sents:
+            if (n := len(s.split())) > DRAFT_MAX_WORDS:
+                too_long, longest = too_long + 1, max(longest, n)
+            else:
+                rows_here.append((s, p_index, section, heading))
+    if too_long or cut:
+        log.info(
+            "article %s: left out of its lesson %d sentences over %d words (the longest %d)"
+            " and read %d paragraphs only to their first %d characters",
+            article.id,
+            too_long,
+            DRAFT_MAX_WORDS,
+            longest,
+            cut,
+            READ_MAX_CHARS,
+        )
     per_section = max(MIN_PER_SECTION, limit // max(1, len(sections)))
     rows = [r for here in sections.values() for r in here[:per_section]][:limit]
     first_in_section: dict[int, int] = {}
@@ -147,6 +179,14 @@ def article_sentences(
 
 class BuildCancelled(Exception):
     """The lesson being drafted is no longer wanted (its article changed or went)."""
+
+
+class LessonError(TutorError):
+    """A lesson that cannot be built, and why (shown in the lesson list): `nothing_to_teach`
+    (no sentence of its article is short enough to teach from), `build_timeout` (the
+    build took longer than build.BUILD_BUDGET_S)."""
+
+    code = "lesson_failed"
 
 
 def _check(stop: threading.Event | None) -> None:
@@ -241,13 +281,21 @@ def say(text: str) -> str:
 def draft(article: Article, stop: threading.Event | None = None) -> Script:
     """The extractive lesson for one article (`stop`: see `article_sentences`)."""
     sents = article_sentences(article, stop=stop)
+    if not sents:
+        raise LessonError(
+            f"no sentence of {article.title[:64]!r} is short enough to teach from"
+            f" (each is over {DRAFT_MAX_WORDS} words)",
+            code="nothing_to_teach",
+        )
     points = key_points(sents)
+    _check(stop)
     opening = lead(sents, points)
     segments = [_intro(article.title, [(article, opening)] if opening else [])]
     segments += [Segment(0, "point", say(p.text), [p.source(article)]) for p in points]
     closing = main_idea(sents, points + ([opening] if opening else []))
     headings = [(article, p) for p in points if p.heading and not p.heading.endswith("?")]
     segments.append(_recap(headings, [(article, closing)] if closing else []))
+    _check(stop)
     quiz = pick_questions([(article, p) for p in points], [(article, s) for s in sents])
     return _numbered(Script(article.title, article.id, segments, quiz))
 
@@ -269,9 +317,17 @@ def draft_all(articles: list[Article], stop: threading.Event | None = None) -> S
             closings.append((article, closing))
         candidates += [(article, p) for p in mine]
         all_sents += [(article, s) for s in sents]
+    if not all_sents:
+        raise LessonError(
+            f"no sentence of the articles is short enough to teach from (each is over"
+            f" {DRAFT_MAX_WORDS} words)",
+            code="nothing_to_teach",
+        )
+    _check(stop)
     segments = [_intro("all the articles", intro_from[:3], across=True)]
     segments += [Segment(0, "point", say(p.text), [p.source(a)]) for a, p in points]
     segments.append(_recap([], closings[:3]))
+    _check(stop)
     quiz = pick_questions(candidates, all_sents, per_article=1 if len(articles) > 2 else 2)
     return _numbered(Script("All the articles", None, segments, quiz))
 

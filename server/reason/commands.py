@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -92,6 +93,13 @@ ACKNOWLEDGE = {
 }
 
 
+# Whether this turn's "slower"/"faster" changed the pace: the session sets it in the turn's
+# own task before the turn runs (server/reply.py), so that at the slowest (or fastest) pace
+# the reply says it is already there, not "Okay, I'll speak more slowly". Unset (a turn no
+# session paces, such as /api/ask): the pace is taken as changed.
+PACE_CHANGED: ContextVar[bool] = ContextVar("pace_changed", default=True)
+
+
 @dataclass(frozen=True)
 class Command:
     kind: Kind
@@ -135,9 +143,10 @@ def adjust_speed(length_scale: float, kind: str) -> tuple[float, str]:
     return after, ACKNOWLEDGE[(kind, after != round(speaking_pace(length_scale), 3))]
 
 
-def acknowledgement(kind: str) -> str:
-    """What the tutor says to "slower" or "faster" (the session changes the pace)."""
-    return ACKNOWLEDGE[(kind, True)]
+def acknowledgement(kind: str, changed: bool = True) -> str:
+    """What the tutor says to "slower" or "faster" (the session changes the pace; when it
+    could not, being at its bound already, that it cannot go further)."""
+    return ACKNOWLEDGE[(kind, changed)]
 
 
 @dataclass(frozen=True)
@@ -176,7 +185,7 @@ def reply(command: Command, last: PastTurn | None) -> tuple[str, bool, list[Sour
     "more": the Answerer goes on from retrieval): the text, whether it is the articles'
     (grounded), and its sources. `last`: the last answer that said something."""
     if command.changes_speed:
-        return acknowledgement(command.kind), False, []
+        return acknowledgement(command.kind, PACE_CHANGED.get()), False, []
     if last is None:
         return "Ask me a question about the articles first.", False, []
     if command.kind == "repeat":

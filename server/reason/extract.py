@@ -137,8 +137,8 @@ class Extractor:
         windows = self.layout().windows
         items = []
         paragraph = passage.paragraph + 1
-        while (item := windows.get((passage.article_id, paragraph))) and is_label(
-            item[0].sentences[0]
+        while (item := windows.get((passage.article_id, paragraph))) and (
+            item[0].kind == "item" or is_label(item[0].sentences[0])
         ):
             items.append(item[0])
             paragraph += 1
@@ -260,7 +260,13 @@ class Extractor:
             # "Several factors appear to be driving Meta’s shift. Safety concerns.
             # Competitive intelligence. Revenue pressure. The security breach factor.":
             # each its own sentence, as each label is one in the article.
-            return [best.sentences[0].removesuffix(":") + ".", *(p.sentences[0] for p in items)]
+            said = [best.sentences[0].removesuffix(":") + "."]
+            for item in items:
+                # Labels are short; list items may not be: as many as fit, two at least.
+                if len(said) > 2 and sum(len(x.split()) for x in said) >= TOTAL_WORDS:
+                    break
+                said.append(item.sentences[0])
+            return said
         chosen = self._extend(best, ranked[0][2], TOTAL_WORDS, exclude, explain=want == "reason")
         if not best.is_metadata:  # its sentences are written short, and a title has colons
             n = _first_long(chosen)

@@ -86,6 +86,12 @@ MIN_NEW_WORDS = 2
 # A name's neighbouring content words in the answer must stand within this many content
 # words of it in the source sentence (a clause is rarely longer).
 BIND_WINDOW = 6
+# The longest sentence checked, in words: a longer one (a table row thousands of cells
+# wide, a text without full stops) fails as "too long to check" at once, since binding its
+# names grows with the square of its length. An answer sentence or a lesson point is far
+# shorter (the LLM writes at most TUTOR_MAX_ANSWER_TOKENS; drafting skips sentences past
+# script.DRAFT_MAX_WORDS).
+MAX_CHECK_WORDS = 200
 
 
 @dataclass(frozen=True)
@@ -194,6 +200,8 @@ def unsupported_claims(partial: str, context: str | Evidence) -> list[str]:
 
 
 def check(sentence: str, context: str | Evidence, question: str = "") -> Check:
+    if too_long(sentence):
+        return Check(False, reason="too long to check")
     if REFUSAL.search(sentence):
         return Check(False, reason="hedge")
     evidence = Evidence.of(context)
@@ -217,10 +225,16 @@ def check(sentence: str, context: str | Evidence, question: str = "") -> Check:
     return Check(True, (), support)
 
 
+def too_long(sentence: str) -> bool:
+    return len(sentence.split()) > MAX_CHECK_WORDS
+
+
 def bound(sentence: str, evidence: Evidence, index: int) -> bool:
     """Whether the sentence's names and numbers stand in source sentence `index`, each
     near the content words it stands next to in the sentence (its subject or predicate).
     A neighbour the source sentence lacks altogether is the support check's business."""
+    if too_long(sentence):
+        return False  # (`check` refuses it first; this keeps a direct call linear too)
     source = evidence.sentences[index]
     source_seq = evidence.sentence_sequences[index]
     seq = terms(sentence)

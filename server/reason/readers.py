@@ -208,7 +208,7 @@ def read_html(html: str) -> Read:
     from lxml import etree
 
     xml = trafilatura.extract(
-        html,
+        _without_asides(html),
         output_format="xml",
         include_tables=True,
         include_comments=False,
@@ -309,6 +309,38 @@ def _with_page_headings(html: str, blocks: list[Block]) -> list[Block]:
         if not skip_level:
             out.append(block)
     return out
+
+
+def _without_asides(html: str) -> str:
+    """The page with its inline footnotes (`<d-footnote>`, `<aside class="footnote">`, ...)
+    moved out of their sentences into paragraphs of their own after the block they hang
+    from, and citation markers (`<d-cite>`, `<sup class="citation">`) dropped: read inline,
+    a note's text is glued into its sentence ("... we don't support them.There is a
+    strange kind ...")."""
+    import lxml.html
+
+    try:
+        tree = lxml.html.fromstring(html)
+    except Exception:  # noqa: BLE001 - lxml raises several kinds on broken markup
+        return html
+    changed = False
+    for el in list(tree.iter()):
+        if not isinstance(el.tag, str) or el.getparent() is None:
+            continue
+        names = f"{el.tag} {el.get('class') or ''} {el.get('role') or ''}".lower()
+        if any(w in names for w in ("d-cite", "citation", "doc-noteref")):
+            el.drop_tree()
+            changed = True
+        elif "footnote" in names and "list" not in names:
+            text = " ".join(el.text_content().split())
+            block = next((a for a in el.iterancestors() if a.tag in ("p", "li")), None)
+            el.drop_tree()
+            changed = True
+            if text and block is not None and block.getparent() is not None:
+                note = lxml.html.Element("p")
+                note.text = text
+                block.addnext(note)
+    return lxml.html.tostring(tree, encoding="unicode") if changed else html
 
 
 def _head_level(el: Any) -> int:

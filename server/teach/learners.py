@@ -3,8 +3,8 @@ statement of server/teach is here.
 
 In: the Store (its transactions). Out: typed rows. Tables:
 
-- `learners` (created by store.py, because `Store.open_session` adds a learner it has not
-  seen): the profile, a display name and a speaking speed.
+- `learners` (created by store.py, where `Store.new_learner` adds one with its secret's
+  hash): the profile, a display name and a speaking speed.
 - `learner_points`: one row per learner per key point met, with when it was last heard
   in a lesson, asked about (quoted by an answer) and quizzed.
 - `review_cards`: one FSRS card per quiz item a learner answered (server/teach/review.py).
@@ -16,7 +16,6 @@ brings an erased learner back."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -152,22 +151,17 @@ def profile(store: Store, learner_id: str) -> Profile | None:
     return Profile(r["id"], r["display_name"], r["speed"], r["created_at"])
 
 
-def save_profile(store: Store, learner_id: str, changes: dict[str, Any]) -> Profile:
-    """Create the learner if new, and set the fields in `changes` (display_name, speed;
-    what is left out keeps its value)."""
+def save_profile(store: Store, learner_id: str, changes: dict[str, Any]) -> Profile | None:
+    """Set the fields in `changes` (display_name, speed; what is left out keeps its
+    value) of a learner; None for an unknown one (learners are made by the server at a
+    hello, `Store.new_learner`, never here)."""
     ensure_schema(store)
     with store.transaction() as db:
-        db.execute(
-            "INSERT INTO learners (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING",
-            (learner_id, time.time()),
-        )
         for column in PROFILE_FIELDS & changes.keys():  # a fixed set: safe in the statement
             db.execute(
                 f"UPDATE learners SET {column} = ? WHERE id = ?", (changes[column], learner_id)
             )
-    saved = profile(store, learner_id)
-    assert saved is not None
-    return saved
+    return profile(store, learner_id)
 
 
 def sessions(store: Store, learner_id: str) -> list[dict[str, Any]]:

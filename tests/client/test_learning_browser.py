@@ -1,6 +1,8 @@
 """The learner's side of the page in real headless Chromium against the real server and
-models: the learner id, the progress view and its "Continue", the review of due items,
-the speaking speed and name, the export, and the suggestion buttons under an answer.
+models: the learner id and secret the server issues, the progress view and its
+"Continue", the review of due items, the speaking speed and name, the export, and the
+suggestion buttons under an answer. The learner routes answer only with the learner's
+secret, which the page keeps and sends; so the test reads it from the page's storage.
 
 The bundled articles' lessons are drafted before the server starts (scripts without the
 LLM's rephrasing; narration is rendered by the server's Piper when a segment is first
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import replace
@@ -35,7 +38,8 @@ from tests.fakes import fake_engines
 pytestmark = pytest.mark.slow
 
 TURN_MS = 180_000  # a turn takes seconds; the CPU is small and shared
-LEARNER_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+LEARNER_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")  # the server's own
+LEARNER_SECRET = re.compile(r"^[A-Za-z0-9_-]{43}$")
 HOUR = 3600.0
 
 
@@ -59,9 +63,18 @@ def shots(output_dir: Path) -> Path:
     return folder
 
 
-def get_json(url: str) -> object:
-    with urllib.request.urlopen(url, timeout=30) as res:
+def get_json(url: str, headers: dict[str, str] | None = None) -> object:
+    request = urllib.request.Request(url, headers=headers or {})
+    with urllib.request.urlopen(request, timeout=30) as res:
         return json.load(res)
+
+
+def status_of(url: str, headers: dict[str, str] | None = None) -> int:
+    try:
+        get_json(url, headers)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    return 200
 
 
 def open_page(page, url: str) -> str:
@@ -69,6 +82,13 @@ def open_page(page, url: str) -> str:
     page.goto(url)
     page.wait_for_function("document.querySelector('#conn').dataset.state === 'open'")
     return page.evaluate("localStorage.getItem('tutor.learner_id')")
+
+
+def secret_of(page) -> dict[str, str]:
+    """The header the learner routes take, with the secret the page keeps."""
+    secret = page.evaluate("localStorage.getItem('tutor.learner_secret')")
+    assert secret and LEARNER_SECRET.match(secret), secret
+    return {"X-Learner-Secret": secret}
 
 
 def show_progress(page) -> None:
@@ -108,8 +128,12 @@ def test_learner_id_is_made_once_kept_and_sent_in_hello(browser, tutor):
     page = browser()
     learner = open_page(page, url)
     assert learner and LEARNER_ID.match(learner), learner
-    # hello carried it: the server made the learner when the socket opened.
-    assert get_json(f"{url}/api/learners/{learner}")["id"] == learner
+    mine = secret_of(page)
+    # The server made the learner at the socket's first hello, and handed over its id and
+    # secret; the routes answer only with the secret.
+    assert get_json(f"{url}/api/learners/{learner}", mine)["id"] == learner
+    assert status_of(f"{url}/api/learners/{learner}") == 404
+    assert status_of(f"{url}/api/learners/{learner}", {"X-Learner-Secret": "x" * 43}) == 404
 
     page.get_by_role("button", name="Type", exact=True).click()
     page.fill("#chat-input", "How was Llama 4 received?")
@@ -117,16 +141,18 @@ def test_learner_id_is_made_once_kept_and_sent_in_hello(browser, tutor):
     page.wait_for_function("window.tutorStats.answers >= 1", timeout=TURN_MS)
     # The session, with that question, is the learner's.
     session = page.evaluate("sessionStorage.getItem('tutor.session_id')")
-    exported = get_json(f"{url}/api/learners/{learner}/export")
-    mine = {s["session_id"]: s for s in exported["sessions"]}
-    assert session in mine, (session, list(mine))
-    assert [t["question"] for t in mine[session]["turns"]] == ["How was Llama 4 received?"]
+    exported = get_json(f"{url}/api/learners/{learner}/export", mine)
+    sessions = {s["session_id"]: s for s in exported["sessions"]}
+    assert session in sessions, (session, list(sessions))
+    assert [t["question"] for t in sessions[session]["turns"]] == ["How was Llama 4 received?"]
 
     page.reload()  # kept across reloads (localStorage), and sent again
-    assert open_page(page, url) == learner
+    assert open_page(page, url) == learner and secret_of(page) == mine
     assert page.evaluate("window.tutorStats.learning.learnerId") == learner
-    other = open_page(browser(), url)  # another browser is another learner
+    stranger = browser()
+    other = open_page(stranger, url)  # another browser is another learner
     assert other != learner and LEARNER_ID.match(other)
+    assert status_of(f"{url}/api/learners/{learner}", secret_of(stranger)) == 404
 
 
 def test_progress_view_lists_points_and_follows_lessons_and_quiz(browser, tutor, shots):
@@ -144,7 +170,7 @@ def test_progress_view_lists_points_and_follows_lessons_and_quiz(browser, tutor,
     assert page.get_by_role("button", name="Review", exact=True).is_visible()
 
     # "Continue" follows `next`: the first segment that teaches a new point, played.
-    expected = get_json(f"{url}/api/learners/{learner}/progress")["next"]
+    expected = get_json(f"{url}/api/learners/{learner}/progress", secret_of(page))["next"]
     assert expected["kind"] == "lesson", expected
     assert f"part {expected['segment'] + 1}" in page.inner_text("#continue-what")
     page.get_by_role("button", name="Continue").click()
@@ -160,7 +186,7 @@ def test_progress_view_lists_points_and_follows_lessons_and_quiz(browser, tutor,
     # The segment's lesson.context counted its points as heard.
     show_progress(page)
     page.wait_for_function("document.querySelector('#progress-articles .point[data-status=heard]')")
-    after = get_json(f"{url}/api/learners/{learner}/progress")["next"]
+    after = get_json(f"{url}/api/learners/{learner}/progress", secret_of(page))["next"]
     assert after != expected  # Continue now points further on
 
     # A quiz answer: its point is quizzed, with a mastery and a review time.
@@ -205,7 +231,7 @@ def test_review_asks_a_due_item_and_shows_the_result(browser, tutor, shots):
     learner = open_page(page, url)
     answer_a_quiz_question_wrong(page)
     card = make_due(data, learner)
-    due = get_json(f"{url}/api/learners/{learner}/review")["items"]
+    due = get_json(f"{url}/api/learners/{learner}/review", secret_of(page))["items"]
     assert [i["item"] for i in due] == [card.item]
 
     show_progress(page)
@@ -235,7 +261,7 @@ def test_review_asks_a_due_item_and_shows_the_result(browser, tutor, shots):
     assert page.locator("#review-result p").nth(1).inner_text().strip()  # the feedback
     # Nothing else is due (the item just answered comes back later, not now).
     assert page.inner_text("#review-left") == "Review done: nothing else is due now."
-    assert get_json(f"{url}/api/learners/{learner}/review")["items"] == []
+    assert get_json(f"{url}/api/learners/{learner}/review", secret_of(page))["items"] == []
     reviewed = learners_card(data, learner, card.item)
     assert reviewed.reviews == card.reviews + 1
     page.wait_for_function("!document.querySelector('#progress-articles .point[data-status=due]')")
@@ -260,13 +286,13 @@ def test_speed_and_name_are_saved_and_the_data_downloads(browser, tutor, tmp_pat
     assert page.get_by_label("Speaking speed").input_value() == "1"
     page.get_by_label("Speaking speed").select_option("1.25")
     page.wait_for_function("window.tutorStats.learning.speedSaved === 1.25")
-    assert get_json(f"{url}/api/learners/{learner}")["speed"] == 1.25
+    assert get_json(f"{url}/api/learners/{learner}", secret_of(page))["speed"] == 1.25
     assert "1.25" in page.inner_text("#profile-status")
 
     page.get_by_label("Your name (optional)").fill("Ada")
     page.get_by_role("button", name="Save name").click()
     page.wait_for_function("window.tutorStats.learning.nameSaved === 'Ada'")
-    assert get_json(f"{url}/api/learners/{learner}")["display_name"] == "Ada"
+    assert get_json(f"{url}/api/learners/{learner}", secret_of(page))["display_name"] == "Ada"
 
     page.reload()  # shown again from the server
     open_page(page, url)
@@ -331,7 +357,8 @@ def test_with_an_access_token_the_learner_routes_and_download_send_it(browser, t
         page.get_by_label("Speaking speed").select_option("0.75")
         page.wait_for_function("window.tutorStats.learning.speedSaved === 0.75")
         request = urllib.request.Request(
-            f"{url}/api/learners/{learner}", headers={"Authorization": f"Bearer {token}"}
+            f"{url}/api/learners/{learner}",
+            headers={"Authorization": f"Bearer {token}", **secret_of(page)},
         )
         with urllib.request.urlopen(request, timeout=30) as res:
             assert json.load(res)["speed"] == 0.75
@@ -341,3 +368,5 @@ def test_with_an_access_token_the_learner_routes_and_download_send_it(browser, t
         download.value.save_as(saved)
         assert f"Learner id: `{learner}`" in saved.read_text()
     assert all(token not in u for u in urls), urls
+    secret = secret_of(page)["X-Learner-Secret"]
+    assert all(secret not in u for u in urls), urls  # the learner's secret neither
