@@ -195,8 +195,8 @@ def evaluate(
     reader: Annotated[
         str | None,
         typer.Option(
-            help="rules or llm: how the answer sentence is chosen (llm: the LLM reader "
-            "judges the best 3) [env TUTOR_READER]",
+            help="rules, ranked or llm: how the answer sentence is chosen (ranked: the "
+            "trained ranker; llm: the LLM reader judges the best 3) [env TUTOR_READER]",
             metavar="READER",
         ),
     ] = None,
@@ -315,6 +315,11 @@ def _evaluate_library(
         from server.services import open_judge
 
         judge = open_judge(settings)
+    ranker = None
+    if settings.reader == "ranked":
+        from server.reason.rank import Ranker
+
+        ranker = Ranker.load()
     embedder = Embedder(
         catalog.resolve("embed", settings.embed_model, settings.cache_dir), settings.embed_model
     )
@@ -327,6 +332,7 @@ def _evaluate_library(
             llm,
             lambda done, total: progress.update(task, completed=done),
             judge=judge,
+            ranker=ranker,
         )
         task = progress.add_task("Answering", total=sum(len(s.items) for s in sets))
         results = asyncio.run(lib.run_sets(answerer, sets, lambda: progress.advance(task)))

@@ -95,11 +95,13 @@ class Settings(BaseSettings):
     answer_threshold: float = Field(0.5, gt=0, lt=1)
     """The coverage model's probability that the articles answer a question, below which
     the tutor declines (server/reason/gate.py; higher declines more)."""
-    reader: Literal["rules", "llm"] = "rules"
+    reader: Literal["rules", "ranked", "llm"] = "rules"
     """How a typed question's answer sentence is chosen once the coverage decision says
-    the articles answer it: `rules` (the extractor's scores alone) or `llm` (the LLM
-    reader judges the extractor's best 3 sentences, yes or no, one prompt each: the best
-    judged answers, or the tutor declines when none reaches TUTOR_READER_THRESHOLD).
+    the articles answer it: `rules` (the extractor's scores alone), `ranked` (the trained
+    answer ranker, server/reason/rank.py: its best candidate leads, or the tutor declines
+    when none is likely to hold the answer; microseconds, spoken turns too) or `llm` (the
+    LLM reader judges the extractor's best 3 sentences, yes or no, one prompt each: the
+    best judged answers, or the tutor declines when none reaches TUTOR_READER_THRESHOLD).
     Spoken turns always use the rules. `llm` needs the optional model (`make
     reader-llm`), or TUTOR_LLM_URL pointing at a server that returns logprobs."""
     reader_model: str = "qwen2.5-coder-1.5b"

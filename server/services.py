@@ -33,6 +33,7 @@ from server.library import Library
 from server.reason.lookup import Hit, Index
 from server.reason.passages import Passage
 from server.reason.question import Question
+from server.reason.rank import Ranker
 from server.reason.respond import Answerer
 from server.store import Store
 from server.turns import TurnRunner
@@ -132,6 +133,7 @@ def open_services(
         threshold=settings.answer_threshold,
         max_tokens=settings.max_answer_tokens,
         judge=open_judge(settings) if settings.reader == "llm" else None,
+        ranker=Ranker.load() if settings.reader == "ranked" else None,
     )
     turns = TurnRunner(store, answerer, settings.history_turns, settings.index_wait_s)
     services = Services(

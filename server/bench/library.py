@@ -86,6 +86,7 @@ def build_answerer(
     progress: Callable[[int, int], None] | None = None,
     folder: Path | None = None,
     judge: Any = None,
+    ranker: Any = None,
 ) -> Any:
     """A fresh library of these article files and the answer path over it (`judge`: the
     LLM reader, `server/reason/judge.py`)."""
@@ -100,7 +101,7 @@ def build_answerer(
         library.add_bytes(path.read_bytes(), path.name)
     index = Index(folder / "index", embedder)
     index.rebuild(library.store.articles(), progress)
-    return Answerer(index, llm, judge=judge)
+    return Answerer(index, llm, judge=judge, ranker=ranker)
 
 
 async def run_sets(

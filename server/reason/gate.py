@@ -83,6 +83,7 @@ RULES = (
     "names_elsewhere",  # their names in another sense, or asked what they never say
     "model_yes",  # the fitted model: answer
     "model_no",  # the fitted model: decline
+    "ranker_no",  # TUTOR_READER=ranked: no candidate sentence likely holds the answer
 )
 
 

@@ -189,3 +189,39 @@ def fit(
 def logit(p: float) -> float:
     p = min(max(p, 1e-9), 1 - 1e-9)
     return math.log(p / (1 - p))
+
+
+class Ranker:
+    """TUTOR_READER=ranked: the trained model reorders the extractor's candidates and
+    declines when even the best is under its threshold. A few microseconds a turn."""
+
+    def __init__(self, model: RankModel, threshold: float | None = None) -> None:
+        self.model = model
+        self.threshold = model.threshold if threshold is None else threshold
+
+    @classmethod
+    def load(cls, threshold: float | None = None) -> Ranker:
+        model = RankModel.load()
+        if model is None:
+            raise FileNotFoundError(f"{MODEL_FILE}: run scripts/train_ranker.py")
+        return cls(model, threshold)
+
+    def read(
+        self,
+        question: Question,
+        search_text: str,
+        hits: list[Hit],
+        ranked: list[tuple[float, int, int]],
+        decision: Decision,
+        index: Index,
+    ) -> tuple[float, list[tuple[float, int, int]]]:
+        """The best candidate's probability, and the candidates with it first (the
+        others as they were)."""
+        if not ranked:
+            return 0.0, ranked
+        p = self.model.probabilities(
+            candidate_features(question, search_text, hits, ranked, decision, index)
+        )
+        best = int(np.argmax(p))
+        chosen = ranked[best]
+        return float(p[best]), [chosen, *(c for c in ranked if c is not chosen)]

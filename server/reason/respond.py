@@ -37,6 +37,7 @@ from server.reason.judge import Judge
 from server.reason.lookup import Hit, Index
 from server.reason.prompt import build_messages
 from server.reason.question import Question
+from server.reason.rank import Ranker
 from server.reason.sentences import SentenceSplitter
 from server.reason.suggest import Suggester
 from server.reason.text import words
@@ -143,10 +144,12 @@ class Answerer:
         threshold: float = 0.5,
         max_tokens: int = 96,
         judge: Judge | None = None,
+        ranker: Ranker | None = None,
     ) -> None:
         """`judge`: the LLM reader (TUTOR_READER=llm), for typed turns; None: the rules."""
         self.index = index
         self.judge = judge
+        self.ranker = ranker  # TUTOR_READER=ranked: the trained answer ranker (rank.py)
         self.extractor = Extractor(index)
         self.gate = Gate(index, threshold)
         self.spoken_llm = LlmOdds()
@@ -298,6 +301,26 @@ class Answerer:
                 why = trace_of(
                     asked, parsed, retrieved, decision, threshold, preferred,
                     widened=hits, ranked=ranked, reading=reading,
+                )  # fmt: skip
+                yield Answer(text, False, [], timings=timings, trace=why)
+                return
+        elif self.ranker is not None:
+            # The trained ranker (microseconds): its best candidate leads, or, when even
+            # that one is unlikely to hold the answer, the tutor declines.
+            p, order = self.ranker.read(parsed, question, hits, ranked, decision, self.index)
+            if p < self.ranker.threshold:
+                declined = Decision(
+                    False,
+                    p,
+                    decision.features,
+                    f"the best sentence is unlikely to answer (p {p:.2f})",
+                    rule="ranker_no",
+                )
+                text = self.not_covered()
+                yield AnswerDelta(text)
+                why = trace_of(
+                    asked, parsed, retrieved, declined, self.ranker.threshold, preferred,
+                    widened=hits, ranked=ranked,
                 )  # fmt: skip
                 yield Answer(text, False, [], timings=timings, trace=why)
                 return
