@@ -1,4 +1,4 @@
-"""Train the answer ranker (server/reason/rank.py) and write server/reason/rank.json.
+"""Train the answer ranker (server/reason/answer/rank.py) and write server/reason/answer/rank.json.
 
     .venv/bin/python scripts/train_ranker.py            # train, choose the threshold, save
     .venv/bin/python scripts/train_ranker.py --cv       # leave-one-article-out figures only
@@ -38,8 +38,8 @@ from server.bench import library as lib  # noqa: E402
 from server.bench.evaluate import judge  # noqa: E402
 from server.config import BUNDLED_CORPUS, Settings  # noqa: E402
 from server.reason import rank  # noqa: E402
-from server.reason.embed import Embedder  # noqa: E402
-from server.reason.respond import Answer, Answerer  # noqa: E402
+from server.reason.answer.respond import Answer, Answerer  # noqa: E402
+from server.reason.index.embed import Embedder  # noqa: E402
 
 BUNDLED_SETS = ("eval_dev", "eval_holdout", "eval_fresh", "eval_probe", "eval_blind", "eval_probe2")
 WRONG_COST = 1.0

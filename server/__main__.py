@@ -58,7 +58,7 @@ def ingest(
 ) -> None:
     """Add articles to the library (the same cleaning as the bundled ones)."""
     from server.library import Library, document_paths
-    from server.reason.ingest import load_file
+    from server.reason.ingest.document import load_file
     from server.store import Store
 
     settings = settings_from(data_dir=data_dir)
@@ -116,7 +116,7 @@ def ask(
     """Answer one question from the articles and show the sources."""
     import asyncio
 
-    from server.reason.respond import answer
+    from server.reason.answer.respond import answer
 
     result = asyncio.run(answer(_answerer(settings_from(data_dir=data_dir)), question))
     console.print(result.text, highlight=False)
@@ -173,7 +173,8 @@ def evaluate(
     no_llm: Annotated[bool, typer.Option(help="Extractive answers only.")] = False,
     naive: Annotated[bool, typer.Option(help="Baseline: plain RAG prompt, no checks.")] = False,
     fit: Annotated[
-        bool, typer.Option(help="Refit the coverage model (server/reason/gate.json) on FILE.")
+        bool,
+        typer.Option(help="Refit the coverage model (server/reason/answer/gate.json) on FILE."),
     ] = False,
     spoken: Annotated[
         str | None,
@@ -298,7 +299,7 @@ def _evaluate_library(
 
     from server import catalog
     from server.bench import library as lib
-    from server.reason.embed import Embedder
+    from server.reason.index.embed import Embedder
 
     sets = lib.load_sets(folder)
     if only:
@@ -317,7 +318,7 @@ def _evaluate_library(
         judge = open_judge(settings)
     ranker = None
     if settings.reader == "ranked":
-        from server.reason.rank import Ranker
+        from server.reason.answer.rank import Ranker
 
         ranker = Ranker.load()
     embedder = Embedder(

@@ -22,7 +22,7 @@ from server.protocol import (
     PlainText,
     resume_notice,
 )
-from server.reason.respond import Answer
+from server.reason.answer.respond import Answer
 from server.services import Services, ServicesDep
 from server.teach.api import check_learner
 from server.upload import check_article, check_filename, read_file_field
@@ -131,7 +131,7 @@ class AskRequest(BaseModel):
     session_secret: str | None = Field(None, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
     # server/teach: the learner's secret comes in the X-Learner-Secret header.
     learner_id: str | None = Field(None, pattern=LEARNER_ID)
-    explain: bool = False  # the reply carries the answer's trace (server/reason/trace.py)
+    explain: bool = False  # the reply carries the answer's trace (server/reason/answer/trace.py)
 
 
 @router.post("/api/ask")

@@ -94,11 +94,11 @@ class Settings(BaseSettings):
     retrieval_k: int = Field(4, ge=1, le=20)
     answer_threshold: float = Field(0.5, gt=0, lt=1)
     """The coverage model's probability that the articles answer a question, below which
-    the tutor declines (server/reason/gate.py; higher declines more)."""
+    the tutor declines (server/reason/answer/gate.py; higher declines more)."""
     reader: Literal["rules", "ranked", "llm"] = "rules"
     """How a typed question's answer sentence is chosen once the coverage decision says
     the articles answer it: `rules` (the extractor's scores alone), `ranked` (the trained
-    answer ranker, server/reason/rank.py: its best candidate leads, or the tutor declines
+    answer ranker, server/reason/answer/rank.py: its best candidate leads, or the tutor declines
     when none is likely to hold the answer; microseconds, spoken turns too) or `llm` (the
     LLM reader judges the extractor's best 3 sentences, yes or no, one prompt each: the
     best judged answers, or the tutor declines when none reaches TUTOR_READER_THRESHOLD).

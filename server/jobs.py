@@ -41,7 +41,7 @@ from typing import Any
 
 from server.errors import NotFound, TutorError
 from server.library import Library
-from server.reason.ingest import parse
+from server.reason.ingest.document import parse
 
 log = logging.getLogger(__name__)
 KEEP = 200  # jobs remembered; finished ones are forgotten oldest first

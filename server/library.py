@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
-from server.reason.ingest import SUFFIXES, Document, load_file, parse
+from server.reason.ingest.document import SUFFIXES, Document, load_file, parse
 from server.store import Article, Store
 
 log = logging.getLogger(__name__)

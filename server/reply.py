@@ -26,8 +26,8 @@ from server import protocol as p
 from server.engines import speaking_pace
 from server.errors import TutorError
 from server.listen.events import Heard
-from server.reason.commands import PACE_CHANGED, adjust_speed, detect
-from server.reason.respond import Answer, AnswerDelta
+from server.reason.answer.commands import PACE_CHANGED, adjust_speed, detect
+from server.reason.answer.respond import Answer, AnswerDelta
 from server.services import Services
 from server.speak.transmit import Speaker
 from server.teach import length_scale

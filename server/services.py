@@ -30,11 +30,12 @@ from server.engines import Engines, FailSoft
 from server.engines.loaded import NotOpened, timed
 from server.jobs import Recovered, UploadJobs
 from server.library import Library
-from server.reason.lookup import Hit, Index
-from server.reason.passages import Passage
-from server.reason.question import Question
-from server.reason.rank import Ranker
-from server.reason.respond import Answerer
+from server.reason.answer.rank import Ranker
+from server.reason.answer.respond import Answerer
+from server.reason.index.lookup import Hit, Index
+from server.reason.index.passages import Passage
+from server.reason.query.question import Question
+from server.reason.suggest.suggest import with_suggestions
 from server.store import Store
 from server.turns import TurnRunner
 
@@ -135,6 +136,7 @@ def open_services(
         judge=open_judge(settings) if settings.reader == "llm" else None,
         ranker=Ranker.load() if settings.reader == "ranked" else None,
     )
+    with_suggestions(answerer)
     turns = TurnRunner(store, answerer, settings.history_turns, settings.index_wait_s)
     services = Services(
         settings, store, library, engines, index, answerer, turns, owns_engines=owned
@@ -214,7 +216,7 @@ def open_judge(settings: Settings) -> Any:
     """The LLM reader (TUTOR_READER=llm) on its own worker: the server at TUTOR_LLM_URL
     when there is one (it must return logprobs), else the reader model in-process."""
     from server.engines.reader import LlamaReader, OpenAIReader
-    from server.reason.judge import Judge
+    from server.reason.answer.judge import Judge
 
     if settings.llm_url:
         engine: Any = OpenAIReader(
@@ -274,7 +276,7 @@ def build_index(
     `load=False`: the bundled articles are stored if the library is empty, but the index
     is left empty, to be built later (the server does it in the background)."""
     from server import catalog
-    from server.reason.embed import Embedder
+    from server.reason.index.embed import Embedder
 
     path = embed_path or catalog.resolve("embed", settings.embed_model, settings.cache_dir)
     embedder = Embedder(path, settings.embed_model)

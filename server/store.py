@@ -31,8 +31,8 @@ from server.database import (
     open_database,
 )
 from server.errors import NotFound, shown
-from server.reason.blocks import Block, decode_all
-from server.reason.ingest import Document
+from server.reason.ingest.blocks import Block, decode_all
+from server.reason.ingest.document import Document
 
 SCHEMA = Schema(
     "store",

@@ -17,8 +17,8 @@ from typing import Any
 from server.errors import TutorError
 from server.metrics import STAGE_SECONDS, TURNS
 from server.protocol import visible
-from server.reason.commands import PastTurn
-from server.reason.respond import Answer, AnswerDelta, Answerer, clean_question
+from server.reason.answer.commands import PastTurn
+from server.reason.answer.respond import Answer, AnswerDelta, Answerer, clean_question
 from server.store import Store
 from server.teach import record_asked
 

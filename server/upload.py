@@ -21,7 +21,7 @@ from starlette.requests import Request
 
 from server.errors import IngestError, shown
 from server.protocol import CONTROL
-from server.reason.ingest import decode, kind_of
+from server.reason.ingest.document import decode, kind_of
 
 FIELD = "file"
 # Room for the form's own bytes around the file: boundaries, part headers, a long name.

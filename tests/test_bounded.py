@@ -31,7 +31,7 @@ from server.lessons.script import (
 )
 from server.library import Library
 from server.reason.ground import MAX_CHECK_WORDS, check
-from server.reason.ingest import parse
+from server.reason.ingest.document import parse
 from server.reason.text import sentences
 from server.store import Article, Store
 from tests.fakes import FakeResponder, FakeSynthesizer, FakeTranscriber, fake_engines

@@ -1,5 +1,5 @@
 """The answer path's structure stays as drawn: server/reason's folders import only
-downwards (text and words < ingest < query < index < answer < suggest), and no module
+downwards (text and ground < ingest < query < index < answer < suggest), and no module
 of it imports another that imports it back, even from inside a function (a circle
 hidden in a function is still a circle). Read from the source with `ast`: nothing is
 imported to check it."""
@@ -9,7 +9,7 @@ from pathlib import Path
 
 SERVER = Path(__file__).resolve().parents[1] / "server"
 REASON = SERVER / "reason"
-LAYERS = ["", "ingest", "query", "index", "answer", "suggest"]  # "": text.py, words.py
+LAYERS = ["", "ingest", "query", "index", "answer", "suggest"]  # "": text.py, ground.py
 
 
 def module_name(path: Path) -> str:

@@ -14,7 +14,7 @@ from server import jobs as jobs_module
 from server.errors import NotFound, TutorError
 from server.jobs import MAX_WAITING, UploadJobs
 from server.library import Library
-from server.reason.ingest import parse
+from server.reason.ingest.document import parse
 from server.store import Store
 
 ALPACAS = (

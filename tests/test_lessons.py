@@ -26,8 +26,8 @@ from server.lessons.narration import decoded_seconds
 from server.lessons.quiz import QuizQuestion, cloze, grade
 from server.lessons.script import MAX_SENTENCES, BuildCancelled, article_sentences, draft
 from server.library import Library
-from server.reason.cite import Source
-from server.reason.ingest import load_file
+from server.reason.answer.cite import Source
+from server.reason.ingest.document import load_file
 from server.store import Article, Store
 from tests.fakes import FakeResponder, FakeSynthesizer, FakeTranscriber, fake_engines
 from tests.uploads import add_article

@@ -19,7 +19,7 @@ from server.lessons.quiz import QuizQuestion, candidates, cloze, grade
 from server.lessons.script import Script, article_sentences, draft, draft_all
 from server.lessons.spans import is_date_word
 from server.library import Library
-from server.reason.embed import Embedder
+from server.reason.index.embed import Embedder
 from server.reason.text import fold, terms
 from server.store import Article, Store
 

@@ -23,7 +23,7 @@ from server.cliutil import free_port
 from server.config import Settings
 from server.engines import Engines, ModelWorker, OpenAIResponder
 from server.errors import EngineError
-from server.reason.respond import answer
+from server.reason.answer.respond import answer
 from server.services import Services, open_services
 from tests.fakes import FakeSynthesizer, FakeTranscriber
 

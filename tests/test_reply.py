@@ -15,8 +15,8 @@ from server import protocol as p
 from server.engines import ModelWorker
 from server.errors import TutorError
 from server.listen.events import Heard
-from server.reason.cite import Source
-from server.reason.respond import Answer, AnswerDelta
+from server.reason.answer.cite import Source
+from server.reason.answer.respond import Answer, AnswerDelta
 from server.reply import Gate, Replies
 from tests.fakes import FakeSynthesizer
 

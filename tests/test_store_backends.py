@@ -23,8 +23,8 @@ from server.errors import BadRequest, NotFound
 from server.lessons import records
 from server.lessons.script import draft, draft_all
 from server.library import Library
-from server.reason.cite import Source
-from server.reason.ingest import Document
+from server.reason.answer.cite import Source
+from server.reason.ingest.document import Document
 from server.store import SCHEMA, LearnerGrant, Store
 from server.teach import learners, record_asked, record_heard, record_quiz
 from server.teach.export import export

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from server.listen.segment import Event, Segmenter, VadSettings
 from server.listen.turn import TurnDecision, TurnSettings
-from server.reason.sentences import SentenceSplitter
+from server.reason.answer.sentences import SentenceSplitter
 from server.speak.transmit import Speaker, Spoken, first_clause
 from tests.fakes import FakeVad, quiet, tone
 
@@ -160,7 +160,7 @@ def test_the_client_report_wins_over_the_clock_but_never_past_what_was_sent() ->
 
 
 def test_spoken_turns_try_the_llm_rarely_until_it_is_used_then_every_turn() -> None:
-    from server.reason.respond import LlmOdds
+    from server.reason.answer.respond import LlmOdds
 
     odds = LlmOdds(window=4)
     tries = [odds.worth_trying() for _ in range(8)]

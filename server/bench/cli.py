@@ -298,7 +298,7 @@ def bench_stages(
     from server.bench.voice import percentile
     from server.engines.interfaces import STT_RATE
     from server.listen.vocabulary import whisper_prompt
-    from server.reason.respond import answer
+    from server.reason.answer.respond import answer
     from server.services import open_services
 
     settings = settings_from(data_dir=data_dir, log_level="WARNING", threads=1)

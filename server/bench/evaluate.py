@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from server.reason import gate, ground
-from server.reason.cite import Source
-from server.reason.respond import Answer, Answerer, answer
+from server.reason.answer import gate, ground
+from server.reason.answer.cite import Source
+from server.reason.answer.respond import Answer, Answerer, answer
 
 
 @dataclass

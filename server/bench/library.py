@@ -89,10 +89,10 @@ def build_answerer(
     ranker: Any = None,
 ) -> Any:
     """A fresh library of these article files and the answer path over it (`judge`: the
-    LLM reader, `server/reason/judge.py`)."""
+    LLM reader, `server/reason/answer/judge.py`)."""
     from server.library import Library
-    from server.reason.lookup import Index
-    from server.reason.respond import Answerer
+    from server.reason.answer.respond import Answerer
+    from server.reason.index.lookup import Index
     from server.store import Store
 
     folder = folder or Path(tempfile.mkdtemp(prefix="tutor-eval-"))

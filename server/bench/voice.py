@@ -208,8 +208,8 @@ async def naive_turn(services: Any, utterance: Utterance, silence_s: float) -> f
 
     from server.listen.vocabulary import whisper_prompt
     from server.reason import ground
-    from server.reason.prompt import build_messages
-    from server.reason.sentences import SentenceSplitter
+    from server.reason.answer.prompt import build_messages
+    from server.reason.answer.sentences import SentenceSplitter
 
     engines, answerer = services.engines, services.answerer
     audio = np.frombuffer(utterance.pcm, np.int16).astype(np.float32) / 32768

@@ -1,4 +1,4 @@
-"""The LLM reader's engines (`server/reason/judge.py`, TUTOR_READER=llm): a chat prompt in,
+"""The LLM reader's engines (`server/reason/answer/judge.py`, TUTOR_READER=llm): a chat prompt in,
 the log-probabilities of the first token of the reply out, for a few tokens asked about
 ("Yes", "No"). Nothing is generated: one forward pass over the prompt.
 

@@ -27,7 +27,7 @@ from server.reason.text import fold, stem, terms, words
 
 if TYPE_CHECKING:
     from server.lessons.quiz import QuizQuestion
-    from server.reason.embed import Embedder
+    from server.reason.index.embed import Embedder
 
 Grade = Literal["right", "partly", "not_yet"]
 RIGHT_SHARE = 0.75

@@ -20,7 +20,7 @@ from server.lessons.facts import Facts, shuffled
 from server.lessons.grading import Grade, Graded, grade, key_terms
 from server.lessons.questions import Item, answer_pool, generate
 from server.lessons.spans import date_spans, is_acronym, number_spans
-from server.reason.cite import Source
+from server.reason.answer.cite import Source
 from server.reason.ground import MONTHS, NUMBER_WORDS
 from server.reason.text import STOPWORDS, terms
 

@@ -21,9 +21,9 @@ from typing import Any
 
 from server.errors import TutorError
 from server.lessons.quiz import QuizQuestion, pick_questions
-from server.reason.cite import Source
+from server.reason.answer.cite import Source
+from server.reason.answer.sentences import spoken
 from server.reason.ground import check, claims
-from server.reason.sentences import spoken
 from server.reason.text import fold, is_heading, sentences, terms
 from server.store import Article
 

@@ -211,3 +211,28 @@ def is_heading(paragraph: str) -> bool:
     return len(paragraph.split()) <= 12 and not paragraph.rstrip().endswith(
         (".", "!", ":", ";", "”", '"')
     )
+
+
+# Words by which a question points back at the last one ("when was it ...?").
+ANAPHORA = {
+    "it",
+    "its",
+    "they",
+    "them",
+    "their",
+    "this",
+    "that",
+    "these",
+    "those",
+    "he",
+    "she",
+    "his",
+    "her",
+    "there",
+    "then",
+    "one",
+    "ones",
+    "else",
+    "also",
+    "and",
+}

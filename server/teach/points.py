@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from server.lessons import records
 from server.lessons.quiz import QuizQuestion
 from server.lessons.records import StoredLesson
-from server.reason.cite import Source
+from server.reason.answer.cite import Source
 from server.reason.text import sentences, words
 from server.store import Store
 from server.teach.learners import PointRef

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from server.errors import NotFound
 from server.lessons import records
 from server.lessons.quiz import Grade, QuizQuestion
-from server.reason.cite import Source
+from server.reason.answer.cite import Source
 from server.store import Store
 from server.teach import learners
 from server.teach.learners import CardRow

@@ -5,8 +5,8 @@ import pytest
 from server.catalog import resolve
 from server.config import BUNDLED_CORPUS, Settings
 from server.library import Library
-from server.reason.embed import Embedder
-from server.reason.lookup import Index
+from server.reason.index.embed import Embedder
+from server.reason.index.lookup import Index
 from server.store import Store
 
 

@@ -7,9 +7,9 @@ import asyncio
 import pytest
 
 from server.library import Library
-from server.reason.embed import Embedder
-from server.reason.lookup import Index
-from server.reason.respond import Answer, Answerer, answer
+from server.reason.answer.respond import Answer, Answerer, answer
+from server.reason.index.embed import Embedder
+from server.reason.index.lookup import Index
 from server.store import Store
 
 OWLSERVE = """---

@@ -7,9 +7,9 @@ import pytest
 
 from server.engines import MAX_LENGTH_SCALE, MIN_LENGTH_SCALE
 from server.reason import ground
-from server.reason.commands import Command, PastTurn, adjust_speed, detect, simplest
-from server.reason.lookup import Index
-from server.reason.respond import Answer, Answerer
+from server.reason.answer.commands import Command, PastTurn, adjust_speed, detect, simplest
+from server.reason.answer.respond import Answer, Answerer
+from server.reason.index.lookup import Index
 from server.reason.text import terms
 
 PHRASINGS = {
@@ -174,7 +174,7 @@ def test_simpler_is_a_shorter_grounded_sentence_with_a_fact_of_the_last_answer(
 
 
 def test_simplest_keeps_the_question_topic() -> None:
-    from server.reason.cite import Source
+    from server.reason.answer.cite import Source
 
     quote = (
         "Reports surfaced that Meta is developing a new model codenamed “Avocado” under its "

@@ -4,8 +4,8 @@ import pytest
 
 from server.config import BUNDLED_CORPUS
 from server.errors import IngestError
-from server.reason.blocks import Block
-from server.reason.ingest import load_file, parse
+from server.reason.ingest.blocks import Block
+from server.reason.ingest.document import load_file, parse
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "articles"
 CHROME_LINES = [
@@ -284,7 +284,7 @@ def test_html_keeps_headings_and_table_rows_and_drops_navigation() -> None:
 
 
 def test_passages_carry_their_section_lead_in_and_subject(tmp_path: Path) -> None:
-    from server.reason.passages import split_article
+    from server.reason.index.passages import split_article
     from server.store import Store
 
     store = Store(tmp_path / "t.sqlite3")

@@ -1,4 +1,4 @@
-"""The LLM reader (TUTOR_READER=llm, `server/reason/judge.py`): the yes/no prompt and its
+"""The LLM reader (TUTOR_READER=llm, `server/reason/answer/judge.py`): the yes/no prompt and its
 probability, the worker it runs behind, and what it may do to a turn (narrow or re-rank,
 never widen; typed turns only). A fake of our engine interface for all but the last test,
 which runs the optional real model on two sentences when its package is installed."""
@@ -16,9 +16,9 @@ import pytest
 from server.config import Settings
 from server.engines.reader import OpenAIReader, top_logprobs
 from server.errors import ConfigError, EngineError
-from server.reason.judge import NO, YES, Judge, messages, p_yes, top_candidates
-from server.reason.lookup import Index
-from server.reason.respond import Answer, Answerer
+from server.reason.answer.judge import NO, YES, Judge, messages, p_yes, top_candidates
+from server.reason.answer.respond import Answer, Answerer
+from server.reason.index.lookup import Index
 from tests.fakes import FakeReader
 
 ANSWERED = "When is Avocado now expected to launch?"  # the gate answers it (test_trace)

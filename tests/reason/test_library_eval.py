@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from server.bench import library as lib
-from server.reason.embed import Embedder
+from server.reason.index.embed import Embedder
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "library"
 ARTICLES = Path(__file__).resolve().parents[3] / "shared" / "articles-dev"

@@ -3,9 +3,9 @@ from pathlib import Path
 import pytest
 
 from server.library import Library
-from server.reason import lookup
-from server.reason.ingest import parse
-from server.reason.lookup import Index
+from server.reason.index import lookup
+from server.reason.index.lookup import Index
+from server.reason.ingest.document import parse
 
 PARAPHRASES = [
     ("Who runs Meta Superintelligence Labs?", "Alexandr Wang"),

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from server.engines import ModelWorker
-from server.reason.lookup import Index
-from server.reason.respond import Answer, AnswerDelta, Answerer, answer, with_referent
+from server.reason.answer.respond import Answer, AnswerDelta, Answerer, answer, with_referent
+from server.reason.index.lookup import Index
 from tests.fakes import FakeResponder
 
 EVAL = Path(__file__).resolve().parents[3] / "shared" / "eval" / "qa_public.json"

@@ -4,10 +4,11 @@ suggestion the tutor can make is asked back and gets a grounded answer."""
 import asyncio
 
 from server.reason import ground
-from server.reason.commands import PastTurn
-from server.reason.lookup import Index
-from server.reason.phrase import Paragraph, candidates
-from server.reason.respond import Answer, Answerer, answer
+from server.reason.answer.commands import PastTurn
+from server.reason.answer.respond import Answer, Answerer, answer
+from server.reason.index.lookup import Index
+from server.reason.suggest.phrase import Paragraph, candidates
+from server.reason.suggest.suggest import with_suggestions
 from server.reason.text import sentences
 
 
@@ -34,7 +35,7 @@ def assert_grounded(result: Answer, question: str) -> None:
 
 
 def test_every_suggestion_for_the_bundled_articles_gets_a_grounded_answer(index: Index) -> None:
-    a = Answerer(index, None)
+    a = with_suggestions(Answerer(index, None))
     made = a.suggester.all()
     for article in {p.article_id for p in index.passages}:
         assert len([s for s in made if s.origin[0] == article]) >= 8, article
@@ -50,7 +51,7 @@ def test_every_suggestion_for_the_bundled_articles_gets_a_grounded_answer(index:
 
 
 def test_answers_carry_suggestions_about_points_not_met_yet(index: Index) -> None:
-    a = Answerer(index, None)
+    a = with_suggestions(Answerer(index, None))
     past: list[PastTurn] = []
     for q in (
         "What is Avocado?",
@@ -76,7 +77,7 @@ def test_answers_carry_suggestions_about_points_not_met_yet(index: Index) -> Non
 
 
 def test_a_declined_question_gets_suggestions_the_articles_answer(index: Index) -> None:
-    a = Answerer(index, None)
+    a = with_suggestions(Answerer(index, None))
     result = ask_with_suggestions(a, "What is the capital of Australia?")
     assert not result.grounded and len(result.suggestions) >= 2
     for suggestion in result.suggestions:
@@ -84,7 +85,7 @@ def test_a_declined_question_gets_suggestions_the_articles_answer(index: Index) 
 
 
 def test_seen_paragraphs_and_asked_questions_are_not_suggested(index: Index) -> None:
-    a = Answerer(index, None)
+    a = with_suggestions(Answerer(index, None))
     anchor = (1, 10)  # "The original plan was to launch by end of 2025. ..."
     first = a.suggester.suggest([anchor])
     by_text = {s.text: s for s in a.suggester.all()}
@@ -95,7 +96,7 @@ def test_seen_paragraphs_and_asked_questions_are_not_suggested(index: Index) -> 
 
 
 def test_checks_are_dropped_when_the_index_is_rebuilt(index: Index, library) -> None:
-    a = Answerer(index, None)
+    a = with_suggestions(Answerer(index, None))
     both = {s.origin[0] for s in a.suggester.all()}
     assert len(both) == 2
     index.rebuild(library.store.articles()[:1])

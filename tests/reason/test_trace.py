@@ -7,9 +7,9 @@ import json
 import pytest
 
 from server.engines import ModelWorker
-from server.reason.gate import RULES
-from server.reason.lookup import BM25_WEIGHT, COVERAGE_WEIGHT, DENSE_WEIGHT, Index
-from server.reason.respond import Answer, Answerer, answer
+from server.reason.answer.gate import RULES
+from server.reason.answer.respond import Answer, Answerer, answer
+from server.reason.index.lookup import BM25_WEIGHT, COVERAGE_WEIGHT, DENSE_WEIGHT, Index
 from tests.fakes import FakeResponder
 
 
@@ -51,7 +51,7 @@ def test_an_answered_question_traces_its_candidates_rule_and_sentences(index: In
 def test_the_trace_changes_nothing_of_the_answer(index: Index) -> None:
     """The answer the trace rides on is the one the path gave before it: the extractor's
     own answer for the same question and hits, and its sources."""
-    from server.reason.cite import cite
+    from server.reason.answer.cite import cite
 
     a = Answerer(index, None)
     for q in ("How was Llama 4 received?", "Who is Meta's Chief AI Officer?"):

@@ -11,9 +11,9 @@ import pytest
 
 from server.bench import evaluate as ev
 from server.reason import ground
-from server.reason.lookup import Index
-from server.reason.question import Lexicon, parse, plain_question
-from server.reason.respond import Answer, Answerer, answer
+from server.reason.answer.respond import Answer, Answerer, answer
+from server.reason.index.lookup import Index
+from server.reason.query.question import Lexicon, parse, plain_question
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

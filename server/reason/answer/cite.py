@@ -10,7 +10,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from server.reason.lookup import Hit
+from server.reason.index.lookup import Hit
 from server.reason.text import sentences, terms
 
 

@@ -10,7 +10,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from server.reason.blocks import structured
+from server.reason.ingest.blocks import structured
 from server.reason.text import is_heading, sentences
 from server.store import Article
 

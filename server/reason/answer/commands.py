@@ -24,8 +24,8 @@ from typing import Any, Literal
 
 from server.engines import speaking_pace
 from server.reason import ground
-from server.reason.cite import Source
-from server.reason.extract import CLAUSE_BREAK
+from server.reason.answer.cite import Source
+from server.reason.answer.extract import CLAUSE_BREAK
 from server.reason.text import fold, sentences, terms, words
 
 Kind = Literal["more", "repeat", "simpler", "slower", "faster"]

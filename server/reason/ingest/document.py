@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from server.errors import IngestError
-from server.reason.blocks import Block
-from server.reason.blocks import decode as decode_block
-from server.reason.clean import CHROME, Cleaned, clean
-from server.reason.readers import Read, read_html, read_markdown
+from server.reason.ingest.blocks import Block
+from server.reason.ingest.blocks import decode as decode_block
+from server.reason.ingest.clean import CHROME, Cleaned, clean
+from server.reason.ingest.readers import Read, read_html, read_markdown
 
 SUFFIXES = {
     ".txt": "text",

@@ -22,14 +22,22 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from server.reason import ground
-from server.reason.cite import Source, cite
-from server.reason.commands import PastTurn, detect
-from server.reason.extract import answer_bonus
-from server.reason.phrase import Paragraph, candidates
-from server.reason.text import fold, terms, words
+from server.reason.answer.cite import Source, cite
+from server.reason.answer.commands import PastTurn, detect
+from server.reason.answer.extract import answer_bonus
+from server.reason.suggest.phrase import Paragraph, candidates
+from server.reason.text import ANAPHORA, fold, terms, words
 
 if TYPE_CHECKING:
-    from server.reason.respond import Answerer
+    from server.reason.answer.respond import Answerer
+
+
+def with_suggestions(answerer: Answerer) -> Answerer:
+    """The answer path with follow-up questions (what `Answerer.stream(suggest=True)`
+    asks): the composition root attaches them, the answer path never imports this layer."""
+    answerer.suggester = Suggester(answerer)
+    return answerer
+
 
 PassageKey = tuple[int, int]  # (article id, paragraph index), as a `Source` names it
 PER_PARAGRAPH = 2  # verified questions kept per paragraph
@@ -172,8 +180,6 @@ class Suggester:
         parsed, hits, decision = answerer.decide(question, [])
         if not decision.answerable or not hits:
             return ()
-        from server.reason.respond import ANAPHORA
-
         if (ANAPHORA & set(words(question)) or len(parsed.terms) <= 1) and hits[0].coverage < 1:
             return ()  # a follow-up's retrieval would mix in the previous question
         text = parsed.search_text

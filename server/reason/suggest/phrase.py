@@ -23,9 +23,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from server.reason.extract import DATE_LIKE, is_imperative
-from server.reason.passages import Passage
-from server.reason.question import Lexicon
+from server.reason.answer.extract import DATE_LIKE, is_imperative
+from server.reason.index.passages import Passage
+from server.reason.query.question import Lexicon
 from server.reason.text import STOPWORDS, fold, is_inflected_verb
 
 MAX_WORDS = 10

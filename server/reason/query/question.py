@@ -29,6 +29,7 @@ from rapidfuzz import fuzz, process
 from wordfreq import top_n_list, zipf_frequency
 
 from server.reason.ground import claims
+from server.reason.query.kinds import NUMBERED_NAME, answer_type
 from server.reason.text import STOPWORDS, fold, query_terms, said_in, stem, words
 
 NUMBER_WORDS = {
@@ -189,7 +190,6 @@ class Lexicon:
         """Versions of a name the articles number that they never mention: "Llama 5"
         (they say Llama 1, 3, 3.1 and 4) is a name they never mention, as "Llama" is
         one they do."""
-        from server.reason.extract import NUMBERED_NAME  # the answer kinds live there
 
         return tuple(
             m.group(0)
@@ -528,7 +528,6 @@ def english_word(word: str) -> bool:
 
 
 def parse(text: str, lexicon: Lexicon) -> Question:
-    from server.reason.extract import answer_type  # the answer kinds live with extraction
 
     search_text, changes = correct(plain_question(text) or text, lexicon)
     # A word that is neither the articles' nor English ("Wannaa" for "When") carries no

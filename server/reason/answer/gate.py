@@ -47,9 +47,9 @@ from pathlib import Path
 
 import numpy as np
 
-from server.reason.extract import NUMBERED_NAME, answer_bonus, asks_how_much, metadata_facet
-from server.reason.lookup import Hit, Index
-from server.reason.question import Question
+from server.reason.answer.extract import NUMBERED_NAME, answer_bonus, asks_how_much, metadata_facet
+from server.reason.index.lookup import Hit, Index
+from server.reason.query.question import Question
 from server.reason.text import fold, said_in, stem, terms, words
 
 MODEL_FILE = Path(__file__).with_name("gate.json")

@@ -34,9 +34,9 @@ from pathlib import Path
 import bm25s
 import numpy as np
 
-from server.reason.embed import Embedder
-from server.reason.passages import Passage, metadata_passage, split_article
-from server.reason.question import Lexicon, Question, parse
+from server.reason.index.embed import Embedder
+from server.reason.index.passages import Passage, metadata_passage, split_article
+from server.reason.query.question import Lexicon, Question, parse
 from server.reason.text import STOPWORDS, fold, query_terms, terms
 from server.store import Article
 

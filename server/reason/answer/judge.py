@@ -28,9 +28,9 @@ from typing import Any, Protocol
 
 from server.engines.interfaces import NORMAL
 from server.engines.worker import ModelWorker
-from server.reason.lookup import Hit
-from server.reason.passages import Passage
-from server.reason.trace import Judged, Reading
+from server.reason.answer.trace import Judged, Reading
+from server.reason.index.lookup import Hit
+from server.reason.index.passages import Passage
 
 log = logging.getLogger(__name__)
 

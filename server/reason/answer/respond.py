@@ -25,48 +25,34 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from server.engines import ModelWorker
 from server.metrics import FALLBACKS
 from server.reason import ground
-from server.reason.cite import Source, cite
-from server.reason.commands import Command, PastTurn, detect, last_content, reply
-from server.reason.extract import Extractor, answer_bonus, answer_type
-from server.reason.gate import Decision, Gate
-from server.reason.judge import Judge
-from server.reason.lookup import Hit, Index
-from server.reason.prompt import build_messages
-from server.reason.question import Question
-from server.reason.rank import Ranker
-from server.reason.sentences import SentenceSplitter
-from server.reason.suggest import Suggester
-from server.reason.text import words
-from server.reason.trace import Trace, trace_of
+from server.reason.answer.cite import Source, cite
+from server.reason.answer.commands import Command, PastTurn, detect, last_content, reply
+from server.reason.answer.extract import Extractor, answer_bonus, answer_type
+from server.reason.answer.gate import Decision, Gate
+from server.reason.answer.judge import Judge
+from server.reason.answer.prompt import build_messages
+from server.reason.answer.rank import Ranker
+from server.reason.answer.sentences import SentenceSplitter
+from server.reason.answer.trace import Trace, trace_of
+from server.reason.index.lookup import Hit, Index
+from server.reason.query.question import Question
+from server.reason.text import ANAPHORA, words
 
 log = logging.getLogger(__name__)
-ANAPHORA = {
-    "it",
-    "its",
-    "they",
-    "them",
-    "their",
-    "this",
-    "that",
-    "these",
-    "those",
-    "he",
-    "she",
-    "his",
-    "her",
-    "there",
-    "then",
-    "one",
-    "ones",
-    "else",
-    "also",
-    "and",
-}
 MAX_SENTENCES = 3
+
+
+class FollowUps(Protocol):
+    """What suggests follow-up questions for a turn (`suggest.Suggester`)."""
+
+    def for_turn(
+        self, question: str, sources: Sequence[Source], turns: list[PastTurn]
+    ) -> list[str]: ...
 
 
 @dataclass(frozen=True)
@@ -156,7 +142,10 @@ class Answerer:
         self.llm = llm
         self.k = k
         self.max_tokens = max_tokens
-        self.suggester = Suggester(self)
+        # Follow-up questions (`server/reason/suggest`): set by whoever composes the
+        # answer path (services.open_services, suggest.with_suggestions), as the answer
+        # path must not import the layer above it.
+        self.suggester: FollowUps | None = None
 
     # --- retrieval --------------------------------------------------------------------
 
@@ -235,8 +224,11 @@ class Answerer:
             ):
                 begun = time.perf_counter()
                 turns = list(past) if past is not None else [PastTurn(q, a) for q, a in history]
-                item.suggestions = await asyncio.to_thread(
-                    self.suggester.for_turn, question, item.sources, turns
+                suggester = self.suggester
+                item.suggestions = (
+                    await asyncio.to_thread(suggester.for_turn, question, item.sources, turns)
+                    if suggester is not None
+                    else []
                 )
                 item.timings["suggestions"] = time.perf_counter() - begun
             yield item

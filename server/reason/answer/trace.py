@@ -16,8 +16,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from server.reason import ground
-from server.reason.gate import Decision
-from server.reason.lookup import (
+from server.reason.answer.gate import Decision
+from server.reason.index.lookup import (
     BM25_WEIGHT,
     COVERAGE_WEIGHT,
     DENSE_WEIGHT,
@@ -25,7 +25,7 @@ from server.reason.lookup import (
     PREFER_BOOST,
     Hit,
 )
-from server.reason.question import Question
+from server.reason.query.question import Question
 
 TOP_SENTENCES = 5  # the extractor's best sentences a trace keeps
 

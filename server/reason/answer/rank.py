@@ -26,13 +26,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from server.reason.extract import answer_bonus, answer_type
+from server.reason.answer.extract import answer_bonus, answer_type
 from server.reason.text import fold, terms, words
 
 if TYPE_CHECKING:
-    from server.reason.gate import Decision
-    from server.reason.lookup import Hit, Index
-    from server.reason.question import Question
+    from server.reason.answer.gate import Decision
+    from server.reason.index.lookup import Hit, Index
+    from server.reason.query.question import Question
 
 MODEL_FILE = Path(__file__).with_name("rank.json")
 TOP = 6  # candidates the model reads; the answer's sentence is almost always among them

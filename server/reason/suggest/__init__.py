@@ -1,0 +1,1 @@
+"""Follow-up questions the articles answer. Imports answer, index, query."""
