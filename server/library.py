@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -42,6 +43,22 @@ T = TypeVar("T")
 Step = Callable[[str], None]  # hears each step of an add done: "parsed", "stored", "indexed"
 
 
+LIBRARY_NICENESS = 10  # an index rebuild yields the CPU to learners' turns
+
+
+def _below_learners() -> None:
+    """The library's thread (indexing an upload, rebuilding) runs at a lower CPU priority
+    than the threads that answer learners: on Linux a thread's niceness is its own. Where
+    that is not allowed, it runs as it is."""
+    try:
+        me = threading.get_native_id()
+        os.setpriority(
+            os.PRIO_PROCESS, me, min(19, os.getpriority(os.PRIO_PROCESS, me) + LIBRARY_NICENESS)
+        )
+    except (AttributeError, OSError):
+        log.debug("library thread keeps the process's priority")
+
+
 class Library:
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -49,7 +66,9 @@ class Library:
         self._changing = threading.RLock()  # one change (and its listeners) at a time
         # The server's changes wait their turn in this queue, not on the event loop or
         # in the default thread pool (its thread starts on first use).
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="library")
+        self._worker = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="library", initializer=_below_learners
+        )
         self._stamp: str | None = None  # the library as this host's listeners last saw it
         self._removal_listeners: list[Callable[[], None]] = []
         self._gone: set[int] = set()  # removed, and not yet out of the index

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from server.reason.answer import gate, ground
+from server.reason import ground
+from server.reason.answer import gate
 from server.reason.answer.cite import Source
 from server.reason.answer.respond import Answer, Answerer, answer
 
