@@ -204,11 +204,15 @@ def _is_prose(text: str) -> bool:
 def read_html(html: str) -> Read:
     """The page's main content as trafilatura's XML (headings, paragraphs, lists, tables,
     code), walked in document order; its details from trafilatura's metadata."""
+    import lxml.html
     import trafilatura
     from lxml import etree
 
+    page = _page(html)  # parsed once: for the notes, and for headings trafilatura drops
+    if page is not None and _move_asides(page):
+        html = lxml.html.tostring(page, encoding="unicode")
     xml = trafilatura.extract(
-        _without_asides(html),
+        html,
         output_format="xml",
         include_tables=True,
         include_comments=False,
@@ -267,8 +271,8 @@ def read_html(html: str) -> Read:
                 continue
             if text := render_row(headers.get(el.getparent(), []), cells):
                 read.blocks.append(Block("row", text))
-    if not any(b.kind == "heading" for b in read.blocks):
-        read.blocks = _with_page_headings(html, read.blocks)
+    if page is not None and not any(b.kind == "heading" for b in read.blocks):
+        read.blocks = _with_page_headings(page, read.blocks)
     return read
 
 
@@ -276,16 +280,10 @@ def _key(text: str) -> str:
     return " ".join(text.split())[:60].lower()
 
 
-def _with_page_headings(html: str, blocks: list[Block]) -> list[Block]:
+def _with_page_headings(tree: Any, blocks: list[Block]) -> list[Block]:
     """trafilatura drops the headings of some pages (inside custom elements such as
     `<d-article>`): they are put back from the page's own tree, each before the first
     kept paragraph that follows it there."""
-    import lxml.html
-
-    try:
-        tree = lxml.html.fromstring(html)
-    except Exception:  # noqa: BLE001 - lxml raises several kinds on broken markup
-        return blocks
     pending: list[Block] = []
     before: dict[str, list[Block]] = {}
     for el in tree.iter("h1", "h2", "h3", "h4", "h5", "h6", "p", "li"):
@@ -311,18 +309,24 @@ def _with_page_headings(html: str, blocks: list[Block]) -> list[Block]:
     return out
 
 
-def _without_asides(html: str) -> str:
-    """The page with its inline footnotes (`<d-footnote>`, `<aside class="footnote">`, ...)
-    moved out of their sentences into paragraphs of their own after the block they hang
-    from, and citation markers (`<d-cite>`, `<sup class="citation">`) dropped: read inline,
-    a note's text is glued into its sentence ("... we don't support them.There is a
-    strange kind ...")."""
+def _page(html: str) -> Any | None:
+    """The page's tree (lxml), or None when lxml cannot read it."""
     import lxml.html
 
     try:
-        tree = lxml.html.fromstring(html)
+        return lxml.html.fromstring(html)
     except Exception:  # noqa: BLE001 - lxml raises several kinds on broken markup
-        return html
+        return None
+
+
+def _move_asides(tree: Any) -> bool:
+    """Move the page's inline footnotes (`<d-footnote>`, `<aside class="footnote">`, ...)
+    out of their sentences into paragraphs of their own after the block they hang from,
+    and drop citation markers (`<d-cite>`, `<sup class="citation">`): read inline, a
+    note's text is glued into its sentence ("... we don't support them.There is a
+    strange kind ..."). Whether anything moved."""
+    import lxml.html
+
     changed = False
     for el in list(tree.iter()):
         if not isinstance(el.tag, str) or el.getparent() is None:
@@ -340,7 +344,7 @@ def _without_asides(html: str) -> str:
                 note = lxml.html.Element("p")
                 note.text = text
                 block.addnext(note)
-    return lxml.html.tostring(tree, encoding="unicode") if changed else html
+    return changed
 
 
 def _head_level(el: Any) -> int:
