@@ -11,7 +11,7 @@ Data (all in the repo or ../shared, read-only):
 Each answerable question that the coverage decision lets through gives one row per top
 candidate sentence, labelled 1 when the answer the extractor builds from that candidate
 contains the question's facts; out-of-scope questions give rows labelled 0. The model is a
-logistic regression (rank.fit: full-batch gradient descent, deterministic). Its decline
+logistic regression (rank.fit: Newton's method, deterministic). Its decline
 threshold is the one that does best on the training questions, an answered-wrong
 weighing as much as a fact found or a right decline: a wrong answer costs what a right
 one gains (the bar asks for more: at most 1 in 30 answered wrong)."""
@@ -37,7 +37,7 @@ from server import catalog  # noqa: E402
 from server.bench import library as lib  # noqa: E402
 from server.bench.evaluate import judge  # noqa: E402
 from server.config import BUNDLED_CORPUS, Settings  # noqa: E402
-from server.reason import rank  # noqa: E402
+from server.reason.answer import rank  # noqa: E402
 from server.reason.answer.respond import Answer, Answerer  # noqa: E402
 from server.reason.index.embed import Embedder  # noqa: E402
 

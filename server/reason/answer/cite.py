@@ -40,6 +40,20 @@ def cite(answer: str, hits: list[Hit], limit: int | None = None) -> list[Source]
     picked: dict[tuple[int, int], dict[int, str]] = {}
     order: list[tuple[int, int]] = []
     titles: dict[int, str] = {}
+    # Each passage sentence (and quotable lead-in), with its terms and figures, read once
+    # for all the answer's sentences: (hit, sentence index or LEAD, text, terms, figures).
+    quotable = [
+        (hit, i, text, set(terms(text)), set(FIGURE.findall(text)))
+        for hit in hits
+        for i, text in [
+            *enumerate(hit.passage.sentences),
+            *(
+                [(LEAD, hit.passage.lead)]
+                if hit.passage.lead and hit.passage.lead_at is not None
+                else []
+            ),
+        ]
+    ]
     for sentence in said:
         wanted = set(terms(sentence))
         if not wanted:
@@ -48,27 +62,24 @@ def cite(answer: str, hits: list[Hit], limit: int | None = None) -> list[Source]
         # the sentence's figures is the one it says.
         figures = set(FIGURE.findall(sentence))
         best: tuple[float, Hit, int] | None = None
-        for hit in hits:
-            for i, candidate in enumerate(hit.passage.sentences):
-                share = len(wanted & set(terms(candidate))) / len(wanted)
+        for hit, i, candidate, held, said_figures in quotable:
+            share = len(wanted & held) / len(wanted)
+            if i != LEAD:  # a list item's answer may say its lead-in first: words only
                 share += 0.5 if candidate == sentence else 0.0  # the very sentence said
                 if figures:
-                    share += 0.3 * len(figures & set(FIGURE.findall(candidate))) / len(figures)
-                if best is None or share > best[0]:
-                    best = (share, hit, i)
-            # A list item's answer may say its lead-in first: quoted from its paragraph.
-            if (lead := hit.passage.lead) and hit.passage.lead_at is not None:
-                share = len(wanted & set(terms(lead))) / len(wanted)
-                if best is None or share > best[0]:
-                    best = (share, hit, LEAD)
+                    share += 0.3 * len(figures & said_figures) / len(figures)
+            if best is None or share > best[0]:
+                best = (share, hit, i)
         aligned = [(best[1], best[2])] if best is not None and best[0] >= 0.5 else []
         # An answer sentence may hold two of the article's (a cut never splits a
         # parenthesis, and a sentence split inside one is joined again): each is quoted.
         aligned += [
             (hit, i)
-            for hit in hits
-            for i, candidate in enumerate(hit.passage.sentences)
-            if len(candidate) > 20 and candidate in sentence and (hit, i) not in aligned
+            for hit, i, candidate, _, _ in quotable
+            if i != LEAD
+            and len(candidate) > 20
+            and candidate in sentence
+            and (hit, i) not in aligned
         ]
         for hit, i in aligned:
             p = hit.passage

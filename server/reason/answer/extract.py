@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from server.reason.index.lookup import Hit, Index
 from server.reason.index.passages import Passage
-from server.reason.query.kinds import NUMBERED_NAME, answer_type, asks_how_much  # noqa: F401
+from server.reason.query.kinds import NUMBERED_NAME, answer_type
 from server.reason.query.question import about_article
 from server.reason.text import STOPWORDS, terms
 
@@ -22,8 +22,7 @@ RANK_PENALTY = 0.03
 FIRST_WORDS = 25  # the sentence that answers: a name, a date, a number, a definition
 TOTAL_WORDS = 40  # with what completes it; "tell me more" goes on from there
 VERSION_BONUS = 0.2  # per numbered name of the question ("Llama 4") the sentence says
-# A numbered name, a version ("Llama 4", "Llama 3.1"): the name and its number.
-LEAD_WORDS = 20  # a list item's lead-in said before it, when no longer than this
+SAID_LEAD_WORDS = 20  # a list item's lead-in is said before it when no longer than this
 ONE_ITEM = 0.3  # the share of a question's words one list item's label holds
 FOCUS_DENSE_WEIGHT = 0.25  # a clause's meaning, beside the question's words it holds
 # How far below the best sentence one that holds the date (number, name) asked for may
@@ -275,7 +274,7 @@ class Extractor:
             # "Supports a context length of 64k tokens." says whose only after its lead-in:
             # "Owlserve 2.0 brings these changes." (a sentence of its own, to be cited).
             lead = best.lead[:-1] + "." if best.lead.endswith(":") else best.lead
-            if lead not in chosen and 3 < len(lead.split()) <= LEAD_WORDS:
+            if lead not in chosen and 3 < len(lead.split()) <= SAID_LEAD_WORDS:
                 chosen.insert(0, lead)
         # A claim followed by the paragraph that explains it answers "why" as it is.
         explained = want == "reason" and len(self.paragraph(best)) == 1 and len(chosen) > 1

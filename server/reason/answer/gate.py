@@ -47,8 +47,9 @@ from pathlib import Path
 
 import numpy as np
 
-from server.reason.answer.extract import NUMBERED_NAME, answer_bonus, asks_how_much, metadata_facet
+from server.reason.answer.extract import answer_bonus, metadata_facet
 from server.reason.index.lookup import Hit, Index
+from server.reason.query.kinds import NUMBERED_NAME, asks_how_much
 from server.reason.query.question import Question
 from server.reason.text import fold, said_in, stem, terms, words
 
@@ -464,11 +465,17 @@ def counted_term(question: str) -> str | None:
 
 
 def fit(rows: list[dict[str, float]], labels: list[bool], l2: float = 0.01) -> GateModel:
-    """Logistic regression by Newton's method (IRLS) with a little L2: three coefficients
-    on a few hundred rows converge in a handful of steps. numpy only, so the runtime needs
-    no fitting library."""
+    """The coverage model fitted on labelled questions' features (`logistic`)."""
     x = np.array([[1.0] + [r[f] for f in FEATURES] for r in rows])
-    y = np.array(labels, dtype=float)
+    w = logistic(x, np.array(labels, dtype=float), l2)
+    return GateModel({f: float(v) for f, v in zip(FEATURES, w[1:], strict=True)}, float(w[0]))
+
+
+def logistic(x: np.ndarray, y: np.ndarray, l2: float) -> np.ndarray:
+    """Logistic regression by Newton's method (IRLS) with a little L2, the first column of
+    `x` the intercept (not shrunk): a few dozen coefficients on thousands of rows converge
+    in a handful of steps. numpy only, so the runtime needs no fitting library; the same
+    data gives the same weights. Also fits the answer ranker (rank.py)."""
     w = np.zeros(x.shape[1])
     ridge = l2 * np.eye(x.shape[1])
     ridge[0, 0] = 0.0  # the intercept is not shrunk
@@ -480,4 +487,4 @@ def fit(rows: list[dict[str, float]], labels: list[bool], l2: float = 0.01) -> G
         w -= step
         if np.abs(step).max() < 1e-8:
             break
-    return GateModel({f: float(v) for f, v in zip(FEATURES, w[1:], strict=True)}, float(w[0]))
+    return w

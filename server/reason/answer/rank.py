@@ -19,14 +19,15 @@ worse than a decline. It only narrows what the coverage decision lets through.""
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from server.reason.answer.extract import answer_bonus, answer_type
+from server.reason.answer.extract import answer_bonus
+from server.reason.answer.gate import logistic
+from server.reason.query.kinds import answer_type
 from server.reason.text import fold, terms, words
 
 if TYPE_CHECKING:
@@ -167,28 +168,16 @@ def _share(names: list[str], said: set[str]) -> float:
 
 
 def fit(
-    x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 3000, rate: float = 0.5
+    x: np.ndarray, y: np.ndarray, l2: float = 1.0
 ) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
-    """Logistic regression by full-batch gradient descent (deterministic: the same data
-    gives the same weights). Returns weights, bias, and the standardisation."""
+    """The ranker's logistic regression on standardised features (`gate.logistic`).
+    Returns weights, bias, and the standardisation."""
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
     scale[scale < 1e-9] = 1.0
     z = (x - mean) / scale
-    w = np.zeros(x.shape[1])
-    b = 0.0
-    n = len(y)
-    for _ in range(steps):
-        p = 1.0 / (1.0 + np.exp(-np.clip(z @ w + b, -30, 30)))
-        grad = p - y
-        w -= rate * (z.T @ grad / n + l2 * w / n)
-        b -= rate * float(grad.mean())
-    return w, b, mean, scale
-
-
-def logit(p: float) -> float:
-    p = min(max(p, 1e-9), 1 - 1e-9)
-    return math.log(p / (1 - p))
+    w = logistic(np.hstack([np.ones((len(z), 1)), z]), y, l2)
+    return w[1:], float(w[0]), mean, scale
 
 
 class Ranker:

@@ -32,7 +32,7 @@ from server.metrics import FALLBACKS
 from server.reason import ground
 from server.reason.answer.cite import Source, cite
 from server.reason.answer.commands import Command, PastTurn, detect, last_content, reply
-from server.reason.answer.extract import Extractor, answer_bonus, answer_type
+from server.reason.answer.extract import Extractor, answer_bonus
 from server.reason.answer.gate import Decision, Gate
 from server.reason.answer.judge import Judge
 from server.reason.answer.prompt import build_messages
@@ -40,6 +40,7 @@ from server.reason.answer.rank import Ranker
 from server.reason.answer.sentences import SentenceSplitter
 from server.reason.answer.trace import Trace, trace_of
 from server.reason.index.lookup import Hit, Index
+from server.reason.query.kinds import answer_type
 from server.reason.query.question import Question
 from server.reason.text import ANAPHORA, words
 

@@ -36,7 +36,7 @@ class Parsed:
 
     text: str  # for a follow-up, the question completed by the one before
     search_text: str  # corrected, talk around it dropped: what was looked up
-    kind: str  # the kind of answer asked for (`extract.answer_type`)
+    kind: str  # the kind of answer asked for (`query.kinds.answer_type`)
     terms: tuple[str, ...]  # its stems, as the index spells them
     entities: tuple[str, ...]  # the names it says
     unknown_entities: tuple[str, ...]  # names the articles never mention

@@ -138,8 +138,11 @@ def split_article(article: Article, start_id: int = 0) -> list[Passage]:
             refers = REFERS_BACK.match(window[0])
             lead = (sents[s - 1] if s > 0 else before) if refers else None
             add(p_index, s, window, "prose", lead)
-        last_prose = _short(sents[-1]) if len(sents[-1].split()) <= LEAD_WORDS else None
-        last_prose_at = p_index if last_prose == sents[-1] else None
+        # The paragraph's last sentence introduces what follows, when it is short; it is
+        # quoted from here when said as it stands (whitespace and all).
+        last = sents[-1]
+        last_prose = " ".join(last.split()) if len(last.split()) <= LEAD_WORDS else None
+        last_prose_at = p_index if last_prose == last else None
     return passages
 
 
@@ -149,8 +152,8 @@ def _windows(sents: list[str]) -> range:
 
 def _short(text: str) -> str:
     """A lead-in as context: its last sentence, at most LEAD_WORDS words."""
-    last = sentences(text)[-1] if sentences(text) else text
-    return " ".join(last.split()[:LEAD_WORDS])
+    said = sentences(text)
+    return " ".join((said[-1] if said else text).split()[:LEAD_WORDS])
 
 
 def metadata_passage(article: Article, passage_id: int) -> Passage:

@@ -26,6 +26,25 @@ UNPAIRED_EMPHASIS = re.compile(r"\*\*+|__+")
 FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
 
 
+class BackMatter:
+    """Where a walk over a document's headings stands: inside a section that thanks or
+    cites (`BACK_MATTER`), with its subsections, or not."""
+
+    def __init__(self) -> None:
+        self.level = 0  # the back-matter heading's level; 0 outside one
+
+    def heading(self, level: int, text: str) -> bool:
+        """Read a heading; whether it opens (or lies inside) back matter, to be left out."""
+        if self.level and level > self.level:
+            return True
+        self.level = level if BACK_MATTER.match(text) else 0
+        return bool(self.level)
+
+    @property
+    def inside(self) -> bool:
+        return bool(self.level)
+
+
 @dataclass
 class Read:
     blocks: list[Block] = field(default_factory=list)
@@ -108,7 +127,7 @@ def read_markdown(text: str) -> Read:
     tokens = MarkdownIt("commonmark").enable("table").parse(body)
     depth = -1  # list nesting: -1 outside any list
     in_item: list[bool] = []  # per open item: its first paragraph was taken
-    skip_level = 0  # inside a back-matter section of this heading level (0: not)
+    back = BackMatter()
     row: list[str] = []
     header: list[str] = []
     in_head = False
@@ -120,10 +139,7 @@ def read_markdown(text: str) -> Read:
             level = int(tok.tag[1])
             words, _ = _inline(tokens[i + 1])
             i += 3
-            if skip_level and level > skip_level:
-                continue
-            skip_level = level if BACK_MATTER.match(words) else 0
-            if skip_level or not words:
+            if back.heading(level, words) or not words:
                 continue
             if level == 1 and read.title is None and not read.blocks:
                 read.title = words
@@ -132,7 +148,7 @@ def read_markdown(text: str) -> Read:
                 continue  # the title again, as the page's first heading
             read.blocks.append(Block("heading", words, level))
             continue
-        if skip_level:
+        if back.inside:
             i += 1
             continue
         if kind in ("bullet_list_open", "ordered_list_open"):
@@ -233,23 +249,20 @@ def read_html(html: str) -> Read:
     main = root.find("main")
     if main is None:
         return read
-    skip_level = 0
+    back = BackMatter()
     headers: dict[Any, list[str]] = {}  # table -> its header row's cells
     for el in main.iter("head", "p", "item", "row", "quote", "code", "list", "table"):
         tag = el.tag
         if tag == "head":
             level = _head_level(el)
             words = _words(el)
-            if skip_level and level > skip_level:
-                continue
-            skip_level = level if BACK_MATTER.match(words) else 0
-            if skip_level or not words:
+            if back.heading(level, words) or not words:
                 continue
             if read.title and words.lower() == read.title.lower():
                 continue
             read.blocks.append(Block("heading", words, level))
             continue
-        if skip_level or _inside(el, ("code",)):
+        if back.inside or _inside(el, ("code",)):
             continue
         if tag == "p" and not _inside(el, ("item", "cell", "quote")):
             words = _words(el)
@@ -296,15 +309,12 @@ def _with_page_headings(tree: Any, blocks: list[Block]) -> list[Block]:
             before.setdefault(_key(text), pending)
             pending = []
     out: list[Block] = []
-    skip_level = 0
+    back = BackMatter()
     for block in blocks:
         for heading in before.pop(_key(block.text), []):
-            if skip_level and heading.level > skip_level:
-                continue
-            skip_level = heading.level if BACK_MATTER.match(heading.text) else 0
-            if not skip_level and heading.level > 1:
+            if not back.heading(heading.level, heading.text) and heading.level > 1:
                 out.append(heading)
-        if not skip_level:
+        if not back.inside:
             out.append(block)
     return out
 

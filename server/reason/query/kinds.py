@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+# A numbered name, a version ("Llama 4", "Llama 3.1"): the name and its number.
 NUMBERED_NAME = re.compile(r"\b([A-Z][\w-]*) (\d+(?:\.\d+)?)\b")
 
 
