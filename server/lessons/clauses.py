@@ -22,6 +22,7 @@ from server.lessons.facts import Facts
 from server.lessons.spans import Span, closes, core, is_number, name_chunks, name_lists, span_text
 from server.reason.ground import OPENERS
 from server.reason.text import IRREGULAR_PAST, STOPWORDS
+from server.reason.words import DEMONSTRATIVES, PERSONAL, SPEAKERS
 
 AUX = {"is", "are", "was", "were", "has", "have", "had", "will", "would", "can", "could"}
 AUX |= {"should", "may", "might", "must", "does", "do", "did"}
@@ -45,9 +46,8 @@ BASE_VERBS |= {"become", "give", "take", "have", "say", "see", "get", "go", "pla
 BASE_VERBS |= {"release", "develop", "require", "hold", "argue", "believe", "continue"}
 BASE_VERBS |= {"depend", "rely", "face", "pay", "sell", "win", "lose", "invest", "spend"}
 # A question holding one of these needs the sentence before it.
-PRONOUNS = {"it", "they", "them", "he", "she", "him", "her", "we", "us", "you", "your"}
-PRONOUNS |= {"i", "me", "my", "our", "this", "these", "those", "there", "here"}
-PRONOUNS |= {"his", "such", "yourself", "themselves", "everyone", "everything", "nobody"}
+PRONOUNS = (PERSONAL | SPEAKERS | DEMONSTRATIVES) - {"its", "their", "that"}
+PRONOUNS |= {"there", "here", "yourself", "themselves", "everyone", "everything", "nobody"}
 SUBJECT_NOT = PRONOUNS | {"which", "who", "what", "that", "whether"}
 SUBJECT_NOT |= {"something", "someone", "one", "if", "when", "while", "as", "because"}
 # A fronted phrase that can go without changing what the clause says ("At LlamaCon in

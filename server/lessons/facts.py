@@ -38,6 +38,7 @@ from server.lessons.spans import (
     span_text,
 )
 from server.reason.text import fold, terms
+from server.reason.words import CARDINALS
 
 # Title words before a person's name ("Chief AI Officer Alexandr Wang").
 TITLES = {"ceo", "cto", "cfo", "coo", "officer", "president", "director", "founder"}
@@ -251,7 +252,7 @@ def _unit(text: str) -> str | None:
     return last.removesuffix("s") if last.isalpha() and not is_number(last) else None
 
 
-WORD_NUMBERS = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
+WORD_NUMBERS = [w for w, n in CARDINALS.items() if 1 <= int(n) <= 10]  # in order
 MAGNITUDE_SWAPS = {"hundreds": ["thousands", "millions"], "thousands": ["hundreds", "millions"]}
 MAGNITUDE_SWAPS |= {"millions": ["thousands", "billions"], "billions": ["millions", "trillions"]}
 MAGNITUDE_SWAPS |= {"trillions": ["billions", "millions"]}

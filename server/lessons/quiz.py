@@ -21,8 +21,8 @@ from server.lessons.grading import Grade, Graded, grade, key_terms
 from server.lessons.questions import Item, answer_pool, generate
 from server.lessons.spans import date_spans, is_acronym, number_spans
 from server.reason.answer.cite import Source
-from server.reason.ground import MONTHS, NUMBER_WORDS
 from server.reason.text import STOPWORDS, terms
+from server.reason.words import MONTHS, NUMBER_WORDS
 
 if TYPE_CHECKING:
     from server.lessons.script import Sentence

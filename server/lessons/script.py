@@ -25,6 +25,7 @@ from server.reason.answer.cite import Source
 from server.reason.answer.sentences import spoken
 from server.reason.ground import check, claims
 from server.reason.text import fold, is_heading, sentences, terms
+from server.reason.words import DEMONSTRATIVES, PERSONAL
 from server.store import Article
 
 log = logging.getLogger(__name__)
@@ -46,23 +47,8 @@ MIN_PER_SECTION = 3
 # sentence cut there is left out too). Both are logged.
 DRAFT_MAX_WORDS = 80
 READ_MAX_CHARS = 20_000
-ANAPHORA_START = {
-    "that",
-    "this",
-    "it",
-    "they",
-    "these",
-    "those",
-    "but",
-    "and",
-    "so",
-    "he",
-    "she",
-    "there",
-    "here",
-    "then",
-    "also",
-}
+ANAPHORA_START = (PERSONAL | DEMONSTRATIVES) - {"its", "their", "them", "him", "her", "his", "such"}
+ANAPHORA_START |= {"but", "and", "so", "there", "here", "then", "also"}
 
 
 @dataclass

@@ -17,8 +17,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from server.reason.ground import MONTHS, NUMBER_WORDS, OPENERS
+from server.reason.ground import OPENERS
 from server.reason.text import STOPWORDS
+from server.reason.words import MONTHS, NUMBER_WORDS
 
 QUOTES = "“”\"'‘’"
 TRAIL = re.compile(r"[.,;:!?)\]—–]+$")

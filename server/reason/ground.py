@@ -26,54 +26,8 @@ import re
 from dataclasses import dataclass
 
 from server.reason.text import STOPWORDS, fold, sentences, terms, words
+from server.reason.words import MONTHS, NUMBER_WORDS
 
-NUMBER_WORDS = {
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "twenty",
-    "thirty",
-    "forty",
-    "fifty",
-    "hundred",
-    "hundreds",
-    "thousand",
-    "thousands",
-    "million",
-    "millions",
-    "billion",
-    "billions",
-    "trillion",
-    "first",
-    "second",
-    "third",
-    "half",
-    "dozen",
-    "percent",
-}
-MONTHS = {
-    "january",
-    "february",
-    "march",
-    "april",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-}
 REFUSAL = re.compile(
     r"\b(i (don't|do not|can't|cannot) (know|say|answer|find)|not (mentioned|stated|"
     r"specified|provided|given)|no information|doesn't (say|mention)|does not (say|mention)|"

@@ -12,6 +12,8 @@ import Stemmer
 from bm25s.stopwords import STOPWORDS_EN_PLUS
 from lemminflect import getAllLemmas
 
+from server.reason.words import DEMONSTRATIVES, PERSONAL
+
 # Words that shape a question but carry no topic: "what happened to X" is about X.
 QUESTION_WORDS = {
     "happen",
@@ -214,25 +216,6 @@ def is_heading(paragraph: str) -> bool:
 
 
 # Words by which a question points back at the last one ("when was it ...?").
-ANAPHORA = {
-    "it",
-    "its",
-    "they",
-    "them",
-    "their",
-    "this",
-    "that",
-    "these",
-    "those",
-    "he",
-    "she",
-    "his",
-    "her",
-    "there",
-    "then",
-    "one",
-    "ones",
-    "else",
-    "also",
-    "and",
+ANAPHORA = (PERSONAL | DEMONSTRATIVES | {"there", "then", "one", "ones", "else", "also", "and"}) - {
+    "such"
 }

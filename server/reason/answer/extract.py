@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 from server.reason.index.lookup import Hit, Index
 from server.reason.index.passages import Passage
-from server.reason.query.kinds import NUMBERED_NAME, answer_type
-from server.reason.query.question import about_article
+from server.reason.query.kinds import NUMBERED_NAME
+from server.reason.query.question import Question
 from server.reason.text import STOPWORDS, terms
+from server.reason.words import MONTH_NAMES, NUMBER_LIKE
 
 DENSE_WEIGHT = 0.5
 RANK_PENALTY = 0.03
@@ -75,12 +76,18 @@ class Extractor:
         self.index = index
         self._layout = Layout("", {}, {}, {})
 
-    def widen(self, question: str, hits: list[Hit]) -> list[Hit]:
+    def parsed(self, question: Question | str) -> Question:
+        """The question parsed once: callers pass the `Question` they hold; a text (a
+        benchmark's, a suggestion's) is parsed here."""
+        return question if isinstance(question, Question) else self.index.question(question)
+
+    def widen(self, question: Question | str, hits: list[Hit]) -> list[Hit]:
         """The hits with what an answer may need beyond them: a definition of the term
         asked about, the items of a list a retrieved lead-in introduces, the rest of each
         hit's paragraph (an answer goes on into the next window, and is quoted), and
         after a one-sentence paragraph the paragraph that explains it (`_extend`)."""
-        hits = self.with_list_items(self.with_definitions(question, hits))
+        text = self.parsed(question).search_text
+        hits = self.with_list_items(self.with_definitions(text, hits))
         layout = self.layout()
         wanted = {key(h.passage) for h in hits}
         for h in hits:
@@ -157,7 +164,7 @@ class Extractor:
         ]
         return hits + extra[:3]
 
-    def candidates(self, question: str, hits: list[Hit]) -> list[tuple[float, int, int]]:
+    def candidates(self, question: Question | str, hits: list[Hit]) -> list[tuple[float, int, int]]:
         """Every sentence of the retrieved passages, scored as an answer: (score, hit
         rank, sentence index), best first.
 
@@ -166,14 +173,14 @@ class Extractor:
         answer the question asks for (a date for "when", a name for "who", a definition
         for "what is X", advice for "what should"), less a little for a lower-ranked
         passage or a long sentence."""
-        weights = self.index.weights(question)
-        want = answer_type(question)
-        # `question` is the parsed question's search text already: read it, don't parse it
-        # again (this runs twice a turn).
-        facet = metadata_facet(question) if about_article(question) else None
+        parsed = self.parsed(question)
+        question = parsed.search_text
+        weights = self.index.weights(parsed)
+        want = parsed.kind
+        facet = metadata_facet(question) if parsed.about_article else None
         # The article asked about: the one the question names ("the stayupdatedwith.ai
         # article"), else the one whose details retrieval ranked first (its title).
-        named = self.index.referenced_article(question) if facet else None
+        named = self.index.referenced_article(parsed) if facet else None
         if facet and named is None:
             named = next((h.passage.article_id for h in hits if h.passage.is_metadata), None)
         versions = [m.group(0).lower() for m in NUMBERED_NAME.finditer(question)]
@@ -231,7 +238,7 @@ class Extractor:
 
     def extractive(
         self,
-        question: str,
+        question: Question | str,
         hits: list[Hit],
         exclude: frozenset[str] = frozenset(),
         ranked: list[tuple[float, int, int]] | None = None,
@@ -245,14 +252,16 @@ class Extractor:
         advice...), the best sentence that has it is added. `exclude`: sentences already
         said ("tell me more" continues with the next best). `ranked`: `candidates` of the
         same question and hits, when the caller has them already."""
+        parsed = self.parsed(question)
+        question = parsed.search_text
         ranked = [
             c
-            for c in (self.candidates(question, hits) if ranked is None else ranked)
+            for c in (self.candidates(parsed, hits) if ranked is None else ranked)
             if not said_before(hits[c[1]].passage.sentences[c[2]], exclude)
         ]
         if not ranked:
             return []
-        want = answer_type(question)
+        want = parsed.kind
         ranked = self._kind_first(ranked, hits, question, want)
         best = hits[ranked[0][1]].passage
         if (items := self.list_items(best)) and ranked[0][0] > 0:
@@ -358,7 +367,7 @@ class Extractor:
 
     def llm_context(
         self,
-        question: str,
+        question: Question | str,
         hits: list[Hit],
         max_words: int = 80,
         ranked: list[tuple[float, int, int]] | None = None,
@@ -380,15 +389,9 @@ class Extractor:
 
 POINTS_BACK = re.compile(r"(That|This|These|Those|Such)\b(?![-\w])|(It|They)(’s|'s| is| are)\b")
 DATE_LIKE = re.compile(
-    r"\b((19|20)\d{2}|Q[1-4]|January|February|March|April|May|June|July|"
-    r"August|September|October|November|December|yesterday|today|"
-    r"next (year|month|quarter)|last (year|month))\b"
-)
-# A number in digits or words ("For three years, ..."); "one" is too often no count.
-NUMBER_LIKE = re.compile(
-    r"\d|\b(hundreds?|thousands?|millions?|billions?|trillions?|dozens?|two|three|four|five|"
-    r"six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty)\b",
-    re.IGNORECASE,
+    r"\b((19|20)\d{2}|Q[1-4]|"
+    + "|".join(m.capitalize() for m in MONTH_NAMES)
+    + r"|yesterday|today|next (year|month|quarter)|last (year|month))\b"
 )
 NAME_LIKE = re.compile(r"(?<!^)(?<![.!?] )\b[A-Z][a-z]+ [A-Z][a-z]+")
 

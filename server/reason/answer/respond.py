@@ -278,8 +278,8 @@ class Answerer:
         asked = question
         retrieved = hits
         question = parsed.search_text
-        hits = self.extractor.widen(question, hits)
-        ranked = self.extractor.candidates(question, hits)  # for the context and the trace
+        hits = self.extractor.widen(parsed, hits)
+        ranked = self.extractor.candidates(parsed, hits)  # for the context and the trace
         order, reading = ranked, None
         if self.judge is not None and deadline is None:
             # The LLM reader (typed turns only) judges the best few sentences: the best
@@ -317,7 +317,7 @@ class Answerer:
                 )  # fmt: skip
                 yield Answer(text, False, [], timings=timings, trace=why)
                 return
-        context = self.extractor.llm_context(question, hits, ranked=order)
+        context = self.extractor.llm_context(parsed, hits, ranked=order)
         said: list[str] = []
         fallback: str | None = None
         checks: list[tuple[str, ground.Check]] = []
@@ -347,7 +347,7 @@ class Answerer:
                 log.info("answer replaced by extractive answer (%s)", fallback)
             if llm == "answered":
                 llm = "replaced"
-            said = self.extractor.extractive(question, hits, ranked=order)
+            said = self.extractor.extractive(parsed, hits, ranked=order)
             yield AnswerDelta(" ".join(said))
         text = " ".join(said)
         timings["answer"] = time.perf_counter() - start
@@ -422,7 +422,7 @@ class Answerer:
         parsed, hits, decision = await asyncio.to_thread(self.decide, asked, [], prefer_article)
         # Every piece said (an answer may join clauses that do not split as sentences).
         said = frozenset(s for _, a in history for s in re.split(r"(?<=[.!?])\s+", a) if s)
-        more = self.extractor.extractive(parsed.search_text, hits, exclude=said)
+        more = self.extractor.extractive(parsed, hits, exclude=said)
         timings = {"retrieval": time.perf_counter() - start}
         if not decision.answerable or not more:
             text = "That's all the articles say about it."

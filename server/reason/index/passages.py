@@ -7,11 +7,11 @@ helps retrieval: "What This Means for Developers" answers "what should developer
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 
 from server.reason.ingest.blocks import structured
 from server.reason.text import is_heading, sentences
+from server.reason.words import REFERS_BACK
 from server.store import Article
 
 METADATA_PARAGRAPH = -1  # the article's title, site, author and date, said as sentences
@@ -62,8 +62,6 @@ class Passage:
         return f"{self.context}. {self.text}" if self.context else self.text
 
 
-# A sentence that opens with one of these says its subject in the sentence before.
-REFERS_BACK = re.compile(r"^(it|its|this|these|that|those|they|their|such|he|she)\b", re.I)
 LEAD_WORDS = 30  # a lead-in longer than this is a paragraph, not a lead-in: its last sentence
 
 

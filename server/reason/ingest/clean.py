@@ -14,31 +14,13 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 
-MONTHS = {
-    m: i + 1
-    for i, names in enumerate(
-        [
-            ("january", "jan"),
-            ("february", "feb"),
-            ("march", "mar"),
-            ("april", "apr"),
-            ("may",),
-            ("june", "jun"),
-            ("july", "jul"),
-            ("august", "aug"),
-            ("september", "sep", "sept"),
-            ("october", "oct"),
-            ("november", "nov"),
-            ("december", "dec"),
-        ]
-    )
-    for m in names
-}
+from server.reason.words import MONTH_NUMBERS
+
 # Month names are capitalised; scraped text often glues them to the word before
 # ("Artificial IntelligenceApril 8, 2026"), so a lower-case letter may precede them.
 DATE_RE = re.compile(
     r"(?:\b|(?<=[a-z]))(?P<month>"
-    + "|".join(m.capitalize() for m in sorted(MONTHS, key=len, reverse=True))
+    + "|".join(m.capitalize() for m in sorted(MONTH_NUMBERS, key=len, reverse=True))
     + r")\.?\s+(?P<day>\d{1,2}),?\s+(?P<year>(?:19|20)\d{2})"
 )
 ISO_DATE_RE = re.compile(r"\b(?P<year>(?:19|20)\d{2})-(?P<month>\d{2})-(?P<day>\d{2})\b")
@@ -119,7 +101,9 @@ def parse_date(line: str) -> str | None:
     m = DATE_RE.search(line)
     if m:
         try:
-            return date(int(m["year"]), MONTHS[m["month"].lower()], int(m["day"])).isoformat()
+            return date(
+                int(m["year"]), MONTH_NUMBERS[m["month"].lower()], int(m["day"])
+            ).isoformat()
         except ValueError:
             return None
     m = ISO_DATE_RE.search(line)

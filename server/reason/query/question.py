@@ -31,19 +31,8 @@ from wordfreq import top_n_list, zipf_frequency
 from server.reason.ground import claims
 from server.reason.query.kinds import NUMBERED_NAME, answer_type
 from server.reason.text import STOPWORDS, fold, query_terms, said_in, stem, words
+from server.reason.words import CARDINALS, MONTH_NAMES
 
-NUMBER_WORDS = {
-    "one": "1",
-    "two": "2",
-    "three": "3",
-    "four": "4",
-    "five": "5",
-    "six": "6",
-    "seven": "7",
-    "eight": "8",
-    "nine": "9",
-    "ten": "10",
-}
 # A correction must be this close (rapidfuzz ratio, 0-100). A common English word (Zipf
 # frequency >= 4: "date", "read", "last") is what the recogniser heard and is kept, unless
 # it is one letter from an article word ("alexander" -> "Alexandr", "lunch" -> "launch").
@@ -196,7 +185,7 @@ class Lexicon:
             for m in NUMBERED_NAME.finditer(text)
             if (name := fold(m.group(1))) in self.names
             and name in self.before_numbers
-            and name not in MONTHS
+            and name not in MONTH_NAMES
             and not re.search(rf"\b{re.escape(fold(m.group(0)))}(?![\d.]*\d)", self.folded_text)
         )
 
@@ -208,8 +197,6 @@ class Lexicon:
         return bool(parts) and all(said_in(p, self.words) for p in parts)
 
 
-MONTHS = {"january", "february", "march", "april", "may", "june", "july", "august", "september",
-          "october", "november", "december"}  # fmt: skip
 ORDINAL = re.compile(r"\d+(?:st|nd|rd|th)", re.IGNORECASE)
 # Whisper's mark of choppy speech: a comma, then a capital ("Avocado, Supposed to ...").
 COMMA_CAPITAL = re.compile(r", [A-Z][a-z]")
@@ -363,12 +350,12 @@ def correct(text: str, lexicon: Lexicon) -> tuple[str, list[tuple[str, str]]]:
         token = tokens[i]
         low = fold(token).strip(".'")
         # Number words after a name the articles number ("llama four" -> "llama 4").
-        if low in NUMBER_WORDS and out and fold(out[-1]) in lexicon.before_numbers:
-            number = NUMBER_WORDS[low]
+        if low in CARDINALS and out and fold(out[-1]) in lexicon.before_numbers:
+            number = CARDINALS[low]
             if i + 2 < len(tokens) and fold(tokens[i + 1]) == "point":
                 nxt = fold(tokens[i + 2])
-                if nxt in NUMBER_WORDS:
-                    number += "." + NUMBER_WORDS[nxt]
+                if nxt in CARDINALS:
+                    number += "." + CARDINALS[nxt]
                     i += 2
             changes.append((token, number))
             out.append(number)
