@@ -31,14 +31,24 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TUTOR_", extra="ignore")
 
     host: str = "127.0.0.1"
+    """Where to listen: the address (`0.0.0.0`: every interface; then list the names
+    learners use in TUTOR_ALLOWED_HOSTS)."""
     port: int = Field(8000, ge=1, le=65535)
+    """Where to listen: the port."""
     data_dir: Path = Path("data")
+    """The SQLite database, search index and caches."""
     corpus_dir: Path = BUNDLED_CORPUS
     """Articles ingested on first start, when the database has none."""
 
     stt_model: str = "tiny.en"
+    """The speech-to-text model: a catalog name (models/catalog.toml: `tiny.en`, `base`) or
+    a Whisper model folder; with TUTOR_STT_URL, the model the server serves."""
     llm_model: str = "smollm2-135m"
+    """The LLM that answers: a catalog name or any GGUF path; with TUTOR_LLM_URL, the model
+    name sent to the server."""
     tts_voice: str = "joe-medium"
+    """The voice: a catalog name or any Piper `.onnx` path; with TUTOR_TTS_URL, the voice the
+    server serves. Its name also keys the lesson narration cache."""
     embed_model: str = "minilm-l6-int8"
     """Sentence-embedding model for retrieval and the coverage decision (catalog name, or
     a folder with model.onnx and tokenizer.json)."""
@@ -46,6 +56,7 @@ class Settings(BaseSettings):
     """CPU threads per model (whisper, llama.cpp, piper each get this many)."""
 
     llm_context: int = Field(2048, ge=512)
+    """The LLM's context window, in tokens."""
     llm_url: str | None = None
     """An OpenAI-compatible server to answer with (`{url}/v1/chat/completions`, streamed)
     instead of the in-process model; TUTOR_LLM_MODEL is then the model name sent to it."""
@@ -54,7 +65,8 @@ class Settings(BaseSettings):
     them); more wait in the tutor's own priority queue."""
     llm_api_key: str | None = None
     """With TUTOR_LLM_URL: sent as `Authorization: Bearer <key>` (llama_cpp.server
-    --api_key, vLLM --api-key, a hosted API). Never shown (it is not in the URL)."""
+    --api_key, vLLM --api-key, a hosted API). Never shown (it is not in the URL).
+    `tutor cluster up` makes one."""
     llm_timeout_s: float = Field(15, gt=0, le=600)
     """With TUTOR_LLM_URL: the longest wait for the server's next piece of an answer;
     past it the turn gets the extractive answer (connecting: at most 3 s)."""
@@ -78,8 +90,9 @@ class Settings(BaseSettings):
     """With TUTOR_TTS_URL: the longest wait for a sentence's audio (connecting: at most
     3 s); past it the reply's audio ends with error tts_timeout (its text is shown)."""
     log_level: str = "INFO"
+    """Server log level."""
 
-    # Several hosts behind one load balancer (README, "Scale-out")
+    # Several hosts behind one load balancer (docs/deploying.md, "Several hosts")
     host_name: str | None = None
     """The name this host gives in `ready` and /healthz, so a client (and its operator)
     can tell which host answered; default: the machine's name and the port."""
@@ -92,6 +105,7 @@ class Settings(BaseSettings):
 
     # Reasoning
     retrieval_k: int = Field(4, ge=1, le=20)
+    """Passages retrieved per question."""
     answer_threshold: float = Field(0.5, gt=0, lt=1)
     """The coverage model's probability that the articles answer a question, below which
     the tutor declines (server/reason/answer/gate.py; higher declines more)."""
@@ -110,7 +124,9 @@ class Settings(BaseSettings):
     reader_threshold: float = Field(0.5, gt=0, lt=1)
     """With TUTOR_READER=llm: the P(yes) the best-judged sentence needs to be said."""
     history_turns: int = Field(3, ge=0, le=20)
+    """Earlier turns given to follow-up questions."""
     max_answer_tokens: int = Field(96, ge=8, le=1024)
+    """LLM tokens per answer."""
     max_upload_bytes: int = Field(2_000_000, ge=1024)
     """Largest article upload (HTTP 413 above it)."""
 
@@ -118,24 +134,29 @@ class Settings(BaseSettings):
     max_sessions: int = Field(8, ge=1)
     """Open websocket sessions at once; past it a new socket gets error busy, close 1013."""
     max_message_bytes: int = Field(256_000, ge=1024)
-    """Largest websocket message (an audio frame or a JSON message)."""
+    """Largest websocket message (an audio frame or a JSON message); past it error
+    too_large."""
     vad_silence_ms: int = Field(500, ge=100, le=3000)
     """Silence that ends the learner's turn (`TUTOR_TURN_DETECTOR=silence`)."""
     turn_detector: Literal["smart", "silence"] = "smart"
     """How the learner's turn ends: `smart` (Smart Turn v3.2 decides after a short pause
     whether the question sounds finished) or `silence` (the plain timer above)."""
     turn_model: str = "smart-turn-v3.2"
+    """With TUTOR_TURN_DETECTOR=smart: the end-of-turn model (catalog name or any Smart
+    Turn v3 `.onnx` path)."""
     turn_short_ms: int = Field(200, ge=60, le=2000)
     """smart: the pause after which the model is asked; a finished question ends here."""
     turn_long_ms: int = Field(2000, ge=300, le=5000)
     """smart: the longest pause in an unfinished question before the turn ends anyway."""
     max_utterance_ms: int = Field(15_000, ge=1000, le=120_000)
-    """Longest question; the turn is forced to end there."""
+    """Longest question; the turn is forced to end there (error too_long)."""
     partial_interval_ms: int = Field(700, ge=200)
+    """How often a partial transcript is made while the learner speaks."""
     voice_answer_deadline_ms: int = Field(500, ge=0)
     """Spoken turns wait this long for the LLM's first verified sentence, then say the
     extractive answer instead (0: no deadline)."""
     idle_timeout_s: float = Field(300, gt=0)
+    """An idle socket is closed (error idle_timeout); pings are not activity."""
     hello_timeout_s: float = Field(5, gt=0)
     """A new socket must send `hello` within this; else error hello_timeout, close."""
     max_sockets_per_address: int = Field(4, ge=1)
@@ -158,19 +179,21 @@ class Settings(BaseSettings):
     # Access (server/access.py)
     api_token: str | None = None
     """When set, every route but /healthz and the client files, and every websocket,
-    need this token."""
+    need this token (in a header, or a single-use ticket for a browser's websocket)."""
     allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    """Host names (the Host header) the server answers to, e.g. tutor.example or
+    """Comma-separated host names (the Host header) the server answers to, e.g. tutor.example or
     *.example.org; any other gets HTTP 400, so a DNS-rebinding page cannot reach it
     (default: TUTOR_HOST, 127.0.0.1, localhost)."""
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    """Browser origins allowed to open sockets and change data (default: http and https
-    on TUTOR_PORT of every allowed host)."""
+    """Comma-separated browser origins allowed to open sockets and change data (default:
+    http and https on TUTOR_PORT of each of TUTOR_ALLOWED_HOSTS)."""
     question_rate_limit: str = "30/minute"
-    """Questions per client address (limits syntax, e.g. "30/minute")."""
+    """Questions per client address (limits syntax, e.g. "30/minute"); past it HTTP 429 or
+    error rate_limited."""
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    """Addresses or networks of reverse proxies whose X-Forwarded-For / -Proto headers
-    are believed (default: none, so the client address is always the real peer)."""
+    """Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For /
+    -Proto headers are believed (default: none, so the client address is always the real
+    peer)."""
     proxy_secret: str | None = None
     """A secret the load balancer sends as `X-Tutor-Proxy` on every request, having
     dropped the client's own X-Forwarded-For and added the peer it saw: on a request
