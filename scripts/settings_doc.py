@@ -1,11 +1,11 @@
-"""docs/settings.md, made from the Settings class in server/config.py so it cannot drift.
+"""docs/settings.md, made from the Settings class in server/core/config.py so it cannot drift.
 
     .venv/bin/python scripts/settings_doc.py          # rewrite docs/settings.md
     .venv/bin/python scripts/settings_doc.py --check  # exit 1 if it differs (tests/test_docs.py)
 
 Each row is one field of `Settings`, in the class's order: its variable (TUTOR_ + the
 name), its default, the values it accepts (from the field's bounds or Literal) and its
-meaning (the docstring under the field). To change the page, change server/config.py and
+meaning (the docstring under the field). To change the page, change server/core/config.py and
 run this again."""
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
-from server import config  # noqa: E402
-from server.config import Settings  # noqa: E402
+from server.core import config  # noqa: E402
+from server.core.config import Settings  # noqa: E402
 
 PAGE = ROOT / "docs" / "settings.md"
 COMMAND = ".venv/bin/python scripts/settings_doc.py"
@@ -34,10 +34,10 @@ HEADER = f"""\
 
 [Back to the README](../README.md)
 
-<!-- Generated from server/config.py by `{COMMAND}`: edit the
+<!-- Generated from server/core/config.py by `{COMMAND}`: edit the
 Settings class there (each field's docstring is its meaning), then run that command. -->
 
-One settings class (`server/config.py`); CLI flags beat `TUTOR_*` environment variables,
+One settings class (`server/core/config.py`); CLI flags beat `TUTOR_*` environment variables,
 which beat the defaults. A bad value stops the tutor at start with one line that names
 the setting, e.g. `error: TUTOR_LLM_MODEL=/x.gguf: no such file or folder, ...`, exit 2.
 
@@ -47,7 +47,7 @@ Postgres (`TUTOR_DATABASE_URL`), several hosts and access and limits in
 [deploying.md](deploying.md); the coverage decision, the LLM reader (`TUTOR_READER`) and
 the end of turn in [architecture.md](architecture.md); lessons in [lessons.md](lessons.md).
 
-This page is generated from `server/config.py` by `{COMMAND}`;
+This page is generated from `server/core/config.py` by `{COMMAND}`;
 `tests/test_docs.py` fails when the two differ.
 
 | env | default | accepts | meaning |
@@ -127,7 +127,7 @@ def render() -> str:
     meanings = docstrings()
     missing = [name for name in Settings.model_fields if not meanings.get(name)]
     if missing:
-        raise ValueError(f"settings without a docstring in server/config.py: {missing}")
+        raise ValueError(f"settings without a docstring in server/core/config.py: {missing}")
     rows = []
     for name in Settings.model_fields:
         cells = [

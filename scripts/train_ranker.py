@@ -33,10 +33,10 @@ from rich.progress import Progress
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from server import catalog  # noqa: E402
-from server.bench import library as lib  # noqa: E402
-from server.bench.evaluate import judge  # noqa: E402
-from server.config import BUNDLED_CORPUS, Settings  # noqa: E402
+from server.core import catalog  # noqa: E402
+from server.core.config import BUNDLED_CORPUS, Settings  # noqa: E402
+from server.ops.bench import library as lib  # noqa: E402
+from server.ops.bench.evaluate import judge  # noqa: E402
 from server.reason.answer import rank  # noqa: E402
 from server.reason.answer.respond import Answer, Answerer  # noqa: E402
 from server.reason.index.embed import Embedder  # noqa: E402

@@ -14,10 +14,10 @@ from pydantic import ValidationError
 from rich.progress import track
 from rich.table import Table
 
-from server.bench.cli import bench_app
-from server.cliutil import DataDir, console, err, settings_from, setup_logging
-from server.config import Settings
-from server.errors import TutorError
+from server.core.config import Settings
+from server.core.errors import TutorError
+from server.ops.bench.cli import bench_app
+from server.ops.cliutil import DataDir, console, err, settings_from, setup_logging
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Voice tutor.")
 
@@ -35,7 +35,7 @@ def serve(
     """Start the tutor (HTTP + websockets) with the models loaded once."""
     import uvicorn
 
-    from server.app import create_app, serve_options
+    from server.web.app import create_app, serve_options
 
     settings = settings_from(
         host=host,
@@ -57,9 +57,9 @@ def ingest(
     data_dir: DataDir = None,
 ) -> None:
     """Add articles to the library (the same cleaning as the bundled ones)."""
-    from server.library import Library, document_paths
     from server.reason.ingest.document import load_file
-    from server.store import Store
+    from server.storage.library import Library, document_paths
+    from server.storage.store import Store
 
     settings = settings_from(data_dir=data_dir)
     library = Library(Store(settings.database))
@@ -83,7 +83,7 @@ def ingest(
 @app.command()
 def articles(data_dir: DataDir = None) -> None:
     """List the articles in the library."""
-    from server.store import Store
+    from server.storage.store import Store
 
     store = Store(settings_from(data_dir=data_dir).database)
     table = Table("id", "title", "site", "author", "date", "words")
@@ -96,7 +96,7 @@ def articles(data_dir: DataDir = None) -> None:
 
 def _answerer(settings: Settings, use_llm: bool = True):  # type: ignore[no-untyped-def]
     """The answer path without the speech models (for ask/eval)."""
-    from server.services import open_services
+    from server.session.services import open_services
 
     return open_services(settings, roles=("llm",) if use_llm else ()).answerer
 
@@ -138,10 +138,10 @@ def _spoken(settings: Settings, answerer, items: list, voice: str) -> list:  # t
     """The items as heard: said by `voice`, transcribed as the voice socket does."""
     from rich.progress import Progress
 
-    from server import catalog
-    from server.bench import spoken as sp
+    from server.core import catalog
     from server.engines import PiperSynthesizer, WhisperTranscriber
     from server.listen.vocabulary import whisper_prompt
+    from server.ops.bench import spoken as sp
 
     if voice not in sp.VOICES:
         raise TutorError(f"--spoken {voice}: the voices are {', '.join(sp.VOICES)}", code="usage")
@@ -203,14 +203,14 @@ def evaluate(
     ] = None,
 ) -> None:
     """Score the answer path on a question file, or on a library: a folder of question
-    files, one per article (`server/bench/library.py`), answered over those articles."""
+    files, one per article (`server/ops/bench/library.py`), answered over those articles."""
     import asyncio
     import json
     import statistics
 
     from rich.progress import Progress
 
-    from server.bench import evaluate as ev
+    from server.ops.bench import evaluate as ev
 
     if not file.exists():
         raise TutorError(f"{file}: no such file", code="usage")
@@ -297,8 +297,8 @@ def _evaluate_library(
 
     from rich.progress import Progress
 
-    from server import catalog
-    from server.bench import library as lib
+    from server.core import catalog
+    from server.ops.bench import library as lib
     from server.reason.index.embed import Embedder
 
     sets = lib.load_sets(folder)
@@ -313,7 +313,7 @@ def _evaluate_library(
     settings = settings_from(reader=reader)
     judge = None
     if settings.reader == "llm":
-        from server.services import open_judge
+        from server.session.services import open_judge
 
         judge = open_judge(settings)
     ranker = None
@@ -401,7 +401,7 @@ def lessons_build(
     no_audio: Annotated[bool, typer.Option(help="Scripts only; narration later.")] = False,
 ) -> None:
     """Build missing or outdated lessons and their narration (a progress bar per phase)."""
-    from server.lessons import cli
+    from server.ops import lesson_cli as cli
 
     settings = settings_from(data_dir=data_dir)
     settings.check()
@@ -411,7 +411,7 @@ def lessons_build(
 @lessons_app.command("list")
 def lessons_list(data_dir: DataDir = None) -> None:
     """List the built lessons."""
-    from server.lessons import cli
+    from server.ops import lesson_cli as cli
 
     settings = settings_from(data_dir=data_dir)
     console.print(cli.table(settings, settings.tts_voice))
@@ -430,7 +430,7 @@ def cluster_up(
 ) -> None:
     """Start Postgres, two LLM servers, two tutor hosts and HAProxy on --port; print one
     JSON line when all are healthy; Ctrl-C stops them all."""
-    from server import cluster
+    from server.ops import cluster
 
     settings = settings_from()
     settings.check()

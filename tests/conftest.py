@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from server.config import Settings
+from server.core.config import Settings
 from server.engines import Engines
-from server.services import open_engines
+from server.session.services import open_engines
 from tests.postgres import PostgresServer
 
 DATA = Path(__file__).resolve().parent / "data"

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import psycopg
 
-from server.cliutil import free_port
-from server.pgserver import as_user, bindir, give, login, server_user
+from server.ops.cliutil import free_port
+from server.storage.pgserver import as_user, bindir, give, login, server_user
 
 
 class PostgresServer:

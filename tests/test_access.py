@@ -16,12 +16,12 @@ from starlette.testclient import WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
 from websockets.sync.client import connect
 
-from server.access import TICKET_TTL_S, Access
-from server.app import create_app
-from server.config import Settings
+from server.core.config import Settings
 from server.lessons import Lessons
-from server.library import Library
-from server.store import Store
+from server.session.access import TICKET_TTL_S, Access
+from server.storage.library import Library
+from server.storage.store import Store
+from server.web.app import create_app
 from tests.fakes import fake_engines
 from tests.test_transport import hello, receive, served
 

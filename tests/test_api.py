@@ -12,9 +12,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from server.app import create_app
-from server.config import Settings
+from server.core.config import Settings
 from server.engines import Engines
+from server.web.app import create_app
 from tests.fakes import fake_engines
 from tests.test_transport import WAIT, served
 from tests.uploads import add_article, wait_for_job
@@ -337,7 +337,7 @@ def test_head_works_wherever_get_does(fake_client: TestClient) -> None:
 def test_sessions_from_before_resume_secrets_are_not_continued(tmp_path: Path) -> None:
     import sqlite3
 
-    from server.store import Store
+    from server.storage.store import Store
 
     db = sqlite3.connect(tmp_path / "old.sqlite3")
     db.execute("CREATE TABLE sessions (id TEXT PRIMARY KEY, created_at REAL NOT NULL)")
@@ -356,9 +356,9 @@ def test_articles_stored_before_page_details_get_them_without_being_added_again(
 ) -> None:
     import sqlite3
 
-    from server.config import BUNDLED_CORPUS
-    from server.library import Library
-    from server.store import Store
+    from server.core.config import BUNDLED_CORPUS
+    from server.storage.library import Library
+    from server.storage.store import Store
 
     store = Store(tmp_path / "old.sqlite3")
     library = Library(store)

@@ -2,9 +2,9 @@
 
 from fastapi.testclient import TestClient
 
-from server.app import create_app
-from server.config import Settings
+from server.core.config import Settings
 from server.engines import Engines
+from server.web.app import create_app
 
 
 def test_healthz_and_articles(settings: Settings, engines: Engines) -> None:

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from server.app import create_app
-from server.config import BUNDLED_CORPUS, Settings
+from server.core.config import BUNDLED_CORPUS, Settings
+from server.core.documents import Article
 from server.engines import Engines
 from server.lessons import Lessons, build, records
 from server.lessons.script import (
@@ -29,11 +29,12 @@ from server.lessons.script import (
     article_sentences,
     draft,
 )
-from server.library import Library
 from server.reason.ground import MAX_CHECK_WORDS, check
 from server.reason.ingest.document import parse
 from server.reason.text import sentences
-from server.store import Article, Store
+from server.storage.library import Library
+from server.storage.store import Store
+from server.web.app import create_app
 from tests.fakes import FakeResponder, FakeSynthesizer, FakeTranscriber, fake_engines
 from tests.uploads import WAIT, add_article
 

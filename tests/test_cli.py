@@ -4,7 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from server.config import BUNDLED_CORPUS
+from server.core.config import BUNDLED_CORPUS
 
 
 def tutor(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -92,7 +92,7 @@ def test_ask_explain_prints_the_trace_after_the_answer(tmp_path: Path) -> None:
 
 
 def test_benchmarks_name_the_cpu_and_its_vector_extensions() -> None:
-    from server.hardware import cpu_line
+    from server.ops.hardware import cpu_line
 
     line = cpu_line()
     assert "cores;" in line and line.split(";")[1].strip()  # model, then the extensions

@@ -29,8 +29,8 @@ import psycopg
 import pytest
 from websockets.sync.client import connect
 
-from server.cliutil import free_port
 from server.engines.wyoming_link import probe
+from server.ops.cliutil import free_port
 from tests.test_voice import utterance
 
 START_S = 300  # a cold start builds the index and loads models on 2 busy cores

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from server.catalog import load_catalog, resolve
-from server.config import Settings
-from server.errors import ConfigError
+from server.core.catalog import load_catalog, resolve
+from server.core.config import Settings
+from server.core.errors import ConfigError
 
 
 def test_catalog_names_resolve_to_installed_files(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
 """The pages under docs/ stay true to the code and to each other: docs/settings.md is what
-scripts/settings_doc.py makes from server/config.py, and every relative link in the README
+scripts/settings_doc.py makes from server/core/config.py, and every relative link in the README
 and the docs points to a file that exists (and to a heading in it, for `#anchor`)."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def settings_doc():
 def test_the_settings_page_is_generated_from_the_settings_class() -> None:
     made = settings_doc().render()
     assert (DOCS / "settings.md").read_text() == made, (
-        f"docs/settings.md differs from server/config.py's Settings: run `{REGENERATE}`"
+        f"docs/settings.md differs from server/core/config.py's Settings: run `{REGENERATE}`"
     )
 
 
@@ -47,7 +47,7 @@ def test_every_setting_has_a_meaning_and_a_shown_default() -> None:
     """A new setting without a docstring, or with a default computed at start that the
     page cannot show, stops the generator with a message rather than a blank cell."""
     module = settings_doc()
-    from server.config import Settings
+    from server.core.config import Settings
 
     meanings = module.docstrings()
     assert [name for name in Settings.model_fields if not meanings.get(name)] == []

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 from websockets.sync.client import connect
 
-from server.cliutil import free_port
+from server.ops.cliutil import free_port
 
 
 def start(data: Path, port: int) -> subprocess.Popen:

@@ -13,10 +13,10 @@ import pytest
 import soxr
 from fastapi.testclient import TestClient
 
-from server.app import create_app
-from server.config import Settings
+from server.core.config import Settings
 from server.engines import Engines
 from server.listen.echo import EchoReference
+from server.web.app import create_app
 from tests.conftest import read_wav
 from tests.test_voice import FRAME, hello, stream, utterance
 

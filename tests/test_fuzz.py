@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from server.app import create_app
-from server.config import Settings
+from server.core.config import Settings
 from server.engines import Engines
+from server.web.app import create_app
 
 KNOWN_EVENTS = {
     "ready",

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from server.app import create_app
-from server.config import Settings
+from server.core.config import Settings
+from server.web.app import create_app
 from tests.fakes import fake_engines
 from tests.uploads import add_article
 

@@ -1,8 +1,12 @@
-"""The answer path's structure stays as drawn: server/reason's folders import only
-downwards (text and ground < ingest < query < index < answer < suggest), and no module
-of it imports another that imports it back, even from inside a function (a circle
-hidden in a function is still a circle). Read from the source with `ast`: nothing is
-imported to check it."""
+"""The server's structure stays as drawn. Its folders import only downwards:
+
+    core < engines < reason < storage < listen, speak < lessons < teach < session < web
+    < ops < __main__
+
+and inside server/reason too (text and ground < ingest < query < index < answer <
+suggest). No module imports another that imports it back, even from inside a function
+(a circle hidden in a function is still a circle). Read from the source with `ast`:
+nothing is imported to check it."""
 
 import ast
 from pathlib import Path
@@ -10,6 +14,20 @@ from pathlib import Path
 SERVER = Path(__file__).resolve().parents[1] / "server"
 REASON = SERVER / "reason"
 LAYERS = ["", "ingest", "query", "index", "answer", "suggest"]  # "": text.py, ground.py
+# The server's folders, lowest first; folders on one level do not import each other.
+SERVER_LAYERS = [
+    {"core"},
+    {"engines"},
+    {"reason"},
+    {"storage"},
+    {"listen", "speak"},
+    {"lessons"},
+    {"teach"},
+    {"session"},
+    {"web"},
+    {"ops"},
+    {"__main__"},
+]
 
 
 def module_name(path: Path) -> str:
@@ -43,8 +61,8 @@ def _exists(module: str) -> bool:
     return base.with_suffix(".py").exists() or (base / "__init__.py").exists()
 
 
-def graph() -> dict[str, set[str]]:
-    files = sorted(REASON.rglob("*.py"))
+def graph(root: Path = REASON) -> dict[str, set[str]]:
+    files = sorted(root.rglob("*.py"))
     names = {module_name(p) for p in files}
     return {module_name(p): {m for m in imports(p) if m in names} - {module_name(p)} for p in files}
 
@@ -55,9 +73,8 @@ def layer(module: str) -> int:
     return LAYERS.index(sub)
 
 
-def test_reason_has_no_import_cycles() -> None:
-    edges = graph()
-    cycles = []
+def cycles_in(edges: dict[str, set[str]]) -> list[list[str]]:
+    cycles: list[list[str]] = []
     state: dict[str, int] = {}
 
     def visit(node: str, path: list[str]) -> None:
@@ -72,7 +89,54 @@ def test_reason_has_no_import_cycles() -> None:
     for node in sorted(edges):
         if node not in state:
             visit(node, [node])
-    assert not cycles, cycles
+    return cycles
+
+
+def test_reason_has_no_import_cycles() -> None:
+    assert not cycles_in(graph()), cycles_in(graph())
+
+
+def test_the_server_has_no_import_cycles() -> None:
+    edges = graph(SERVER)
+    assert not cycles_in(edges), cycles_in(edges)
+
+
+def folder(module: str) -> str:
+    """server.session.reply -> "session"; server.__main__ -> "__main__"."""
+    return module.split(".")[1]
+
+
+def level(module: str) -> int:
+    name = folder(module)
+    found = [n for n, names in enumerate(SERVER_LAYERS) if name in names]
+    assert found, f"{module}: in no layer of SERVER_LAYERS (a loose file in server/?)"
+    return found[0]
+
+
+def test_the_server_folders_import_only_downwards() -> None:
+    """Each import goes to a lower layer or stays in its own folder; a folder on the
+    same level is off limits too (listen and speak do not know each other)."""
+    wrong = [
+        (a, b)
+        for a, targets in graph(SERVER).items()
+        for b in targets
+        if folder(a) != folder(b) and level(b) >= level(a)
+    ]
+    assert not wrong, wrong
+
+
+def test_no_loose_files_in_server() -> None:
+    """Every module lives in a folder that says what it may touch; only the entry point
+    (`python -m server`, the `tutor` command) stands at the top."""
+    loose = sorted(p.name for p in SERVER.glob("*.py"))
+    assert loose == ["__init__.py", "__main__.py"], loose
+
+
+def test_every_server_folder_says_what_it_owns_and_may_import() -> None:
+    for names in SERVER_LAYERS[:-1]:
+        for name in names:
+            doc = ast.get_docstring(ast.parse((SERVER / name / "__init__.py").read_text()))
+            assert doc, name
 
 
 def test_reason_folders_import_only_downwards() -> None:

@@ -9,9 +9,9 @@ import time
 import numpy as np
 from fastapi.testclient import TestClient
 
-from server.app import create_app
-from server.config import Settings
+from server.core.config import Settings
 from server.listen.capture import AudioInput, Pacer
+from server.web.app import create_app
 from tests.fakes import FakeTranscriber, fake_engines
 from tests.test_voice import collect, hello, stream, utterance
 

@@ -1,4 +1,4 @@
-"""Upload jobs (server/jobs.py) over a real library and store, without the app: the steps
+"""Upload jobs (server/storage/jobs.py) over a real library and store, without the app: the steps
 a job goes through, the bound on uploads waiting, and old jobs forgotten."""
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from server import jobs as jobs_module
-from server.errors import NotFound, TutorError
-from server.jobs import MAX_WAITING, UploadJobs
-from server.library import Library
+from server.core.errors import NotFound, TutorError
 from server.reason.ingest.document import parse
-from server.store import Store
+from server.storage import jobs as jobs_module
+from server.storage.jobs import MAX_WAITING, UploadJobs
+from server.storage.library import Library
+from server.storage.store import Store
 
 ALPACAS = (
     "Alpaca farming in the Andes\n\nAlpacas are shorn once a year, in spring, for their soft "

@@ -15,18 +15,18 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from server import protocol as p
-from server.app import create_app
-from server.config import Settings
-from server.errors import NotFound
+from server.core import protocol as p
+from server.core.config import Settings
+from server.core.errors import NotFound
 from server.lessons import Lessons, records
 from server.lessons.quiz import QuizQuestion
-from server.library import Library
-from server.store import LearnerGrant, Store
+from server.storage.library import Library
+from server.storage.store import LearnerGrant, Store
 from server.teach import length_scale, record_asked, record_heard, record_quiz
 from server.teach.learners import profile
 from server.teach.points import key_points
 from server.teach.progress import due_review
+from server.web.app import create_app
 from tests.fakes import fake_engines
 
 TOKEN = {"Authorization": "Bearer s3cret"}

@@ -17,18 +17,19 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from server.app import create_app
-from server.config import BUNDLED_CORPUS, Settings
+from server.core.config import BUNDLED_CORPUS, Settings
+from server.core.documents import Article
+from server.core.errors import NotFound
 from server.engines import Engines
-from server.errors import NotFound
 from server.lessons import Lessons, records
 from server.lessons.narration import decoded_seconds
 from server.lessons.quiz import QuizQuestion, cloze, grade
 from server.lessons.script import MAX_SENTENCES, BuildCancelled, article_sentences, draft
-from server.library import Library
 from server.reason.answer.cite import Source
 from server.reason.ingest.document import load_file
-from server.store import Article, Store
+from server.storage.library import Library
+from server.storage.store import Store
+from server.web.app import create_app
 from tests.fakes import FakeResponder, FakeSynthesizer, FakeTranscriber, fake_engines
 from tests.uploads import add_article
 

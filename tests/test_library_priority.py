@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from server.library import LIBRARY_NICENESS, Library
-from server.store import Store
+from server.storage.library import LIBRARY_NICENESS, Library
+from server.storage.store import Store
 
 
 @pytest.mark.skipif(not hasattr(os, "getpriority"), reason="POSIX priorities only")

@@ -12,16 +12,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from server.catalog import resolve
-from server.config import BUNDLED_CORPUS, Settings
+from server.core.catalog import resolve
+from server.core.config import BUNDLED_CORPUS, Settings
+from server.core.documents import Article
 from server.lessons.facts import Facts
 from server.lessons.quiz import QuizQuestion, candidates, cloze, grade
 from server.lessons.script import Script, article_sentences, draft, draft_all
 from server.lessons.spans import is_date_word
-from server.library import Library
 from server.reason.index.embed import Embedder
 from server.reason.text import fold, terms
-from server.store import Article, Store
+from server.storage.library import Library
+from server.storage.store import Store
 
 REAL_SHARE = 0.7
 

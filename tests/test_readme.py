@@ -13,9 +13,9 @@ from pathlib import Path
 
 import typer
 
-from server import protocol as p
 from server.__main__ import app
-from server.config import Settings
+from server.core import protocol as p
+from server.core.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -26,13 +26,13 @@ PROTOCOL_PAGE = DOCS / "protocol.md"
 # The modules a socket's errors come from, and how they name a code there: an `error()`
 # call, a refusal, a `code=` argument or attribute, a `"code":` key, a TutorError's code.
 SOCKET_MODULES = [
-    "server/conversation.py",
-    "server/admission.py",
-    "server/reply.py",
-    "server/turns.py",
-    "server/protocol.py",
-    "server/access.py",
-    "server/lessons/live.py",
+    "server/session/conversation.py",
+    "server/session/admission.py",
+    "server/session/reply.py",
+    "server/session/turns.py",
+    "server/core/protocol.py",
+    "server/session/access.py",
+    "server/session/quiz.py",
     "server/listen/*.py",
     "server/engines/wyoming_*.py",  # a speech server's failure reaches the socket
 ]

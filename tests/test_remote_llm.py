@@ -17,14 +17,14 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from server import catalog
-from server.app import create_app
-from server.cliutil import free_port
-from server.config import Settings
+from server.core import catalog
+from server.core.config import Settings
+from server.core.errors import EngineError
 from server.engines import Engines, ModelWorker, OpenAIResponder
-from server.errors import EngineError
+from server.ops.cliutil import free_port
 from server.reason.answer.respond import answer
-from server.services import Services, open_services
+from server.session.services import Services, open_services
+from server.web.app import create_app
 from tests.fakes import FakeSynthesizer, FakeTranscriber
 
 QUESTION = "When is Avocado expected to launch?"

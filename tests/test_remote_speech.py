@@ -19,15 +19,15 @@ import pytest
 import soxr
 from fastapi.testclient import TestClient
 
-from server.app import create_app
-from server.bench.wyoming import Server, fixture, speech_servers
-from server.cliutil import free_port
-from server.config import Settings
+from server.core.config import Settings
+from server.core.errors import EngineError
 from server.engines import Engines
 from server.engines.wyoming_stt import WyomingTranscriber
 from server.engines.wyoming_tts import WyomingSynthesizer
-from server.errors import EngineError
-from server.services import open_engine
+from server.ops.bench.wyoming import Server, fixture, speech_servers
+from server.ops.cliutil import free_port
+from server.session.services import open_engine
+from server.web.app import create_app
 from tests.fakes import FakeResponder, FakeSynthesizer, FakeTranscriber
 from tests.test_voice import collect, hello, stream, utterance
 

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from server import protocol as p
+from server.core import protocol as p
+from server.core.errors import TutorError
 from server.engines import ModelWorker
-from server.errors import TutorError
 from server.listen.events import Heard
 from server.reason.answer.cite import Source
 from server.reason.answer.respond import Answer, AnswerDelta
-from server.reply import Gate, Replies
+from server.session.reply import Outbox, Replies
 from tests.fakes import FakeSynthesizer
 
 
@@ -105,17 +105,17 @@ def test_an_answer_sends_its_sentences_audio_and_metrics_in_order() -> None:
     asyncio.run(go())
 
 
-def test_the_gate_holds_everything_until_it_opens_then_sends_it_in_order() -> None:
+def test_the_outbox_holds_everything_until_it_opens_then_sends_it_in_order() -> None:
     async def go() -> None:
         out = Outlet()
-        gate = Gate(out, open_=False)
-        await gate.send(p.SpeechStopped())
-        await gate.send_bytes(b"\x00\x00")
-        assert out.events == [] and out.audio == [] and gate.first_audio_at is None
-        await gate.open()
+        outbox = Outbox(out, open_=False)
+        await outbox.send(p.SpeechStopped())
+        await outbox.send_bytes(b"\x00\x00")
+        assert out.events == [] and out.audio == [] and outbox.first_audio_at is None
+        await outbox.open()
         assert out.types() == ["speech.stopped"] and out.audio == [b"\x00\x00"]
-        assert gate.first_audio_at is not None
-        await gate.send(p.Pong())
+        assert outbox.first_audio_at is not None
+        await outbox.send(p.Pong())
         assert out.types()[-1] == "pong"
 
     asyncio.run(go())

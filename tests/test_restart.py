@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from server.cliutil import free_port
+from server.ops.cliutil import free_port
 
 ALPACAS = (
     b"Alpaca farming in the Andes\n\nAlpacas are shorn once a year, in spring, for "

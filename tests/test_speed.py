@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from server.catalog import resolve
-from server.config import Settings
+from server.core.catalog import resolve
+from server.core.config import Settings
 from server.engines import MAX_LENGTH_SCALE, MIN_LENGTH_SCALE, PiperSynthesizer, speaking_pace
 from tests.fakes import FakeSynthesizer
 

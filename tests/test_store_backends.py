@@ -16,19 +16,19 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from server.app import create_app
-from server.config import BUNDLED_CORPUS, Settings
-from server.database import AddColumn, Schema, postgres_ddl, statements
-from server.errors import BadRequest, NotFound
+from server.core.config import BUNDLED_CORPUS, Settings
+from server.core.documents import Document
+from server.core.errors import BadRequest, NotFound
 from server.lessons import records
 from server.lessons.script import draft, draft_all
-from server.library import Library
 from server.reason.answer.cite import Source
-from server.reason.ingest.document import Document
-from server.store import SCHEMA, LearnerGrant, Store
+from server.storage.database import AddColumn, Schema, postgres_ddl, statements
+from server.storage.library import Library
+from server.storage.store import SCHEMA, LearnerGrant, Store
 from server.teach import learners, record_asked, record_heard, record_quiz
 from server.teach.export import export
 from server.teach.progress import due_review, progress
+from server.web.app import create_app
 from tests.fakes import fake_engines
 from tests.postgres import PostgresServer
 from tests.uploads import add_article
@@ -349,7 +349,7 @@ def test_postgres_keeps_full_precision_and_shows_no_password(postgres: PostgresS
 def test_an_unreachable_postgres_is_a_config_error_naming_the_setting(
     postgres: PostgresServer, tmp_path: Path
 ) -> None:
-    from server.errors import ConfigError
+    from server.core.errors import ConfigError
 
     url = postgres.url("no_such_database", password="hunter2")
     settings = Settings(data_dir=tmp_path, database_url=url)
@@ -430,7 +430,7 @@ def _receive_until(ws: Any, kind: str) -> dict[str, Any]:
 def test_a_ticket_opens_one_socket_whichever_host_checks_it(location: str | Path) -> None:
     """Two hosts on one database: a ticket either issued is taken once, by either; an
     expired one is not (and the used ones are cleared once expired)."""
-    from server.access import TICKET_TTL_S, Access
+    from server.session.access import TICKET_TTL_S, Access
 
     settings = Settings(api_token="s3cret")
     here, there = Store(location), Store(location)

@@ -18,11 +18,11 @@ import uvicorn
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from server.app import create_app, serve_options
-from server.cliutil import free_port
-from server.config import Settings
+from server.core.config import Settings
+from server.core.metrics import ERRORS
 from server.engines import Engines
-from server.metrics import ERRORS
+from server.ops.cliutil import free_port
+from server.web.app import create_app, serve_options
 from tests.fakes import fake_engines
 
 WAIT = 60  # seconds a receive may block before the test fails instead of hanging

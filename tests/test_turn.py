@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from server.catalog import resolve
-from server.listen.turn import SmartTurn, TurnDecision, TurnSettings
+from server.core.catalog import resolve
+from server.listen.end_of_turn import SmartTurn, TurnDecision, TurnSettings
 from tests.conftest import read_wav
 
 
@@ -70,8 +70,8 @@ def test_a_question_broken_off_on_a_filler_waits(model: SmartTurn) -> None:
 
 
 def test_missing_model_file_is_a_config_error(tmp_path: Path) -> None:
-    from server.config import Settings
-    from server.errors import ConfigError
+    from server.core.config import Settings
+    from server.core.errors import ConfigError
 
     s = Settings(data_dir=tmp_path, turn_model=str(tmp_path / "nope.onnx"))
     with pytest.raises(ConfigError, match="TUTOR_TURN_MODEL"):

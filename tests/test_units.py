@@ -3,8 +3,8 @@ milliseconds each. (The same parts run on the real models in test_voice / test_t
 
 from __future__ import annotations
 
+from server.listen.end_of_turn import TurnDecision, TurnSettings
 from server.listen.segment import Event, Segmenter, VadSettings
-from server.listen.turn import TurnDecision, TurnSettings
 from server.reason.answer.sentences import SentenceSplitter
 from server.speak.transmit import Speaker, Spoken, first_clause
 from tests.fakes import FakeVad, quiet, tone

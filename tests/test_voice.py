@@ -13,9 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketTestSession
 
-from server.app import create_app
-from server.config import Settings
+from server.core.config import Settings
 from server.engines import Engines
+from server.web.app import create_app
 from tests.conftest import read_wav
 from tests.fakes import FakeTranscriber, fake_engines
 

@@ -9,7 +9,7 @@
     loaded.py      Engines: the three a tutor uses, each behind its worker
 
 Which backend serves each role is decided from the settings in one place,
-`server.services.open_engines`. The names below are re-exported so callers import them
+`server.session.services.open_engines`. The names below are re-exported so callers import them
 from `server.engines`.
 """
 

@@ -8,8 +8,8 @@ import logging
 import threading
 from typing import Any
 
-from server.errors import EngineError
-from server.metrics import ENGINE_ERRORS
+from server.core.errors import EngineError
+from server.core.metrics import ENGINE_ERRORS
 
 log = logging.getLogger(__name__)
 

@@ -101,7 +101,7 @@ def load_engines(
     context: int,
 ) -> Engines:
     """Load the three in-process models once (each timed for /healthz). The tutor itself
-    opens its engines from its settings (`server.services.open_engines`)."""
+    opens its engines from its settings (`server.session.services.open_engines`)."""
     from server.engines.llama import LlamaResponder
     from server.engines.piper import PiperSynthesizer
     from server.engines.whisper import WhisperTranscriber

@@ -17,9 +17,9 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
+from server.core.errors import EngineError
+from server.core.metrics import ENGINE_ERRORS
 from server.engines.interfaces import NORMAL
-from server.errors import EngineError
-from server.metrics import ENGINE_ERRORS
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

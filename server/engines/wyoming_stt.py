@@ -12,7 +12,7 @@ The vocabulary prompt is not sent: the Wyoming protocol's Transcribe carries no 
 3.8 ignores), and the server's `--initial-prompt` is one fixed prompt for every request.
 So `takes_prompt` is False, and the Listener neither builds a prompt nor decodes a turn a
 second time without one. The server also decodes with its own options (the full 30 s
-window, no token budget, no no-speech filter): see the README.
+window, no token budget, no no-speech filter): see docs/deploying.md.
 
 Blocking (the worker's threads run it); the whole call ends within `timeout_s`, and a
 server that is down, slow or hangs up raises EngineError with a code from below, which the

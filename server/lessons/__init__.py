@@ -10,7 +10,9 @@ grading.py    a reply (typed, spoken, or a chosen option) -> right / partly / no
 narration.py  segment text -> Opus audio, cached on disk by text and voice
 records.py    scripts and quiz answers in SQLite
 build.py      Lessons: build once, rebuild on change, in the background, politely, bounded
-api.py        HTTP routes; live.py: the quiz on the websocket
+
+May import: core, engines, reason, storage. Never the session or the web edge: the quiz
+as a conversation plays it is `server/session/quiz.py`, the routes `server/web/lessons.py`.
 """
 
 from server.lessons.build import Lessons

@@ -33,8 +33,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from server.core.errors import EngineError, NotFound, TutorError
 from server.engines import BACKGROUND, NORMAL, ModelWorker
-from server.errors import EngineError, NotFound, TutorError
 from server.lessons import records
 from server.lessons.narration import Audio, NarrationCache
 from server.lessons.quiz import QuizQuestion
@@ -50,7 +50,7 @@ from server.lessons.script import (
     verified,
 )
 from server.reason.text import sentences, terms
-from server.store import Store
+from server.storage.store import Store
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]  # (phase, done, total)

@@ -21,12 +21,12 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from server.lessons.items import QuizQuestion
 from server.lessons.spans import DATE_LEADS, is_date_word, is_number
 from server.reason.ground import claims
 from server.reason.text import fold, stem, terms, words
 
 if TYPE_CHECKING:
-    from server.lessons.quiz import QuizQuestion
     from server.reason.index.embed import Embedder
 
 Grade = Literal["right", "partly", "not_yet"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import wave
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,7 +109,7 @@ class NarrationCache:
         """Encode and store atomically (write, then rename): a reader never sees half."""
         path = self.path(text, voice)
         duration = len(pcm) / 2 / rate
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")  # each writer its own
         tmp.write_bytes(encode(pcm, rate))
         tmp.replace(path)
         path.with_suffix(".duration").write_text(f"{duration:.3f}")

@@ -13,11 +13,11 @@ Grading: grading.py (right / partly / not yet; feedback quotes the source senten
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from server.lessons.facts import Facts, shuffled
 from server.lessons.grading import Grade, Graded, grade, key_terms
+from server.lessons.items import QuizQuestion, Sentence
 from server.lessons.questions import Item, answer_pool, generate
 from server.lessons.spans import date_spans, is_acronym, number_spans
 from server.reason.answer.cite import Source
@@ -25,8 +25,7 @@ from server.reason.text import STOPWORDS, terms
 from server.reason.words import MONTHS, NUMBER_WORDS
 
 if TYPE_CHECKING:
-    from server.lessons.script import Sentence
-    from server.store import Article
+    from server.core.documents import Article
 
 __all__ = ["Grade", "Graded", "QuizQuestion", "cloze", "grade", "key_terms", "pick_questions"]
 # Words that belong to the fact in front of it: "by [end of 2025]", "[hundreds of] millions".
@@ -60,20 +59,6 @@ MIN_DISTRACTORS = 2
 # question from anywhere else would lose to these anyway, and a long article's quiz then
 # costs no more than a short one's (the facts for wrong options still come from all).
 MAX_CANDIDATES = 150
-
-
-@dataclass
-class QuizQuestion:
-    index: int
-    question: str  # what is shown and spoken
-    answer: str  # the expected answer, the article's own words
-    source: Source  # the sentence it comes from, verbatim
-    # The answer and 2-3 wrong answers of its kind, in a fixed shuffled order; empty when
-    # the articles hold too few (a free answer only).
-    options: list[str] = field(default_factory=list)
-    # What the answer is: date | duration | amount | count | person | company | model |
-    # term | reason, or cloze (a fill-in-the-blank of the sentence).
-    kind: str = "cloze"
 
 
 def _core(token: str) -> str:

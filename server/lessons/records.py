@@ -1,4 +1,4 @@
-"""Lesson scripts and quiz answers, in the tutor's database (server/store.py).
+"""Lesson scripts and quiz answers, in the tutor's database (server/storage/store.py).
 
 `lessons` holds one row per built script, with the hash of the text it was built from, so
 a lesson is rebuilt only when its article changes. Per-article lessons have the
@@ -12,10 +12,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from server.database import Schema
-from server.errors import NotFound
+from server.core.errors import NotFound
 from server.lessons.script import Script
-from server.store import Store
+from server.storage.database import Schema
+from server.storage.store import Store
 
 ALL_ARTICLES = 0  # the id of the lesson across all articles
 

@@ -19,14 +19,15 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from server.errors import TutorError
-from server.lessons.quiz import QuizQuestion, pick_questions
+from server.core.documents import Article
+from server.core.errors import TutorError
+from server.lessons.items import QuizQuestion, Sentence
+from server.lessons.quiz import pick_questions
 from server.reason.answer.cite import Source
 from server.reason.answer.sentences import spoken
 from server.reason.ground import check, claims
 from server.reason.text import fold, is_heading, sentences, terms
 from server.reason.words import DEMONSTRATIVES, PERSONAL
-from server.store import Article
 
 log = logging.getLogger(__name__)
 SCRIPT_VERSION = "4"  # bump when drafting changes: every lesson is rebuilt once
@@ -78,20 +79,6 @@ class Script:
         ]
         quiz = [QuizQuestion(**{**q, "source": Source(**q["source"])}) for q in data["quiz"]]
         return cls(data["title"], data["article_id"], segments, quiz)
-
-
-@dataclass(frozen=True)
-class Sentence:
-    """One sentence of an article, where it stands, and how central it is."""
-
-    text: str
-    paragraph: int
-    section: int
-    heading: str | None
-    score: float = 0.0
-
-    def source(self, article: Article) -> Source:
-        return Source(article.id, article.title, self.text, self.paragraph)
 
 
 def article_sentences(

@@ -18,8 +18,8 @@ from collections.abc import Callable
 import numpy as np
 import soxr
 
+from server.core.errors import TutorError
 from server.engines import STT_RATE
-from server.errors import TutorError
 
 
 class AudioError(TutorError):

@@ -21,10 +21,11 @@ from collections.abc import Awaitable, Callable
 
 import numpy as np
 
+from server.core.errors import EngineError
 from server.engines import LATER, STT_RATE, URGENT, ModelWorker
-from server.errors import EngineError
 from server.listen.capture import AudioInput
 from server.listen.echo import ECHO, EchoReference
+from server.listen.end_of_turn import SmartTurn, TurnDecision, TurnSettings
 from server.listen.events import (
     Early,
     Emit,
@@ -35,7 +36,6 @@ from server.listen.events import (
     SpeechStopped,
 )
 from server.listen.segment import WINDOW_MS, Event, Segmenter, VadSettings
-from server.listen.turn import SmartTurn, TurnDecision, TurnSettings
 
 log = logging.getLogger(__name__)
 SILENT_RMS = 10 ** (-70 / 20)  # -70 dBFS: a muted or broken microphone

@@ -13,9 +13,9 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from server import protocol as p
+from server.core import protocol as p
+from server.core.errors import EngineError
 from server.engines import NORMAL, URGENT, ModelWorker
-from server.errors import EngineError
 from server.reason.text import sentences
 
 SendEvent = Callable[[p.ServerEvent], Awaitable[None]]

@@ -7,7 +7,9 @@ and spaced review of the quiz items they answered (FSRS).
     record.py    what the socket session and the quiz report (the calls the lead wires in)
     progress.py  the progress view and the due review list
     export.py    everything about a learner, as JSON or Markdown
-    api.py       the /api/learners routes"""
+
+May import: core, reason, storage, lessons (a key point is a lesson's point). Never the
+session or the web edge (the routes are `server/web/learners.py`)."""
 
 from server.teach.record import length_scale, record_asked, record_heard, record_quiz
 

@@ -11,9 +11,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from server.errors import NotFound
+from server.core.errors import NotFound
 from server.lessons import records
-from server.store import Store
+from server.storage.store import Store
 from server.teach import learners
 from server.teach.progress import progress
 

@@ -1,4 +1,4 @@
-"""What the tutor keeps about a learner (in the tutor's database, server/store.py): every
+"""What the tutor keeps about a learner (in the tutor's database, server/storage/store.py): every
 statement of server/teach is here.
 
 In: the Store (its transactions). Out: typed rows. Tables:
@@ -19,8 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from server.database import Schema
-from server.store import Store
+from server.storage.database import Schema
+from server.storage.store import Store
 
 SCHEMA = Schema(
     "teach",

@@ -23,7 +23,7 @@ from server.lessons.quiz import QuizQuestion
 from server.lessons.records import StoredLesson
 from server.reason.answer.cite import Source
 from server.reason.text import sentences, words
-from server.store import Store
+from server.storage.store import Store
 from server.teach.learners import PointRef
 
 

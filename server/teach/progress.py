@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from server.lessons import records
-from server.store import Store
+from server.storage.store import Store
 from server.teach import learners
 from server.teach.learners import CardRow, PointRow
 from server.teach.points import KeyPoint, key_points, quiz_items

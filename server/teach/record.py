@@ -17,11 +17,11 @@ import logging
 import time
 from collections.abc import Sequence
 
-from server.errors import NotFound
+from server.core.errors import NotFound
 from server.lessons import records
 from server.lessons.quiz import Grade, QuizQuestion
 from server.reason.answer.cite import Source
-from server.store import Store
+from server.storage.store import Store
 from server.teach import learners
 from server.teach.learners import CardRow
 from server.teach.points import item_key, ref, refs_in

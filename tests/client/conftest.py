@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 import uvicorn
 
-from server.app import create_app, serve_options
-from server.cliutil import free_port
-from server.config import Settings
+from server.core.config import Settings
 from server.engines import Engines
+from server.ops.cliutil import free_port
+from server.web.app import create_app, serve_options
 from tests.conftest import read_wav
 
 playwright_api = pytest.importorskip("playwright.sync_api")

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from server.config import Settings
+from server.core.config import Settings
 from server.engines import Engines
 from server.lessons import Lessons
-from server.library import Library
-from server.store import Store
+from server.storage.library import Library
+from server.storage.store import Store
 from tests.client.conftest import serve
 
 pytestmark = pytest.mark.slow

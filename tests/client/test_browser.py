@@ -294,7 +294,7 @@ def test_screens_fit_a_phone(browser, server_url, shots):
 
 
 def test_every_error_a_socket_sends_has_a_plain_message(browser, tmp_path):
-    """Each code the server's socket modules send (the README's list) is put in plain words
+    """Each code the server's socket modules send (docs/protocol.md's list) is put in plain words
     by the page, not its generic "Something went wrong (code)" (fake engines: only the
     page's own messages are looked at)."""
     codes = sorted(socket_error_codes())

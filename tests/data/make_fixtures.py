@@ -43,7 +43,7 @@ def main() -> None:
     sys.path.insert(0, str(HERE.parent.parent))
     from piper import PiperVoice
 
-    from server.catalog import resolve
+    from server.core.catalog import resolve
 
     voice = PiperVoice.load(str(resolve("tts", "joe-medium", HERE / "cache")))
     manifest = []

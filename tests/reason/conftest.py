@@ -2,12 +2,12 @@ from pathlib import Path
 
 import pytest
 
-from server.catalog import resolve
-from server.config import BUNDLED_CORPUS, Settings
-from server.library import Library
+from server.core.catalog import resolve
+from server.core.config import BUNDLED_CORPUS, Settings
 from server.reason.index.embed import Embedder
 from server.reason.index.lookup import Index
-from server.store import Store
+from server.storage.library import Library
+from server.storage.store import Store
 
 
 @pytest.fixture(scope="session")

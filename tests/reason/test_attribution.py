@@ -6,11 +6,11 @@ import asyncio
 
 import pytest
 
-from server.library import Library
 from server.reason.answer.respond import Answer, Answerer, answer
 from server.reason.index.embed import Embedder
 from server.reason.index.lookup import Index
-from server.store import Store
+from server.storage.library import Library
+from server.storage.store import Store
 
 OWLSERVE = """---
 title: "Owlserve 2.0 is out"

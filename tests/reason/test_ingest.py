@@ -2,9 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from server.config import BUNDLED_CORPUS
-from server.errors import IngestError
-from server.reason.ingest.blocks import Block
+from server.core.config import BUNDLED_CORPUS
+from server.core.documents import Block
+from server.core.errors import IngestError
 from server.reason.ingest.document import load_file, parse
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "articles"
@@ -285,7 +285,7 @@ def test_html_keeps_headings_and_table_rows_and_drops_navigation() -> None:
 
 def test_passages_carry_their_section_lead_in_and_subject(tmp_path: Path) -> None:
     from server.reason.index.passages import split_article
-    from server.store import Store
+    from server.storage.store import Store
 
     store = Store(tmp_path / "t.sqlite3")
     article, _ = store.add_article(parse(STRUCTURED_MD.encode(), "owlserve.md"))

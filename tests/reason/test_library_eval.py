@@ -4,7 +4,7 @@ someone who never saw the code. Two articles are held out of development (their 
 files say `"held_out": true`): their figures are floors here, and their questions are not
 printed by `tutor eval --show`.
 
-The floors are a little under what was measured (the README's table): sentence vectors
+The floors are a little under what was measured (docs/articles.md's table): sentence vectors
 differ a little between CPUs. They guard against regressions; the issue's bar (80 % of
 answerable questions, 90 % of out-of-scope declined, at most 1 in 30 answered wrong) is
 far above them."""
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from server.bench import library as lib
+from server.ops.bench import library as lib
 from server.reason.index.embed import Embedder
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "library"

@@ -2,10 +2,10 @@ from pathlib import Path
 
 import pytest
 
-from server.library import Library
 from server.reason.index import lookup
 from server.reason.index.lookup import Index
 from server.reason.ingest.document import parse
+from server.storage.library import Library
 
 PARAPHRASES = [
     ("Who runs Meta Superintelligence Labs?", "Alexandr Wang"),

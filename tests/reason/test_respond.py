@@ -124,7 +124,7 @@ def test_stream_sends_deltas_before_the_answer(index: Index) -> None:
 def test_public_eval_bar_with_the_real_model(index: Index, engines) -> None:
     """Every abstain item abstains, ≥8/9 answerable items have their facts, and no answer
     says a name or number absent from its sources."""
-    from server.bench.evaluate import run
+    from server.ops.bench.evaluate import run
 
     results = asyncio.run(run(Answerer(index, engines.llm), EVAL))
     items = json.loads(EVAL.read_text())

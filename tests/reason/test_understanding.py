@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from server.bench import evaluate as ev
+from server.ops.bench import evaluate as ev
 from server.reason import ground
 from server.reason.answer.respond import Answer, Answerer, answer
 from server.reason.index.lookup import Index
@@ -552,7 +552,7 @@ def test_claims_bound_as_in_the_source_pass(faithful: str) -> None:
 @pytest.mark.slow
 def test_eval_on_our_own_question_sets(answerer: Answerer) -> None:
     """Regression floors for the labelled sets in tests/data (written from the articles,
-    in varied wording). The figures measured when the floors were set are in the README
+    in varied wording). The figures measured when the floors were set are in docs/benchmarks.md
     (a few points above these: the sentence vectors differ a little between CPUs); the
     issue's bar (90 % / 95 %) is not reached yet."""
     for name, facts, declines in (

@@ -94,7 +94,7 @@ ACKNOWLEDGE = {
 
 
 # Whether this turn's "slower"/"faster" changed the pace: the session sets it in the turn's
-# own task before the turn runs (server/reply.py), so that at the slowest (or fastest) pace
+# own task before the turn runs (server/session/reply.py), so that at the slowest (or fastest) pace
 # the reply says it is already there, not "Okay, I'll speak more slowly". Unset (a turn no
 # session paces, such as /api/ask): the pace is taken as changed.
 PACE_CHANGED: ContextVar[bool] = ContextVar("pace_changed", default=True)

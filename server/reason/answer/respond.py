@@ -27,8 +27,8 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from server.core.metrics import FALLBACKS
 from server.engines import ModelWorker
-from server.metrics import FALLBACKS
 from server.reason import ground
 from server.reason.answer.cite import Source, cite
 from server.reason.answer.commands import Command, PastTurn, detect, last_content, reply

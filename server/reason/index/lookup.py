@@ -34,11 +34,11 @@ from pathlib import Path
 import bm25s
 import numpy as np
 
+from server.core.documents import Article
 from server.reason.index.embed import Embedder
 from server.reason.index.passages import Passage, metadata_passage, split_article
 from server.reason.query.question import Lexicon, Question, parse
 from server.reason.text import STOPWORDS, fold, query_terms, terms
-from server.store import Article
 
 log = logging.getLogger(__name__)
 # How the fused score weighs its parts: meaning first, then the share of the question's
@@ -81,6 +81,10 @@ class _Built:
     references: dict[int, list[str]] = field(default_factory=dict)  # article -> its names
     # The rows of `vectors` with the articles' names read as "it" (`Lexicon.without_names`).
     unnamed_vectors: np.ndarray | None = None
+    # Doc2query: the questions written for each sentence at index time, embedded
+    # (`question_vectors`, one row a question) with the row of `vectors` each belongs to.
+    question_vectors: np.ndarray | None = None
+    question_rows: np.ndarray | None = None
 
 
 class Index:
@@ -148,6 +152,7 @@ class Index:
             [x for a in articles for x in (a.site, a.author) if x],
         )
         vectors, context_vectors, unnamed, rows = self._embed(articles, passages, lexicon, progress)
+        qvecs, qrows = self._written_questions(passages, rows)
         built = _Built(
             passages,
             retriever,
@@ -160,6 +165,8 @@ class Index:
             fingerprint,
             {a.id: references(a, n, len(articles)) for n, a in enumerate(articles)},
             unnamed,
+            qvecs,
+            qrows,
         )
         with self._lock:
             self._built = built
@@ -201,6 +208,26 @@ class Index:
             return empty, empty, empty, rows
         return np.concatenate(parts), np.concatenate(contexts), np.concatenate(unnamed), rows
 
+    def _written_questions(
+        self, passages: list[Passage], rows: list[range]
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Each sentence's written questions (doc2query, a JSON file {sentence: [question]}
+        named by TUTOR_QUESTIONS), embedded, with the sentence row each belongs to."""
+        path = os.environ.get("TUTOR_QUESTIONS")
+        if not path or self.embedder is None:
+            return None, None
+        written: dict[str, list[str]] = json.loads(Path(path).read_text())
+        texts: list[str] = []
+        owners: list[int] = []
+        for p, r in zip(passages, rows, strict=True):
+            for sentence, row in zip(p.sentences, r, strict=True):
+                for q in written.get(sentence, ()):
+                    texts.append(q)
+                    owners.append(row)
+        if not texts:
+            return None, None
+        return self._article_vectors(texts), np.array(owners)
+
     def _article_vectors(self, texts: list[str]) -> np.ndarray:
         assert self.embedder is not None
         key = hashlib.sha256(json.dumps([self.embedder.name, texts]).encode()).hexdigest()[:20]
@@ -215,7 +242,7 @@ class Index:
         vectors = self.embedder.encode(texts)
         if cache is not None:
             cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache.with_suffix(".tmp.npy")
+            tmp = cache.with_suffix(f".{os.getpid()}.tmp.npy")  # each writer its own
             np.save(tmp, vectors)
             tmp.replace(cache)
         return vectors
@@ -337,6 +364,17 @@ class Index:
         top_bm25 = float(bm25.max()) or 1.0
         usable = vector is not None and built.vectors.shape[1] == len(vector)
         sims = built.vectors @ vector if usable else np.zeros(len(built.vectors), np.float32)
+        if usable and built.question_vectors is not None and built.question_rows is not None:
+            # A sentence is as close as the closest question written for it.
+            asked = np.full(len(sims), -1.0, dtype=np.float32)
+            np.maximum.at(asked, built.question_rows, built.question_vectors @ vector)
+            mode = os.environ.get("TUTOR_QUESTIONS_MODE", "max")
+            if mode == "max":
+                sims = np.maximum(sims, asked)
+            elif mode == "mean":
+                sims = np.where(asked > -1, (sims + asked) / 2, sims)
+            elif mode == "boost":
+                sims = sims + 0.5 * np.clip(asked - sims, 0, None)
         in_ctx = (
             built.context_vectors @ vector
             if usable

@@ -9,10 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from server.reason.ingest.blocks import structured
+from server.core.documents import Article, structured
 from server.reason.text import is_heading, sentences
 from server.reason.words import REFERS_BACK
-from server.store import Article
 
 METADATA_PARAGRAPH = -1  # the article's title, site, author and date, said as sentences
 METADATA_HEADING = (

@@ -1,3 +1,3 @@
 """Files -> articles: Markdown, HTML and plain text read into blocks (headings, prose,
 list items, table rows) and the article's details. Imports only
-server.reason.text and server.errors."""
+server.reason.text and server.core.errors."""

@@ -8,14 +8,12 @@ page: the chrome cleaner (`clean.py`) finds its paragraphs and details."""
 
 from __future__ import annotations
 
-import hashlib
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from server.errors import IngestError
-from server.reason.ingest.blocks import Block
-from server.reason.ingest.blocks import decode as decode_block
+from server.core.documents import Document
+from server.core.documents import decode as decode_block
+from server.core.errors import IngestError
 from server.reason.ingest.clean import CHROME, Cleaned, clean
 from server.reason.ingest.readers import Read, read_html, read_markdown
 
@@ -27,33 +25,6 @@ SUFFIXES = {
     ".htm": "html",
 }
 MIN_WORDS = 20
-
-
-@dataclass(frozen=True)
-class Document:
-    title: str
-    site: str | None
-    author: str | None
-    published: str | None
-    paragraphs: tuple[str, ...]
-    source: str
-    details: dict[str, str] = field(default_factory=dict)  # clean.find_details
-
-    @property
-    def text(self) -> str:
-        return "\n\n".join(self.paragraphs)
-
-    @property
-    def blocks(self) -> list[Block]:
-        return [decode_block(p) for p in self.paragraphs]
-
-    @property
-    def word_count(self) -> int:
-        return sum(len(decode_block(p).text.split()) for p in self.paragraphs)
-
-    @property
-    def content_hash(self) -> str:
-        return hashlib.sha256(self.text.encode()).hexdigest()[:16]
 
 
 def kind_of(filename: str) -> str:

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from server.reason.ingest.blocks import Block, render_row
+from server.core.documents import Block, render_row
 
 # Sections that thank, cite or point elsewhere: never answers, never narrated.
 BACK_MATTER = re.compile(
