@@ -364,6 +364,7 @@ class Index:
         top_bm25 = float(bm25.max()) or 1.0
         usable = vector is not None and built.vectors.shape[1] == len(vector)
         sims = built.vectors @ vector if usable else np.zeros(len(built.vectors), np.float32)
+        ranking = None
         if usable and built.question_vectors is not None and built.question_rows is not None:
             # A sentence is as close as the closest question written for it.
             asked = np.full(len(sims), -1.0, dtype=np.float32)
@@ -375,6 +376,8 @@ class Index:
                 sims = np.where(asked > -1, (sims + asked) / 2, sims)
             elif mode == "boost":
                 sims = sims + 0.5 * np.clip(asked - sims, 0, None)
+            elif mode == "rank":  # ranks passages; the decision reads the plain cosines
+                ranking = np.maximum(sims, asked)
         in_ctx = (
             built.context_vectors @ vector
             if usable
@@ -391,8 +394,9 @@ class Index:
                 continue
             if passage.is_metadata and not about_article:
                 continue  # "according to the AgntBox article, ..." asks about its content
+            ranked_dense = dense if ranking is None else float(ranking[built.rows[pid]].max())
             score = (
-                DENSE_WEIGHT * dense
+                DENSE_WEIGHT * ranked_dense
                 + COVERAGE_WEIGHT * cov
                 + BM25_WEIGHT * float(bm25[pid]) / top_bm25
             )
