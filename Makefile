@@ -15,6 +15,12 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 AMX_OFF := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
 export CMAKE_ARGS := -DCMAKE_C_FLAGS='$(AMX_OFF)' -DCMAKE_CXX_FLAGS='$(AMX_OFF)'
 
+# Two test workers (pytest-xdist), a test file each at a time: most tests wait on real-time
+# audio, sockets and subprocesses, so two overlap well even on two cores (docs/testing.md).
+# One file stays on one worker, so its module fixtures (a browser, a server) start once.
+# `make test PYTEST_ARGS="tests/test_api.py -n 0"` runs one file in-process.
+PYTEST_ARGS ?= -n 2 --dist loadfile
+
 .PHONY: run test lint bench eval cluster setup setup-test setup-cluster reader-llm system-deps clean
 
 run: setup

@@ -1,10 +1,18 @@
-"""Doc2query, measured (issue 23, item 4): each passage sentence's likely questions,
-written once by the packaged reader LLM (Qwen2.5-Coder-1.5B, `make reader-llm`) and kept
-in a JSON file {sentence: [questions]} that the index can read (TUTOR_QUESTIONS).
+"""Doc2query, measured and not kept (issue 23, item 4; figures in docs/articles.md).
 
-    .venv/bin/python scripts/doc2query.py ../shared/articles-dev/*.* -o data/questions.json
+Each passage sentence's likely questions, written once by the packaged reader LLM
+(Qwen2.5-Coder-1.5B, `make reader-llm`) into a JSON file {sentence: [questions]}:
 
-Resumable: sentences already in the file are skipped. Runs niced, 2 threads."""
+    .venv/bin/python scripts/doc2query.py ../shared/articles-dev/*.html \
+        ../shared/articles-dev/*.md ../shared/articles-dev/*.txt -n 1 -o /tmp/q.json
+
+Resumable: sentences already in the file are skipped. Runs niced, 2 threads: about 2 s a
+sentence for one question on 2 cores (an hour for the seven articles at three).
+
+The index read such a file at commit 88eb8ef (`TUTOR_QUESTIONS=/tmp/q.json
+TUTOR_QUESTIONS_MODE=max|boost|rank tutor eval tests/data/library --no-llm`): a sentence
+as close as the closest question written for it. No mode found more facts on the
+held-out articles, and every one declined fewer, so the index no longer reads it."""
 
 from __future__ import annotations
 

@@ -81,10 +81,6 @@ class _Built:
     references: dict[int, list[str]] = field(default_factory=dict)  # article -> its names
     # The rows of `vectors` with the articles' names read as "it" (`Lexicon.without_names`).
     unnamed_vectors: np.ndarray | None = None
-    # Doc2query: the questions written for each sentence at index time, embedded
-    # (`question_vectors`, one row a question) with the row of `vectors` each belongs to.
-    question_vectors: np.ndarray | None = None
-    question_rows: np.ndarray | None = None
 
 
 class Index:
@@ -152,7 +148,6 @@ class Index:
             [x for a in articles for x in (a.site, a.author) if x],
         )
         vectors, context_vectors, unnamed, rows = self._embed(articles, passages, lexicon, progress)
-        qvecs, qrows = self._written_questions(passages, rows)
         built = _Built(
             passages,
             retriever,
@@ -165,8 +160,6 @@ class Index:
             fingerprint,
             {a.id: references(a, n, len(articles)) for n, a in enumerate(articles)},
             unnamed,
-            qvecs,
-            qrows,
         )
         with self._lock:
             self._built = built
@@ -207,26 +200,6 @@ class Index:
             empty = np.zeros((0, self.embedder.dim), dtype=np.float32)
             return empty, empty, empty, rows
         return np.concatenate(parts), np.concatenate(contexts), np.concatenate(unnamed), rows
-
-    def _written_questions(
-        self, passages: list[Passage], rows: list[range]
-    ) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """Each sentence's written questions (doc2query, a JSON file {sentence: [question]}
-        named by TUTOR_QUESTIONS), embedded, with the sentence row each belongs to."""
-        path = os.environ.get("TUTOR_QUESTIONS")
-        if not path or self.embedder is None:
-            return None, None
-        written: dict[str, list[str]] = json.loads(Path(path).read_text())
-        texts: list[str] = []
-        owners: list[int] = []
-        for p, r in zip(passages, rows, strict=True):
-            for sentence, row in zip(p.sentences, r, strict=True):
-                for q in written.get(sentence, ()):
-                    texts.append(q)
-                    owners.append(row)
-        if not texts:
-            return None, None
-        return self._article_vectors(texts), np.array(owners)
 
     def _article_vectors(self, texts: list[str]) -> np.ndarray:
         assert self.embedder is not None
@@ -364,20 +337,6 @@ class Index:
         top_bm25 = float(bm25.max()) or 1.0
         usable = vector is not None and built.vectors.shape[1] == len(vector)
         sims = built.vectors @ vector if usable else np.zeros(len(built.vectors), np.float32)
-        ranking = None
-        if usable and built.question_vectors is not None and built.question_rows is not None:
-            # A sentence is as close as the closest question written for it.
-            asked = np.full(len(sims), -1.0, dtype=np.float32)
-            np.maximum.at(asked, built.question_rows, built.question_vectors @ vector)
-            mode = os.environ.get("TUTOR_QUESTIONS_MODE", "max")
-            if mode == "max":
-                sims = np.maximum(sims, asked)
-            elif mode == "mean":
-                sims = np.where(asked > -1, (sims + asked) / 2, sims)
-            elif mode == "boost":
-                sims = sims + 0.5 * np.clip(asked - sims, 0, None)
-            elif mode == "rank":  # ranks passages; the decision reads the plain cosines
-                ranking = np.maximum(sims, asked)
         in_ctx = (
             built.context_vectors @ vector
             if usable
@@ -394,9 +353,8 @@ class Index:
                 continue
             if passage.is_metadata and not about_article:
                 continue  # "according to the AgntBox article, ..." asks about its content
-            ranked_dense = dense if ranking is None else float(ranking[built.rows[pid]].max())
             score = (
-                DENSE_WEIGHT * ranked_dense
+                DENSE_WEIGHT * dense
                 + COVERAGE_WEIGHT * cov
                 + BM25_WEIGHT * float(bm25[pid]) / top_bm25
             )
