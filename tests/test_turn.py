@@ -11,22 +11,41 @@ from server.listen.end_of_turn import SmartTurn, TurnDecision, TurnSettings
 from tests.conftest import read_wav
 
 
-def test_the_model_is_asked_after_the_short_wait_and_twice_more_in_a_long_pause() -> None:
-    d = TurnDecision(TurnSettings("smart", short_ms=200, long_ms=2000))
-    assert not d.should_ask(True, 96)
-    assert d.should_ask(True, 224)
-    assert not d.should_ask(True, 256)  # once per checkpoint
-    assert d.should_ask(True, 512) and not d.should_ask(True, 544)  # 300 ms later
-    assert d.should_ask(True, 1024) and not d.should_ask(True, 1900)  # and 800 ms later
+def test_the_model_is_asked_as_the_pause_grows_often_at_first_then_less() -> None:
+    d = TurnDecision(TurnSettings("smart", short_ms=100, long_ms=2000))
+    assert d.checkpoints == [100, 200, 300, 400, 500, 600, 900, 1200, 1500, 1800]
+    assert not d.should_ask(True, 64)
+    assert d.should_ask(True, 128)
+    assert not d.should_ask(True, 160)  # once per checkpoint
+    assert d.should_ask(True, 224) and not d.should_ask(True, 256)  # 100 ms later
+    assert d.should_ask(True, 640) and not d.should_ask(True, 864)  # 300 ms apart later on
+    assert d.should_ask(True, 928)
     assert not d.should_ask(True, 0)  # speech resumed: a new pause may come
-    assert d.should_ask(True, 224)
+    assert d.should_ask(True, 128)
     assert not d.should_ask(False, 224)  # no turn in progress
 
 
 def test_checkpoints_passed_at_once_give_one_ask_and_none_past_the_long_wait() -> None:
     d = TurnDecision(TurnSettings("smart", short_ms=200, long_ms=700))
-    assert d.checkpoints == [200, 500]
-    assert d.should_ask(True, 600) and not d.should_ask(True, 650)
+    assert d.checkpoints == [200, 300, 400, 500, 600]
+    assert d.should_ask(True, 450) and not d.should_ask(True, 490)
+    assert d.should_ask(True, 690) and not d.should_ask(True, 699)
+    late = TurnDecision(TurnSettings("smart", short_ms=800, long_ms=2000))
+    assert late.checkpoints == [800, 1100, 1400, 1700]
+
+
+def test_the_frequent_early_asks_after_the_first_are_optional() -> None:
+    """With the model busy (other learners' verdicts), only the first ask, the ones on
+    the sparse 300 ms beat and the late ones are made."""
+    d = TurnDecision(TurnSettings("smart", short_ms=100, long_ms=2000))
+    made = []
+    for ms in range(32, 2000, 32):
+        if d.should_ask(True, ms):
+            made.append((d.checkpoints[d._next - 1], d.optional))
+    assert made == [
+        (100, False), (200, True), (300, True), (400, False), (500, True),
+        (600, False), (900, False), (1200, False), (1500, False), (1800, False),
+    ]  # fmt: skip
 
 
 def test_the_silence_timer_never_asks() -> None:

@@ -144,8 +144,9 @@ class Settings(BaseSettings):
     turn_model: str = "smart-turn-v3.2"
     """With TUTOR_TURN_DETECTOR=smart: the end-of-turn model (catalog name or any Smart
     Turn v3 `.onnx` path)."""
-    turn_short_ms: int = Field(200, ge=60, le=2000)
-    """smart: the pause after which the model is asked; a finished question ends here."""
+    turn_short_ms: int = Field(100, ge=60, le=2000)
+    """smart: the pause after which the model is first asked (then every 100 ms while the
+    pause is young); a finished question ends at the first verdict that hears it so."""
     turn_long_ms: int = Field(2000, ge=300, le=5000)
     """smart: the longest pause in an unfinished question before the turn ends anyway."""
     max_utterance_ms: int = Field(15_000, ge=1000, le=120_000)

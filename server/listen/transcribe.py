@@ -72,6 +72,7 @@ class Listener:
         self.talkers = talkers
         self.strange = strange
         self.turn_model = turn_model
+        self._judging = False  # an end-of-turn ask in flight
         self.decision = TurnDecision(turn or TurnSettings("silence"))
         self._pause = 0  # counts pauses, so a late verdict on an old one is ignored
         self.echo = echo
@@ -142,9 +143,13 @@ class Listener:
                     self._pause += 1  # speech resumed after a pause the model judged
             self._maybe_partial()
             self._maybe_early()
-        if self.turn_model is not None and self.decision.should_ask(
-            self.segmenter.speaking, self.segmenter.silence_ms
+        if (
+            self.turn_model is not None
+            and self.decision.should_ask(self.segmenter.speaking, self.segmenter.silence_ms)
+            and not self._judging  # one ask at a time: the next checkpoint asks again
+            and not (self.decision.optional and self.turn_model.busy)
         ):
+            self._judging = True
             self._spawn(self._judge_pause(self._pause))
 
     async def _hears_echo(self, audio: np.ndarray | None = None) -> bool:
@@ -258,7 +263,10 @@ class Listener:
         assert self.turn_model is not None
         audio = self.segmenter.utterance(trim_silence=False)
         start = time.perf_counter()
-        p = await asyncio.to_thread(self.turn_model.probability, audio)
+        try:
+            p = await asyncio.to_thread(self.turn_model.probability, audio)
+        finally:
+            self._judging = False
         log.debug("end of turn p=%.3f in %.0f ms", p, 1000 * (time.perf_counter() - start))
         if pause != self._pause or not self.segmenter.speaking or self.segmenter.silence_ms == 0:
             return  # the learner spoke again: they were thinking, not done
