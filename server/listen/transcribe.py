@@ -4,9 +4,10 @@
            ─▶ partial transcripts while the learner speaks
            ─▶ final transcript at end of turn
 
-The final transcription starts early, after `early_ms` of silence, on the utterance as
-it stands; if the learner stays silent until the turn ends, that result is used as is
-(only silence was added), so the transcript is usually ready the moment the turn ends.
+The final transcription starts early, after `early_ms` of silence (40 ms when the learner
+is alone with an idle speech model), on the utterance as it stands; if the learner stays
+silent until the turn ends, that result is used as is (only silence was added), so the
+transcript is usually ready the moment the turn ends.
 When it is ready before the turn ends, an `early` event lets the conversation start
 answering speculatively. If the learner speaks again, the early result is dropped.
 Partials are skipped while the speech model is busy, so many talkers degrade partials,
@@ -38,6 +39,7 @@ from server.listen.events import (
 from server.listen.segment import WINDOW_MS, Event, Segmenter, VadSettings
 
 log = logging.getLogger(__name__)
+EARLY_ALONE_MS = 40  # see `Listener._maybe_early`
 SILENT_RMS = 10 ** (-70 / 20)  # -70 dBFS: a muted or broken microphone
 ECHO_CHECK = STT_RATE * 4 // 10  # the echo test looks at the latest 0.4 s
 ECHO_RECHECK_MS = 320
@@ -236,7 +238,12 @@ class Listener:
 
     def _maybe_early(self) -> None:
         silence = self.segmenter.silence_ms
-        if silence < self.early_ms:
+        # Alone with an idle speech model, start at the first silent frames: the turn may
+        # end at the end-of-turn model's first verdict (~0.2 s), and the transcript should
+        # be ready by then. With others talking, a start that speech then voids costs
+        # their turns, so wait `early_ms`.
+        alone = self.talkers() <= 1 and not self.stt.in_flight
+        if silence < (min(EARLY_ALONE_MS, self.early_ms) if alone else self.early_ms):
             if silence == 0:
                 self._early = None  # speech resumed: any early result is stale
             return
