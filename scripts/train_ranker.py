@@ -61,18 +61,17 @@ def rows_for(answerer: Answerer, item: dict, group: str) -> Asked | None:
     parsed, hits, decision = answerer.decide(item["q"], [])
     if not decision.answerable:
         return None
-    search = parsed.search_text
-    hits = answerer.extractor.widen(search, hits)
-    ranked = answerer.extractor.candidates(search, hits)
+    hits = answerer.extractor.widen(parsed, hits)
+    ranked = answerer.extractor.candidates(parsed, hits)
     if not ranked:
         return None
-    x = rank.candidate_features(parsed, search, hits, ranked, decision, answerer.index)
+    x = rank.candidate_features(parsed, hits, ranked, decision, answerer.index)
     y = np.zeros(len(x))
     answerable = not item.get("abstain")
     if answerable:
         for n, c in enumerate(ranked[: rank.TOP]):
             order = [c, *(r for r in ranked if r is not c)]
-            said = " ".join(answerer.extractor.extractive(search, hits, ranked=order))
+            said = " ".join(answerer.extractor.extractive(parsed, hits, ranked=order))
             _, ok = judge(item, Answer(said, True, []))
             y[n] = float(ok)
     return Asked(group, answerable, x, y)

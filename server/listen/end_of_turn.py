@@ -124,22 +124,14 @@ class SmartTurn:
         features = _load_features(path)
         self._features: Callable[..., np.ndarray] = features.compute_whisper_log_mel_features
         self._lock = threading.Lock()
-        self._asking = 0  # verdicts being computed now, for every session together
 
     @property
     def busy(self) -> bool:
-        """A verdict is being computed (for any session): an optional ask should wait."""
-        return self._asking > 0
+        """The model is running a verdict (for any session): an optional ask waits."""
+        return self._lock.locked()
 
     def probability(self, audio: np.ndarray) -> float:
         """The last 8 s (left-padded with silence when shorter), as pipecat feeds it."""
-        self._asking += 1  # (a GIL-atomic enough count: it only makes asks optional)
-        try:
-            return self._probability(audio)
-        finally:
-            self._asking -= 1
-
-    def _probability(self, audio: np.ndarray) -> float:
         window = WINDOW_SECONDS * RATE
         audio = audio[-window:].astype(np.float32, copy=False)
         if len(audio) < window:

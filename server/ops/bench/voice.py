@@ -221,8 +221,8 @@ async def naive_turn(services: Any, utterance: Utterance, silence_s: float) -> f
         text = answerer.not_covered()
     else:
         question = parsed.search_text
-        hits = answerer.extractor.widen(question, hits)
-        context = answerer.extractor.llm_context(question, hits)
+        hits = answerer.extractor.widen(parsed, hits)
+        context = answerer.extractor.llm_context(parsed, hits)
         messages = build_messages(question, context, [])
         full = await engines.llm.call(
             lambda: "".join(
@@ -235,7 +235,7 @@ async def naive_turn(services: Any, utterance: Utterance, silence_s: float) -> f
             if len(kept) == 3 or not ground.check(sentence, context, question).ok:
                 break
             kept.append(sentence)
-        text = " ".join(kept or answerer.extractor.extractive(question, hits))
+        text = " ".join(kept or answerer.extractor.extractive(parsed, hits))
     await engines.tts.call(lambda: b"".join(engines.synthesizer.synthesize(text)))
     return silence_s + time.perf_counter() - start
 

@@ -27,7 +27,6 @@ import numpy as np
 
 from server.reason.answer.extract import answer_bonus
 from server.reason.answer.gate import logistic
-from server.reason.query.kinds import answer_type
 from server.reason.text import fold, terms, words
 
 if TYPE_CHECKING:
@@ -111,14 +110,14 @@ class RankModel:
 
 def candidate_features(
     question: Question,
-    search_text: str,
     hits: list[Hit],
     ranked: list[tuple[float, int, int]],
     decision: Decision,
     index: Index,
 ) -> np.ndarray:
     """One row of FEATURES per candidate of `ranked[:TOP]`."""
-    want = answer_type(search_text)
+    search_text = question.search_text
+    want = question.kind
     weights = index.weights(question)
     names = [fold(e) for e in question.entities]
     best = ranked[0][0] if ranked else 0.0
@@ -198,7 +197,6 @@ class Ranker:
     def read(
         self,
         question: Question,
-        search_text: str,
         hits: list[Hit],
         ranked: list[tuple[float, int, int]],
         decision: Decision,
@@ -208,9 +206,7 @@ class Ranker:
         others as they were)."""
         if not ranked:
             return 0.0, ranked
-        p = self.model.probabilities(
-            candidate_features(question, search_text, hits, ranked, decision, index)
-        )
+        p = self.model.probabilities(candidate_features(question, hits, ranked, decision, index))
         best = int(np.argmax(p))
         chosen = ranked[best]
         return float(p[best]), [chosen, *(c for c in ranked if c is not chosen)]

@@ -300,7 +300,7 @@ class Answerer:
         elif self.ranker is not None:
             # The trained ranker (microseconds): its best candidate leads, or, when even
             # that one is unlikely to hold the answer, the tutor declines.
-            p, order = self.ranker.read(parsed, question, hits, ranked, decision, self.index)
+            p, order = self.ranker.read(parsed, hits, ranked, decision, self.index)
             if p < self.ranker.threshold:
                 declined = Decision(
                     False,

@@ -182,9 +182,8 @@ class Suggester:
             return ()
         if (ANAPHORA & set(words(question)) or len(parsed.terms) <= 1) and hits[0].coverage < 1:
             return ()  # a follow-up's retrieval would mix in the previous question
-        text = parsed.search_text
-        hits = answerer.extractor.widen(text, hits)
-        said = answerer.extractor.extractive(text, hits)
+        hits = answerer.extractor.widen(parsed, hits)
+        said = answerer.extractor.extractive(parsed, hits)
         if not said:
             return ()
         answer = " ".join(said)
@@ -194,7 +193,7 @@ class Suggester:
         if len(set(terms(answer)) - set(terms(question))) < MIN_NEW_WORDS:
             return ()
         if parsed.kind in ("date", "number", "name") and not answer_bonus(
-            parsed.kind, answer, text
+            parsed.kind, answer, parsed.search_text
         ):
             return ()
         return tuple(dict.fromkeys((s.article_id, s.paragraph) for s in cite(answer, hits)))
