@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from server.core.catalog import resolve
-from server.listen.end_of_turn import SmartTurn, TurnDecision, TurnSettings
+from server.listen.end_of_turn import SmartTurn, TurnDecision, TurnSettings, reads_complete
 from tests.conftest import read_wav
 
 
@@ -55,6 +55,19 @@ def test_the_silence_timer_never_asks() -> None:
 
 def test_a_complete_verdict_ends_the_turn() -> None:
     assert TurnDecision.ends_turn(0.97) and not TurnDecision.ends_turn(0.03)
+
+
+def test_words_that_read_complete_end_an_unsure_pause_once_it_has_lasted() -> None:
+    done = "Which open models are suggested as a fallback to Llama?"
+    assert TurnDecision.ends_turn(0.2, 320, done)
+    assert not TurnDecision.ends_turn(0.2, 200, done)  # the pause is young: the model decides
+    assert not TurnDecision.ends_turn(0.02, 900, done)  # the model hears them go on
+    assert not TurnDecision.ends_turn(0.2, 900, None)  # no transcript yet
+    # Words that end open, or trail off, are not read as finished.
+    for going_on in ("What did Madison say about", "What did Madison say about?",
+                     "When is Avocado, um,", "When is Avocado...", "Who is?"):  # fmt: skip
+        assert not reads_complete(going_on), going_on
+    assert reads_complete("What happened to Stability AI?") and reads_complete("Tell me more.")
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,12 @@ milliseconds each. (The same parts run on the real models in test_voice / test_t
 
 from __future__ import annotations
 
+import numpy as np
+
 from server.listen.end_of_turn import TurnDecision, TurnSettings
 from server.listen.segment import Event, Segmenter, VadSettings
 from server.reason.answer.sentences import SentenceSplitter
-from server.speak.transmit import Speaker, Spoken, first_clause
+from server.speak.transmit import Speaker, Spoken, head_phrase, trim_silence_after
 from tests.fakes import FakeVad, quiet, tone
 
 # --- the segmenter state machine ------------------------------------------------------
@@ -110,24 +112,55 @@ def test_numbers_and_ranges_do_not_end_a_sentence() -> None:
     ]
 
 
-def test_a_long_first_sentence_is_spoken_in_two_parts() -> None:
-    head, tail = first_clause(
-        "Reports surfaced that Meta was building a new model, led by its superintelligence lab."
+def test_a_long_first_sentence_starts_with_a_short_phrase() -> None:
+    # After a clause that ends early, else before a word that starts a phrase.
+    assert head_phrase(
+        "Meta's new frontier model, code-named Avocado, was expected to launch in spring."
+    ) == ("Meta's new frontier model,", "code-named Avocado, was expected to launch in spring.")
+    assert head_phrase("Avocado was expected to launch in the spring of next year.") == (
+        "Avocado was expected",
+        "to launch in the spring of next year.",
     )
-    assert head == "Reports surfaced that Meta was building a new model,"
-    assert tail == "led by its superintelligence lab."
-    assert first_clause("Avocado is a frontier model.") == ("Avocado is a frontier model.", "")
+    # Never right after another such word: "might | have" would split one phrase.
+    assert head_phrase("Future releases might have more restrictions.") == (
+        "Future releases",
+        "might have more restrictions.",
+    )
+    # Short sentences are said whole.
+    assert head_phrase("Avocado is a frontier model.") == ("Avocado is a frontier model.", "")
 
 
-def test_a_long_first_sentence_without_an_early_clause_is_cut_before_a_phrase() -> None:
-    sentence = "Meta is reportedly planning to keep its most powerful models proprietary."
-    assert first_clause(sentence) == (
-        "Meta is reportedly planning",
-        "to keep its most powerful models proprietary.",
+def test_a_sentence_with_no_short_phrase_is_cut_later_or_not_at_all() -> None:
+    assert head_phrase(
+        "Reports surfaced that Meta's superintelligence lab was building a new model."
+    ) == ("Reports surfaced", "that Meta's superintelligence lab was building a new model.")
+    sentence = "Despite being technically impressive, Llama 4 didn't generate much excitement."
+    head, tail = head_phrase(sentence)
+    assert (head, tail) == (
+        "Despite being technically impressive,",
+        "Llama 4 didn't generate much excitement.",
     )
-    # Nowhere to cut: whole.
-    whole = "OpenAI, Google, and Anthropic keep their best models proprietary."
-    assert first_clause(whole) == (whole, "")
+    assert head_phrase(
+        "Stability AI's founder Emad Mostaque resigned abruptly last March amid pressure."
+    ) == ("Stability AI's founder Emad Mostaque resigned", "abruptly last March amid pressure.")
+    # Nowhere a phrase starts within ten words: said whole.
+    whole = "Meta's chief AI officer Alexandr Wang joined Meta last June."
+    assert head_phrase(whole) == (whole, "")
+    # Two words are enough for the rest; four for a whole sentence.
+    assert head_phrase("Llama 4's reception was lukewarm.") == (
+        "Llama 4's reception",
+        "was lukewarm.",
+    )
+    assert head_phrase("Avocado was delayed again.") == ("Avocado was delayed again.", "")
+
+
+def test_a_head_keeps_little_of_the_silence_after_it() -> None:
+    rate = 22_050
+    tone = (8000 * np.sin(np.arange(rate // 5) / 3)).astype("<i2")  # 200 ms
+    pcm = np.concatenate([tone, np.zeros(rate // 5, "<i2")]).tobytes()  # + 200 ms silence
+    kept_ms = 1000 * len(trim_silence_after(pcm, rate)) / 2 / rate
+    assert 235 <= kept_ms <= 250
+    assert trim_silence_after(bytes(4000), rate) == bytes(4000)  # all silence: left alone
 
 
 # --- what the learner heard -----------------------------------------------------------

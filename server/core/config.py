@@ -153,9 +153,14 @@ class Settings(BaseSettings):
     """Longest question; the turn is forced to end there (error too_long)."""
     partial_interval_ms: int = Field(700, ge=200)
     """How often a partial transcript is made while the learner speaks."""
-    voice_answer_deadline_ms: int = Field(500, ge=0)
+    voice_answer_deadline_ms: int = Field(250, ge=0)
     """Spoken turns wait this long for the LLM's first verified sentence, then say the
     extractive answer instead (0: no deadline)."""
+    # 250 ms: a spoken answer is due ~0.4 s after the learner stops. With 500 ms the
+    # default 135M model's sentence came at 0.4-0.5 s and was used, and those turns were
+    # the bench's slowest (v2v 0.9-1.2 s); on 2 cores its first token alone takes ~0.25 s,
+    # so it is now tried on every eighth spoken turn (LlmOdds), and a model that answers
+    # within 250 ms (a GPU server) on every one.
     idle_timeout_s: float = Field(300, gt=0)
     """An idle socket is closed (error idle_timeout); pings are not activity."""
     hello_timeout_s: float = Field(5, gt=0)

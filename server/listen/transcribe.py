@@ -39,7 +39,7 @@ from server.listen.events import (
 from server.listen.segment import WINDOW_MS, Event, Segmenter, VadSettings
 
 log = logging.getLogger(__name__)
-EARLY_ALONE_MS = 40  # see `Listener._maybe_early`
+EARLY_ALONE_MS = 32  # one silent window; see `Listener._maybe_early`
 SILENT_RMS = 10 ** (-70 / 20)  # -70 dBFS: a muted or broken microphone
 ECHO_CHECK = STT_RATE * 4 // 10  # the echo test looks at the latest 0.4 s
 ECHO_RECHECK_MS = 320
@@ -242,10 +242,17 @@ class Listener:
         # end at the end-of-turn model's first verdict (~0.2 s), and the transcript should
         # be ready by then. With others talking, a start that speech then voids costs
         # their turns, so wait `early_ms`.
-        alone = self.talkers() <= 1 and not self.stt.in_flight
+        # This learner's own partial transcript does not count: the early pass queues
+        # right behind it (measured: a partial running as the learner stopped held the
+        # final transcript back until 100 ms of silence, and then behind the partial).
+        own_partial = self._partial_task is not None and not self._partial_task.done()
+        alone = self.talkers() <= 1 and self.stt.in_flight <= int(own_partial)
         if silence < (min(EARLY_ALONE_MS, self.early_ms) if alone else self.early_ms):
-            if silence == 0:
-                self._early = None  # speech resumed: any early result is stale
+            if silence == 0 and self._early is not None:
+                # Speech resumed: the early result is stale. A pass still waiting for
+                # the model is taken out of its queue (one already running finishes).
+                self._early[1].cancel()
+                self._early = None
             return
         if self._early is None:
             audio = self.segmenter.utterance()
@@ -277,8 +284,17 @@ class Listener:
         log.debug("end of turn p=%.3f in %.0f ms", p, 1000 * (time.perf_counter() - start))
         if pause != self._pause or not self.segmenter.speaking or self.segmenter.silence_ms == 0:
             return  # the learner spoke again: they were thinking, not done
-        if self.decision.ends_turn(p):
+        if self.decision.ends_turn(p, self.segmenter.silence_ms, self._early_text()):
             self._finish(self.segmenter.end_now(), forced=False, turn_p=p)
+
+    def _early_text(self) -> str | None:
+        """The transcript of the utterance as it stands, if the early pass has it."""
+        early = self._early
+        if early is None or not early[1].done() or early[1].cancelled():
+            return None
+        if early[1].exception() is not None:
+            return None
+        return early[1].result()
 
     def _finish(self, utterance: np.ndarray, forced: bool, turn_p: float | None = None) -> None:
         """`turn_p`: the end-of-turn model's verdict when it ended the turn (reported in

@@ -50,6 +50,13 @@ if TYPE_CHECKING:  # loaded only where they are used (a CLI command may need non
 
 log = logging.getLogger(__name__)
 ROLES = ("stt", "llm", "tts")
+STT_WARM_SAMPLES = 16_000  # a second of faint noise
+# As long as a reply's first sentence: onnxruntime grows its buffers to the longest input
+# seen, and a first head longer than the warm-up's took 0.25 s instead of 0.1 s.
+WARM_SPEECH = (
+    "Hello. The tutor answers questions about the articles in its library, and it "
+    "reads each answer aloud as soon as the first few words of it are ready."
+)
 
 
 @dataclass
@@ -69,6 +76,7 @@ class Services:
     ready_seconds: float = 0.0
     owns_engines: bool = False  # opened here (closed here), or passed in by a test
     index_ready: threading.Event = field(default_factory=threading.Event)
+    warmed: threading.Event = field(default_factory=threading.Event)  # `warm_up` done
 
     def __post_init__(self) -> None:
         self.access = Access(self.settings, store=self.store)
@@ -88,12 +96,58 @@ class Services:
         self.library.mark_seen()
         self.index.rebuild(self.store.articles())
         self.index_ready.set()
+        try:  # the first question's retrieval is then as quick as the next (48 -> 10 ms)
+            self.answerer.decide("What is this article about?", [])
+        except Exception as exc:  # noqa: BLE001 - a warm-up never stops the server
+            log.info("warming retrieval failed: %s", exc)
         log.info(
             "index ready: %d articles, %d passages",
             self.store.article_count(),
             len(self.index.passages),
         )
         return recovered
+
+    def warm_up(self) -> None:
+        """Run each model once, so the first learner does not pay for first calls: the
+        first answer of a fresh process took 0.8 s longer than the next (llama.cpp pages
+        its weights in and sizes its buffers; onnxruntime and CTranslate2 set up their
+        kernels and arenas on a first run). Each call waits in its model's queue behind
+        any learner's, and one that fails (a remote server not up yet) is only logged.
+        Blocking: the server runs it on a thread once serving."""
+        import threading as _threading
+
+        import numpy as np
+
+        from server.engines import BACKGROUND
+
+        start = time.perf_counter()
+        engines = self.engines
+        rng = np.random.default_rng(0)
+        noise = (0.003 * rng.standard_normal(STT_WARM_SAMPLES)).astype(np.float32)
+        calls: list[tuple[str, Any, Callable[[], object]]] = [
+            ("stt", engines.stt, lambda: engines.transcriber.transcribe(noise, "Hello.")),
+            ("tts", engines.tts, lambda: b"".join(engines.synthesizer.synthesize(WARM_SPEECH))),
+            (
+                "llm",
+                engines.llm,
+                lambda: "".join(
+                    engines.responder.stream(
+                        [{"role": "user", "content": "Hello."}], 2, _threading.Event()
+                    )
+                ),
+            ),
+        ]
+        for role, worker, call in calls:
+            if isinstance(getattr(worker, "engine", None), NotOpened):
+                continue
+            try:
+                worker.submit(call, priority=BACKGROUND).result()
+            except Exception as exc:  # noqa: BLE001 - a warm-up never stops the server
+                log.info("warming the %s model failed: %s", role, exc)
+        if self.turn_model is not None:
+            self.turn_model.probability(noise)
+        self.warmed.set()
+        log.info("models warmed in %.2f s", time.perf_counter() - start)
 
     def lesson_article(self, lesson_id: int, segment: int = 0) -> int | None:
         """The article a lesson (at this segment) teaches: retrieval prefers it while the

@@ -13,10 +13,14 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 from server.core import protocol as p
 from server.core.errors import EngineError
 from server.engines import NORMAL, URGENT, ModelWorker
 from server.reason.text import sentences
+
+SILENCE_RMS = 32768 * 10 ** (-50 / 20)  # -50 dBFS, in s16 units
 
 SendEvent = Callable[[p.ServerEvent], Awaitable[None]]
 SendBytes = Callable[[bytes], Awaitable[None]]
@@ -29,39 +33,93 @@ class Spoken:
     duration_ms: float
 
 
-CLAUSE = re.compile(r"(?<=[,;:—–])\s+")
-# Words a phrase may start with: a sentence with no clause break early on is cut before
-# one of them ("Meta was building a new model | with its superintelligence lab").
+CLAUSE_END = re.compile(r"[,;:—–]$")
+# Words a phrase may start with: a sentence is cut before one of them when no clause
+# ends early ("Avocado was expected | to launch in the spring"). Function words of
+# English, not of any article: conjunctions, relative words, prepositions, and the
+# auxiliaries a predicate starts with ("The Chief AI Officer | is Alexandr Wang").
 PHRASE_START = frozenset(
-    "and but or which that who because after before while with without to for in on at "
-    "by as from into than since until".split()
+    "and but or which that who whom whose because after before while with without to for "
+    "in on at by as from into than since until about over under through during when where "
+    "why how if whether so although though unless "
+    "is are was were be been has have had will would can could should may might must".split()
 )
+NOUN_PHRASE_START = frozenset("a an the".split())  # later: "does mean | the era of"
+ARTICLES = frozenset("a an the this that these those its their his her our your my".split())
+# The head: what the learner hears first, so what the first synthesis waits on. Piper's
+# time grows with the audio it makes (measured on the default voice, 2 threads: 2 words
+# 35 ms, 3 words 52 ms, 4 words 60 ms, 6 words 118 ms, 8 words 158 ms), so the head is a
+# phrase of 2-4 words, and the rest of the sentence is synthesised while it plays.
+HEAD_WORDS = (2, 4)
+HEAD_CHARS = 32
+# Failing a phrase that short, one within 10 words: cutting inside a phrase ("The Chief
+# | AI Officer") would be heard.
+LONG_HEAD_WORDS = 10
 
 
-def first_clause(
-    sentence: str, min_words: int = 4, max_words: int = 8, max_clause: int = 10
-) -> tuple[str, str]:
-    """Split a long sentence so the first audio comes sooner: after its first clause
-    ("Reports surfaced that ..., | led by ...") when it ends within `max_clause` words,
-    else before a phrase within `max_words`. Piper's time grows with the text, and the
-    first piece is what the learner waits for (with four talkers, first pieces queue for
-    the same voice); the rest is synthesised while the head plays. Short sentences stay
-    whole."""
+def head_phrase(sentence: str) -> tuple[str, str]:
+    """Split a sentence so the first audio comes sooner: (head, rest); rest is empty
+    when the sentence is short enough to say whole or has nowhere to cut. The head ends
+    a phrase: after a clause ("Meta's new frontier model, | code-named Avocado, ...") or
+    before a word that starts one ("Avocado was expected | to launch ..."), and leaves
+    at least two words to the rest."""
     words = sentence.split()
-    if len(words) <= max_words:
+    lo, hi = HEAD_WORDS
+    if len(words) <= hi:
         return sentence, ""
-    parts = CLAUSE.split(sentence)
-    head = ""
-    for i, part in enumerate(parts):
-        head = f"{head} {part}".strip()
-        if len(head.split()) >= min_words:
-            if len(head.split()) <= max_clause and i + 1 < len(parts):
-                return head, " ".join(parts[i + 1 :])
-            break
-    for i in range(max_words, min_words - 1, -1):  # the longest head that ends a phrase
-        if words[i].lower().strip('“"(') in PHRASE_START and len(words) - i >= 3:
-            return " ".join(words[:i]), " ".join(words[i:])
+
+    def cut(at: int) -> tuple[str, str]:
+        return " ".join(words[:at]), " ".join(words[at:])
+
+    def ends_clause(at: int) -> bool:
+        return bool(CLAUSE_END.search(words[at - 1]))
+
+    def starts(at: int, starters: frozenset[str]) -> bool:
+        # Not after another such word: "might | have", "that | is" split one phrase.
+        before, word = (w.lower().strip('“"(,') for w in words[at - 1 : at + 1])
+        return word in starters and before not in PHRASE_START | ARTICLES
+
+    def starts_phrase(at: int) -> bool:
+        return starts(at, PHRASE_START)
+
+    def starts_noun_phrase(at: int) -> bool:
+        # Or an adverb or a participle after a noun: "With Chinese AI labs | reportedly
+        # using ...", but not "Despite being | technically impressive".
+        before, word = (w.lower().strip('“"(,') for w in words[at - 1 : at + 1])
+        verbal = ("ly", "ing")
+        return starts(at, NOUN_PHRASE_START) or (
+            len(word) > 4
+            and word.endswith(verbal)
+            and not before.endswith(verbal)
+            and starts(at, frozenset([word]))
+        )
+
+    last = len(words) - 2  # the rest keeps two words at least
+    tests = (ends_clause, starts_phrase, starts_noun_phrase)
+    short = [at for at in range(lo, min(hi, last) + 1) if len(" ".join(words[:at])) <= HEAD_CHARS]
+    longer = [at for at in range(lo, min(LONG_HEAD_WORDS, last) + 1) if at not in short]
+    # Among short heads the longest (fewer words left for the rest to wait on); past
+    # them the shortest, since the learner waits for all of it.
+    for heads in (sorted(short, reverse=True), longer):
+        for test in tests:
+            for at in heads:
+                if test(at):
+                    return cut(at)
     return sentence, ""
+
+
+def trim_silence_after(pcm: bytes, rate: int, keep_ms: int = 40) -> bytes:
+    """A head's audio without most of the silence the voice ends each input with (about
+    150 ms on Piper's voices, 50 ms more before the rest's first word): the two pieces
+    of one sentence are heard as one phrase, not two with a gap."""
+    samples = np.frombuffer(pcm, "<i2")
+    step = rate // 100  # 10 ms
+    frames = samples[: len(samples) // step * step].reshape(-1, step).astype(np.float32)
+    loud = np.flatnonzero(np.sqrt((frames**2).mean(axis=1)) > SILENCE_RMS)
+    if not len(loud):
+        return pcm
+    end = min(len(samples), (int(loud[-1]) + 1) * step + rate * keep_ms // 1000)
+    return pcm[: 2 * end]
 
 
 class Speaker:
@@ -85,7 +143,8 @@ class Speaker:
         self.sent_ms = 0.0
         self.first_audio_at: float | None = None
         self.synth_seconds: list[float] = []
-        self._queue: asyncio.Queue[str | None] = asyncio.Queue()
+        # (text, whether the next piece goes on with its sentence)
+        self._queue: asyncio.Queue[tuple[str, bool] | None] = asyncio.Queue()
         self._said_any = False
         self._task: asyncio.Task | None = None
         # A voice server that failed (EngineError) ends the reply's audio; the turn then
@@ -98,15 +157,15 @@ class Speaker:
     def say(self, text: str) -> None:
         for sentence in sentences(text):
             if not self._said_any:
-                # The first audio waits for the first piece's synthesis: speak a long
-                # first sentence in two parts, cut at a clause boundary.
-                head, tail = first_clause(sentence)
-                self._queue.put_nowait(head)
+                # The first audio waits for the first piece's synthesis: a long first
+                # sentence starts with a short phrase of its own.
+                head, tail = head_phrase(sentence)
+                self._queue.put_nowait((head, bool(tail)))
                 if tail:
-                    self._queue.put_nowait(tail)
+                    self._queue.put_nowait((tail, False))
                 self._said_any = True
             else:
-                self._queue.put_nowait(sentence)
+                self._queue.put_nowait((sentence, False))
 
     def finish(self) -> None:
         self._queue.put_nowait(None)
@@ -134,12 +193,15 @@ class Speaker:
         """Sentences are synthesised in order as they arrive. Sending is not paced: the
         client buffers and plays, so the queue never holds back the next sentence."""
         started = False
-        while (sentence := await self._queue.get()) is not None:
+        while (piece := await self._queue.get()) is not None:
+            sentence, goes_on = piece
             try:
                 pcm = await self._synthesize(sentence)
             except EngineError as exc:
                 self.failed = exc  # the rest of the reply is not spoken
                 break
+            if goes_on:
+                pcm = trim_silence_after(pcm, self.rate)
             if not pcm:
                 continue
             if not started:

@@ -79,6 +79,10 @@ def create_app(
             loader = asyncio.create_task(load_index(services), name="load-index")
         else:
             await load_index(services)
+        # A process that opened its own models warms them behind the first learners.
+        warming = (
+            asyncio.create_task(asyncio.to_thread(services.warm_up)) if engines is None else None
+        )
         lessons = services.open_lessons()
         if settings.build_lessons:
             lessons.start()
@@ -112,6 +116,8 @@ def create_app(
                 follower.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await follower
+            if warming is not None:  # (on a thread: it cannot be cut short either)
+                await asyncio.wait({warming}, timeout=JOBS_SETTLE_S)
             if loader is not None:  # (in the library's thread: it cannot be cut short)
                 await asyncio.wait({loader}, timeout=JOBS_SETTLE_S)
             await services.jobs.settle(JOBS_SETTLE_S)

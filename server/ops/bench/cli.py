@@ -70,6 +70,10 @@ def _bench_server(data_dir: Path | None, max_sessions: int = 16):  # type: ignor
     thread.start()
     while not server.started:
         time.sleep(0.05)
+    services = app_.state.services
+    # Measured as a learner finds a server that has been up a moment: index in, warm.
+    services.index_ready.wait(300)
+    services.warmed.wait(300)
     return settings, app_.state.services, f"ws://127.0.0.1:{port}/ws/voice", server, thread
 
 
@@ -170,14 +174,24 @@ def bench_voice(
     per_talker: Annotated[int, typer.Option(help="Utterances per talker above 1 talker.")] = 3,
     questions: Annotated[Path | None, typer.Option(help="Question file (eval format).")] = None,
     data_dir: DataDir = None,
+    turns_out: Annotated[
+        Path | None,
+        typer.Option("--turns", help="Write each turn (words, heard, v2v, stages) as JSON lines."),
+    ] = None,
+    naive_baseline: Annotated[
+        bool, typer.Option("--naive/--no-naive", help="Time the naive pipeline too.")
+    ] = True,
 ) -> None:
     """Voice-to-voice latency at several concurrency levels vs a naive pipeline."""
     import asyncio
+    import json
 
     from rich.progress import Progress
 
     from server.ops.bench import voice
 
+    if turns_out is not None:
+        turns_out.write_text("")
     settings, services, url, server, thread = _bench_server(data_dir)
     utterances = _bench_utterances(services.engines.synthesizer, questions)
     levels = [int(x) for x in talkers.split(",") if x.strip()]
@@ -206,6 +220,12 @@ def bench_voice(
             chunks = [todo[i::n] for i in range(n)]
             await asyncio.gather(*(talker(c) for c in chunks))
             summaries[n] = voice.summarize(results)
+            if turns_out is not None:
+                with turns_out.open("a") as out:
+                    for r in results:
+                        out.write(json.dumps({"talkers": n, **voice.turn_record(r)}) + "\n")
+        if not naive_baseline:
+            return
         task = progress.add_task("naive pipeline", total=len(utterances))
         for u in utterances:
             naive.append(await voice.naive_turn(services, u, settings.vad_silence_ms / 1000))
@@ -247,6 +267,8 @@ def bench_voice(
             ],
         )
     console.print(stages)
+    if not naive:
+        return
     base = summaries.get(1) or next(iter(summaries.values()))
     n50, n95 = voice.percentile(naive, 50), voice.percentile(naive, 95)
     console.print(

@@ -166,6 +166,19 @@ async def _talk(connection: Any, utterance: Utterance, result: TurnResult, timeo
             await mic
 
 
+def turn_record(result: TurnResult) -> dict[str, Any]:
+    """One turn as the bench's `--turns` file keeps it."""
+    u = result.utterance
+    return {
+        "voice": u.voice,
+        "said": u.text,
+        "heard": result.heard,
+        "voice_to_voice": result.voice_to_voice,
+        "error": result.error,
+        "metrics": {k: v for k, v in result.metrics.items() if isinstance(v, (int, float))},
+    }
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
