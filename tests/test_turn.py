@@ -61,7 +61,9 @@ def test_words_that_read_complete_end_an_unsure_pause_once_it_has_lasted() -> No
     done = "Which open models are suggested as a fallback to Llama?"
     assert TurnDecision.ends_turn(0.2, 320, done)
     assert not TurnDecision.ends_turn(0.2, 200, done)  # the pause is young: the model decides
-    assert not TurnDecision.ends_turn(0.02, 900, done)  # the model hears them go on
+    assert not TurnDecision.ends_turn(0.02, 900, done)  # the model hears them go on...
+    assert TurnDecision.ends_turn(0.02, 1216, done)  # ... but not for that long
+    assert not TurnDecision.ends_turn(0.02, 1216, "When is Avocado, um,")
     assert not TurnDecision.ends_turn(0.2, 900, None)  # no transcript yet
     # Words that end open, or trail off, are not read as finished.
     for going_on in ("What did Madison say about", "What did Madison say about?",

@@ -41,6 +41,7 @@ class Embedder:
         # and the speech models need the cores.
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # see piper.py
         self.session = onnxruntime.InferenceSession(
             str(folder / "model.onnx"), sess_options=opts, providers=["CPUExecutionProvider"]
         )
