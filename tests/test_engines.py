@@ -95,6 +95,46 @@ def test_worker_runs_urgent_jobs_first_and_skips_cancelled_ones() -> None:
     worker.close()
 
 
+def test_worker_runs_the_calls_queued_with_one_key_in_one_batch() -> None:
+    import threading as th
+
+    from server.engines import LATER, URGENT, ModelWorker
+
+    worker = ModelWorker(object(), "test")
+    gate, batches = th.Event(), []
+
+    def run(items: list[str]) -> list[str]:
+        batches.append(items)
+        return [item.upper() for item in items]
+
+    async def main() -> list[str]:
+        running = th.Event()
+        blocker = worker.submit(lambda: running.set() or gate.wait())
+        running.wait(10)  # the thread is held while the others queue
+        calls = [
+            asyncio.ensure_future(worker.call_batched(run, item, key, priority=priority))
+            for item, key, priority in [
+                ("a", "k", URGENT),
+                ("b", "other", URGENT),  # another key: a pass of its own
+                ("c", "k", URGENT),
+                ("d", "k", LATER),  # another priority: later, on its own
+                ("e", "k", URGENT),
+            ]
+        ]
+        await asyncio.sleep(0.05)
+        calls[4].cancel()  # cancelled while queued: left out of its batch
+        await asyncio.sleep(0.05)
+        gate.set()
+        await asyncio.wrap_future(blocker)
+        done = await asyncio.gather(*calls, return_exceptions=True)
+        return [d for d in done if isinstance(d, str)]
+
+    assert asyncio.run(main()) == ["A", "B", "C", "D"]
+    assert batches == [["a", "c"], ["b"], ["d"]]
+    assert worker.in_flight == 0
+    worker.close()
+
+
 def test_whisper_encodes_short_questions_in_a_short_window() -> None:
     from server.engines import STT_RATE, encoder_window
 
@@ -104,10 +144,22 @@ def test_whisper_encodes_short_questions_in_a_short_window() -> None:
 
 
 def test_whisper_encoder_sees_only_the_window(engines: Engines) -> None:
-    """faster-whisper pads features to 30 s; the transcriber's encoder cuts them back."""
+    """faster-whisper pads features to 30 s; the transcriber pads them to the window."""
     stt = engines.stt.engine
-    audio = np.zeros(3 * 16_000, np.float32)
-    stt.transcribe(audio)  # sets the window for a 3 s utterance
-    assert stt.model.window_frames == 1200
-    out = np.asarray(stt.model.encode(np.zeros((80, 3000), np.float32)))
+    features = stt._features(np.zeros(3 * 16_000, np.float32), 1200)
+    assert features.shape == (80, 1200)
+    out = np.asarray(stt.model.model.encode(stt._storage(features[None])))
     assert out.shape[1] == 600  # 1,200 frames after the encoder's stride of 2, not 1,500
+
+
+def test_utterances_transcribed_together_read_as_each_alone(engines: Engines) -> None:
+    stt = engines.stt.engine
+    utterances = [
+        read_wav(name)[0].astype(np.float32) / 32768
+        for name in ("capital.piper.wav", "fallback.piper.wav", "silence.wav")
+    ]
+    prompt = "Questions about Meta, Llama and Avocado."
+    alone = [stt.transcribe(a, prompt) for a in utterances]
+    assert "australia" in alone[0].lower() and "open models" in alone[1].lower()
+    assert alone[2] == ""  # no speech: no words
+    assert stt.transcribe_batch(utterances, prompt) == alone

@@ -13,8 +13,9 @@ import itertools
 import logging
 import queue
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Hashable, Iterator
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from server.core.errors import EngineError
@@ -23,6 +24,17 @@ from server.engines.interfaces import NORMAL
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+@dataclass
+class _BatchJob:
+    """A call that may share one pass of the model with others of the same key."""
+
+    key: Hashable
+    item: Any
+    run: Callable[[list[Any]], list[Any]]
+    future: Future[Any]
+    limit: int
 
 
 class ModelWorker:
@@ -36,7 +48,7 @@ class ModelWorker:
         self.label = label
         self.slots = max(1, slots)
         self.in_flight = 0  # calls queued or running (counted on the event loop)
-        self._queue: queue.PriorityQueue[tuple[int, int, Callable[[], None] | None]] = (
+        self._queue: queue.PriorityQueue[tuple[int, int, Callable[[], None] | _BatchJob | None]] = (
             queue.PriorityQueue()
         )
         self._order = itertools.count()
@@ -62,10 +74,41 @@ class ModelWorker:
 
     def _run(self) -> None:
         while True:
-            _, _, job = self._queue.get()
+            priority, _, job = self._queue.get()
             if job is None:
                 return
-            job()
+            if isinstance(job, _BatchJob):
+                self._run_batch(priority, job)
+            else:
+                job()
+
+    def _run_batch(self, priority: int, first: _BatchJob) -> None:
+        """Run `first` with every job queued behind it at the same priority under the
+        same key (up to `first.limit`): the rest of the queue keeps its order."""
+        batch, others = [first], []
+        while len(batch) < first.limit:
+            try:
+                entry = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            job = entry[2]
+            if isinstance(job, _BatchJob) and entry[0] == priority and job.key == first.key:
+                batch.append(job)
+            else:
+                others.append(entry)
+        for entry in others:
+            self._queue.put(entry)
+        live = [job for job in batch if job.future.set_running_or_notify_cancel()]
+        if not live:
+            return
+        try:
+            results = first.run([job.item for job in live])
+        except BaseException as exc:  # noqa: BLE001 - handed to every waiting caller
+            for job in live:
+                job.future.set_exception(exc)
+            return
+        for job, result in zip(live, results, strict=True):
+            job.future.set_result(result)
 
     def submit(self, fn: Callable[..., T], *args: Any, priority: int = NORMAL) -> Future[T]:
         future: Future[T] = Future()
@@ -85,6 +128,27 @@ class ModelWorker:
         self.in_flight += 1
         try:
             return await asyncio.wrap_future(self.submit(fn, *args, priority=priority))
+        finally:
+            self.in_flight -= 1
+
+    async def call_batched(
+        self,
+        run: Callable[[list[Any]], list[T]],
+        item: Any,
+        key: Hashable,
+        *,
+        priority: int = NORMAL,
+        limit: int = 8,
+    ) -> T:
+        """`run([item])[0]`, but run together with the calls of the same `key` and
+        priority that are queued when this one's turn comes (`run` takes the items in
+        order and returns one result each): several learners' final transcripts in one
+        pass of the model."""
+        future: Future[T] = Future()
+        self.in_flight += 1
+        try:
+            self._queue.put((priority, next(self._order), _BatchJob(key, item, run, future, limit)))
+            return await asyncio.wrap_future(future)
         finally:
             self.in_flight -= 1
 

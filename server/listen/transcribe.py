@@ -113,11 +113,23 @@ class Listener:
             # A remote engine that cannot take a prompt gets none: decoding again without
             # it would only repeat the same call.
             prompt = self.prompt() if getattr(self.stt.engine, "takes_prompt", True) else ""
-            text = await self.stt.call(self.stt.engine.transcribe, audio, prompt, priority=priority)
+            text = await self._pass(audio, prompt, priority)
             if not prompt or priority != URGENT or not (strange := self.strange(text)):
                 return text
-            plain = await self.stt.call(self.stt.engine.transcribe, audio, None, priority=priority)
+            plain = await self._pass(audio, None, priority)
             return plain if self.strange(plain) < strange else text
+
+    async def _pass(self, audio: np.ndarray, prompt: str | None, priority: int) -> str:
+        """One pass of the speech model; an in-process Whisper shares it with the other
+        learners' utterances queued at the same priority (`transcribe_batch`)."""
+        engine = self.stt.engine
+        batch = getattr(engine, "transcribe_batch", None)
+        if batch is None:
+            return await self.stt.call(engine.transcribe, audio, prompt, priority=priority)
+        key = (prompt, engine.batch_key(audio))
+        return await self.stt.call_batched(
+            lambda audios: batch(audios, prompt), audio, key, priority=priority
+        )
 
     async def feed(self, frame: bytes) -> None:
         if not self.audio.admit(frame):

@@ -179,13 +179,6 @@ def run(settings: Settings, stt_url: str, tts_url: str, rounds: int = 10) -> lis
         segments, _ = whisper.model.transcribe(audio, language="en", beam_size=1)
         list(segments)
 
-    def full_window(fn: Callable[[], object]) -> Callable[[], object]:
-        def call() -> object:
-            whisper.model.window_frames = 3000
-            return fn()
-
-        return call
-
     def tutor_whisper() -> str:
         return whisper.transcribe(audio)
 
@@ -200,7 +193,7 @@ def run(settings: Settings, stt_url: str, tts_url: str, rounds: int = 10) -> lis
 
     cases: list[tuple[str, Callable[[], object]]] = [
         ("STT in-process (the tutor's: window cut to the utterance)", tutor_whisper),
-        ("STT in-process, the server's decoding (30 s window)", full_window(plain_whisper)),
+        ("STT in-process, the server's decoding (30 s window)", plain_whisper),
         ("STT through wyoming-faster-whisper", remote_whisper),
         ("TTS in-process Piper, one sentence", tutor_piper),
         ("TTS through wyoming-piper, one sentence", remote_piper),
