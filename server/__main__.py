@@ -322,7 +322,9 @@ def _evaluate_library(
 
         ranker = Ranker.load()
     embedder = Embedder(
-        catalog.resolve("embed", settings.embed_model, settings.cache_dir), settings.embed_model
+        catalog.resolve("embed", settings.embed_model, settings.cache_dir),
+        settings.embed_model,
+        settings.threads,
     )
     llm = None if no_llm else _answerer(settings, use_llm=True).llm
     with Progress(console=err, transient=True) as progress:

@@ -362,7 +362,9 @@ def build_index(
     from server.reason.index.embed import Embedder
 
     path = embed_path or catalog.resolve("embed", settings.embed_model, settings.cache_dir)
-    embedder = Embedder(path, settings.embed_model)
+    # The settings' threads: a question is quicker too (3.9 -> 2.9 ms), and an answer that
+    # cuts a long sentence to its clauses embeds thirty of them (2 cores: 135 -> 78 ms).
+    embedder = Embedder(path, settings.embed_model, settings.threads)
     index = LibraryIndex(settings.data_dir / "index", embedder, library)
     library.on_change(lambda: index.rebuild(library.store.articles()))
     library.seed(settings.corpus_dir, rebuild=load)

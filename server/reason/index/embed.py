@@ -37,8 +37,8 @@ class Embedder:
         # instead (a question is a dozen tokens: 10x less work).
         self.tokenizer.no_padding()
         opts = onnxruntime.SessionOptions()
-        # A question is a dozen tokens: more threads cost more in handoff than they save,
-        # and the speech models need the cores.
+        # Idle threads do not spin (below), so a second thread costs a question nothing
+        # and halves the clause embeddings of a long answer sentence (services.py).
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # see piper.py
