@@ -163,3 +163,7 @@ def test_utterances_transcribed_together_read_as_each_alone(engines: Engines) ->
     assert "australia" in alone[0].lower() and "open models" in alone[1].lower()
     assert alone[2] == ""  # no speech: no words
     assert stt.transcribe_batch(utterances, prompt) == alone
+    # Decoded again without the prompt, an utterance is not encoded again.
+    kept = list(stt._encoded)
+    assert "australia" in stt.transcribe(utterances[0], None).lower()
+    assert list(stt._encoded) == kept

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from server.engines.interfaces import STT_RATE, model_address
+
+ENCODED_KEPT = 8  # utterances whose encoder output is kept for a second decoding
 
 
 class WhisperTranscriber:
@@ -29,6 +33,7 @@ class WhisperTranscriber:
     kind = "in-process"
 
     def __init__(self, path: Path, name: str, threads: int) -> None:
+        import ctranslate2
         from faster_whisper import WhisperModel
         from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_ctranslate2_storage, get_suppressed_tokens
@@ -45,6 +50,9 @@ class WhisperTranscriber:
         )
         self._suppressed = list(get_suppressed_tokens(self._tokenizer, [-1]))
         self._storage = get_ctranslate2_storage
+        self._from_array = ctranslate2.StorageView.from_array
+        # The encoder outputs of the latest utterances (`_encode`), oldest first.
+        self._encoded: dict[tuple[int, int, bytes], np.ndarray] = {}
         self._lock = threading.Lock()  # one pass at a time (the worker's thread)
 
     def transcribe(self, audio: np.ndarray, prompt: str | None = None) -> str:
@@ -61,14 +69,13 @@ class WhisperTranscriber:
             return []
         longest = max(len(a) for a in audios)
         frames = 100 * encoder_window(longest)
-        features = np.stack([self._features(a, frames) for a in audios])
         tokenizer = self._tokenizer
         previous = tokenizer.encode(" " + prompt.strip()) if prompt and prompt.strip() else []
         tokens = self.model.get_prompt(tokenizer, previous, without_timestamps=True)
         # Speech is 2-4 tokens a second; past this the decoder is looping.
         max_new = int(16 + 8 * longest / STT_RATE)
         with self._lock:
-            encoded = self.model.model.encode(self._storage(features))
+            encoded = self._encode(audios, frames)
             results = self.model.model.generate(
                 encoded,
                 [tokens] * len(audios),
@@ -89,6 +96,25 @@ class WhisperTranscriber:
             silent = result.no_speech_prob > 0.6 and avg_logprob < -1.0
             texts.append("" if silent else tokenizer.decode(ids).strip())
         return texts
+
+    def _encode(self, audios: list[np.ndarray], frames: int) -> Any:
+        """The encoder's output for each utterance, from the cache where it is there: a
+        final transcript that reads strangely is decoded again without the prompt
+        (`Listener._transcribe`), and that second pass needs only the decoder (the
+        encoder is about half of a short question's transcription)."""
+        keys = [
+            (frames, len(a), hashlib.blake2b(a.tobytes(), digest_size=16).digest()) for a in audios
+        ]
+        missing = [i for i, key in enumerate(keys) if key not in self._encoded]
+        if missing:
+            features = np.stack([self._features(audios[i], frames) for i in missing])
+            fresh = np.asarray(self.model.model.encode(self._storage(features)))
+            for row, i in enumerate(missing):
+                self._encoded[keys[i]] = fresh[row]
+                while len(self._encoded) > ENCODED_KEPT:
+                    self._encoded.pop(next(iter(self._encoded)))
+        rows = np.stack([self._encoded[key] for key in keys])
+        return self._from_array(np.ascontiguousarray(rows))
 
     @staticmethod
     def batch_key(audio: np.ndarray) -> int:

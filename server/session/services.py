@@ -76,7 +76,7 @@ class Services:
     ready_seconds: float = 0.0
     owns_engines: bool = False  # opened here (closed here), or passed in by a test
     index_ready: threading.Event = field(default_factory=threading.Event)
-    warmed: threading.Event = field(default_factory=threading.Event)  # `warm_up` done
+    warmed: threading.Event = field(default_factory=threading.Event)  # models and suggestions
 
     def __post_init__(self) -> None:
         self.access = Access(self.settings, store=self.store)
@@ -146,8 +146,22 @@ class Services:
                 log.info("warming the %s model failed: %s", role, exc)
         if self.turn_model is not None:
             self.turn_model.probability(noise)
-        self.warmed.set()
         log.info("models warmed in %.2f s", time.perf_counter() - start)
+
+    def warm_suggestions(self) -> None:
+        """Check every paragraph's follow-up questions once the index is in (0.75 s for
+        the two bundled articles): a reply's suggestions were checked while its first
+        audio was being synthesised, on the same two cores (0.1-0.5 s of checks on the
+        bench's first turns of each paragraph). Blocking; sets `warmed`."""
+        start = time.perf_counter()
+        suggester = self.answerer.suggester
+        try:
+            if suggester is not None:
+                suggester.all()
+        except Exception as exc:  # noqa: BLE001 - a warm-up never stops the server
+            log.info("checking the follow-up questions failed: %s", exc)
+        self.warmed.set()
+        log.info("follow-up questions checked in %.2f s", time.perf_counter() - start)
 
     def lesson_article(self, lesson_id: int, segment: int = 0) -> int | None:
         """The article a lesson (at this segment) teaches: retrieval prefers it while the

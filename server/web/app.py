@@ -80,9 +80,7 @@ def create_app(
         else:
             await load_index(services)
         # A process that opened its own models warms them behind the first learners.
-        warming = (
-            asyncio.create_task(asyncio.to_thread(services.warm_up)) if engines is None else None
-        )
+        warming = asyncio.create_task(warm(services, loader)) if engines is None else None
         lessons = services.open_lessons()
         if settings.build_lessons:
             lessons.start()
@@ -184,6 +182,15 @@ def create_app(
 
     app.mount("/static", StaticFiles(directory=CLIENT_DIR), name="client")
     return app
+
+
+async def warm(services: Any, loader: asyncio.Task | None) -> None:
+    """The models, then (the index in) the follow-up questions, each once, behind the
+    first learners (`Services.warm_up`, `Services.warm_suggestions`)."""
+    await asyncio.to_thread(services.warm_up)
+    if loader is not None:
+        await asyncio.wait({loader})
+    await asyncio.to_thread(services.warm_suggestions)
 
 
 async def load_index(services: Any) -> None:
