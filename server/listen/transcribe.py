@@ -116,19 +116,22 @@ class Listener:
             text = await self._pass(audio, prompt, priority)
             if not prompt or priority != URGENT or not (strange := self.strange(text)):
                 return text
-            plain = await self._pass(audio, None, priority)
+            plain = await self._pass(audio, None, priority, again=True)
             return plain if self.strange(plain) < strange else text
 
-    async def _pass(self, audio: np.ndarray, prompt: str | None, priority: int) -> str:
+    async def _pass(
+        self, audio: np.ndarray, prompt: str | None, priority: int, again: bool = False
+    ) -> str:
         """One pass of the speech model; an in-process Whisper shares it with the other
-        learners' utterances queued at the same priority (`transcribe_batch`)."""
+        learners' utterances queued at the same priority (`transcribe_batch`), and, for
+        a second pass over the same audio (`again`), reuses its encoder output."""
         engine = self.stt.engine
         batch = getattr(engine, "transcribe_batch", None)
         if batch is None:
             return await self.stt.call(engine.transcribe, audio, prompt, priority=priority)
-        key = (prompt, engine.batch_key(audio))
+        key = (prompt, engine.batch_key(audio), again)
         return await self.stt.call_batched(
-            lambda audios: batch(audios, prompt), audio, key, priority=priority
+            lambda audios: batch(audios, prompt, again=again), audio, key, priority=priority
         )
 
     async def feed(self, frame: bytes) -> None:

@@ -112,7 +112,7 @@ class Services:
         first answer of a fresh process took 0.8 s longer than the next (llama.cpp pages
         its weights in and sizes its buffers; onnxruntime and CTranslate2 set up their
         kernels and arenas on a first run). Each call waits in its model's queue behind
-        any learner's, and one that fails (a remote server not up yet) is only logged.
+        any learner's, and one that fails is only logged.
         Blocking: the server runs it on a thread once serving."""
         import threading as _threading
 
@@ -138,7 +138,9 @@ class Services:
             ),
         ]
         for role, worker, call in calls:
-            if isinstance(getattr(worker, "engine", None), NotOpened):
+            # Only the models this process loaded: a speech or LLM server is warm already
+            # and is shared by every host, which would each send it a warm-up at start.
+            if getattr(worker.engine, "kind", None) != "in-process":
                 continue
             try:
                 worker.submit(call, priority=BACKGROUND).result()

@@ -170,8 +170,14 @@ def bench_load(
 
 @bench_app.command("voice")
 def bench_voice(
-    talkers: Annotated[str, typer.Option(help="Concurrency levels, comma separated.")] = "1,2,4",
-    per_talker: Annotated[int, typer.Option(help="Utterances per talker above 1 talker.")] = 3,
+    talkers: Annotated[str, typer.Option(help="Concurrency levels, comma separated.")] = "1,4,8",
+    per_talker: Annotated[
+        int,
+        typer.Option(
+            help="Utterances per talker above 1 talker (6: 24 turns at 4 talkers, so that "
+            "p95 is not simply the slowest turn)."
+        ),
+    ] = 6,
     questions: Annotated[Path | None, typer.Option(help="Question file (eval format).")] = None,
     data_dir: DataDir = None,
     turns_out: Annotated[
@@ -346,10 +352,30 @@ def bench_stages(
         for _chunk in voice.synthesize(text):
             pass
         times["tts"].append(time.perf_counter() - start)
+    # The first audio waits for the first piece's synthesis: its time by length, and the
+    # head the tutor would speak first (speak/transmit.py).
+    from server.reason.text import sentences
+    from server.speak.transmit import head_phrase
+
+    first = sentences(text)[0] if text.strip() else question
+    words = (first + " " + text).split()
+    pieces = {f"{n} words": " ".join(words[:n]) for n in (2, 4, 8, 16) if n <= len(words)}
+    head = head_phrase(first)[0]
+    pieces[f"the head ({len(head.split())} words: {head!r})"] = head
+    firsts: dict[str, list[float]] = {name: [] for name in pieces}
+    for _ in range(rounds):
+        for name, piece in pieces.items():
+            start = time.perf_counter()
+            b"".join(voice.synthesize(piece))
+            firsts[name].append(time.perf_counter() - start)
     services.close()
     table = Table("stage", "median s", "p90 s", title=f"One spoken turn, {rounds} rounds")
     for stage, values in times.items():
         table.add_row(stage, f"{percentile(values, 50):.3f}", f"{percentile(values, 90):.3f}")
+    for name, values in firsts.items():
+        table.add_row(
+            f"first audio: {name}", f"{percentile(values, 50):.3f}", f"{percentile(values, 90):.3f}"
+        )
     console.print(table)
     console.print(f"answer said: {len(text.split())} words; audio {len(audio) / STT_RATE:.1f} s")
     console.print(f"CPU: {cpu_line()}")
