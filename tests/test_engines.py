@@ -2,6 +2,7 @@
 
 import asyncio
 import threading
+from pathlib import Path
 
 import numpy as np
 
@@ -173,3 +174,35 @@ def test_utterances_transcribed_together_read_as_each_alone(engines: Engines) ->
         assert encoded == [1]
     finally:
         stt._storage = storage
+
+
+def test_a_warm_up_runs_each_loaded_model_once_then_checks_the_follow_ups(
+    engines: Engines, tmp_path: Path
+) -> None:
+    from server.core.config import Settings
+    from server.session.services import open_services
+
+    services = open_services(Settings(data_dir=tmp_path), engines)
+    ran: list[str] = []
+    submits = {}
+    for worker in (engines.stt, engines.llm, engines.tts):
+        submits[worker] = worker.submit
+
+        def submit(fn, *args, worker=worker, **kwargs):  # type: ignore[no-untyped-def]
+            ran.append(worker.label)
+            return submits[worker](fn, *args, **kwargs)
+
+        worker.submit = submit  # type: ignore[method-assign]
+    try:
+        services.warm_up()
+    finally:
+        for worker, submit in submits.items():
+            worker.submit = submit  # type: ignore[method-assign]
+    assert sorted(ran) == ["llm", "stt", "tts"]
+    assert not services.warmed.is_set()  # the follow-ups are not checked yet
+    suggester = services.answerer.suggester
+    assert suggester is not None
+    services.warm_suggestions()
+    assert services.warmed.is_set()
+    assert suggester._checked and set(suggester._checked) == set(suggester._paragraphs)
+    services.store.close()

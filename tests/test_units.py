@@ -8,7 +8,7 @@ import numpy as np
 from server.listen.end_of_turn import TurnDecision, TurnSettings
 from server.listen.segment import Event, Segmenter, VadSettings
 from server.reason.answer.sentences import SentenceSplitter
-from server.speak.transmit import Speaker, Spoken, head_phrase, trim_silence_after
+from server.speak.transmit import Speaker, Spoken, head_phrase, pieces, trim_silence_after
 from tests.fakes import FakeVad, quiet, tone
 
 # --- the segmenter state machine ------------------------------------------------------
@@ -152,6 +152,22 @@ def test_a_sentence_with_no_short_phrase_is_cut_later_or_not_at_all() -> None:
         "was lukewarm.",
     )
     assert head_phrase("Avocado was delayed again.") == ("Avocado was delayed again.", "")
+
+
+def test_a_long_sentence_after_the_first_is_synthesised_in_phrases() -> None:
+    sentence = (
+        "We could have a polyfill or a translation layer of some sort to help here, but we "
+        "wouldn't want to use it unnecessarily, so we will need separate builds for Web and WASI."
+    )
+    parts = pieces(sentence)
+    assert parts == [
+        "We could have a polyfill or a translation layer of some sort",
+        "to help here, but we wouldn't want to use it unnecessarily,",
+        "so we will need separate builds for Web and WASI.",
+    ]
+    assert " ".join(parts) == sentence
+    short = "Meta giving away comparable models for free is generous."
+    assert pieces(short) == [short]
 
 
 def test_a_head_keeps_little_of_the_silence_after_it() -> None:

@@ -55,6 +55,10 @@ HEAD_CHARS = 32
 # Failing a phrase that short, one within 10 words: cutting inside a phrase ("The Chief
 # | AI Officer") would be heard.
 LONG_HEAD_WORDS = 10
+# The rest of a reply is synthesised in phrases of about this many words (`pieces`): no
+# more than ~0.2 s of the voice each on 2 cores, what a first audio may wait behind.
+PIECE_WORDS = 12
+PIECE_SLACK = 4  # a sentence this much longer is said whole: one more cut is not worth it
 
 
 def head_phrase(sentence: str) -> tuple[str, str]:
@@ -67,9 +71,37 @@ def head_phrase(sentence: str) -> tuple[str, str]:
     lo, hi = HEAD_WORDS
     if len(words) <= hi:
         return sentence, ""
+    last = len(words) - 2  # the rest keeps two words at least
+    short = [at for at in range(lo, min(hi, last) + 1) if len(" ".join(words[:at])) <= HEAD_CHARS]
+    longer = [at for at in range(lo, min(LONG_HEAD_WORDS, last) + 1) if at not in short]
+    # Among short heads the longest (fewer words left for the rest to wait on); past
+    # them the shortest, since the learner waits for all of it.
+    at = phrase_cut(words, sorted(short, reverse=True)) or phrase_cut(words, longer)
+    if at is None:
+        return sentence, ""
+    return " ".join(words[:at]), " ".join(words[at:])
 
-    def cut(at: int) -> tuple[str, str]:
-        return " ".join(words[:at]), " ".join(words[at:])
+
+def pieces(sentence: str) -> list[str]:
+    """A long sentence after the first as phrases of at most ~PIECE_WORDS words (cut as
+    the head is), so that no one synthesis holds the voice for long: with several
+    learners on one voice, a first audio waited behind another reply's 30-word sentence
+    (0.4-0.8 s on 2 cores) although it is queued first."""
+    words = sentence.split()
+    out: list[str] = []
+    while len(words) > PIECE_WORDS + PIECE_SLACK:
+        last = len(words) - PIECE_SLACK
+        at = phrase_cut(words, list(range(min(PIECE_WORDS, last), PIECE_WORDS // 2 - 1, -1)))
+        if at is None:
+            break  # nowhere to cut without being heard: said whole
+        out.append(" ".join(words[:at]))
+        words = words[at:]
+    return [*out, " ".join(words)]
+
+
+def phrase_cut(words: list[str], ats: list[int]) -> int | None:
+    """The first of `ats` (cut before words[at]) that ends a clause, else that starts a
+    phrase, else that starts a noun phrase; None if none does."""
 
     def ends_clause(at: int) -> bool:
         return bool(CLAUSE_END.search(words[at - 1]))
@@ -94,18 +126,11 @@ def head_phrase(sentence: str) -> tuple[str, str]:
             and starts(at, frozenset([word]))
         )
 
-    last = len(words) - 2  # the rest keeps two words at least
-    tests = (ends_clause, starts_phrase, starts_noun_phrase)
-    short = [at for at in range(lo, min(hi, last) + 1) if len(" ".join(words[:at])) <= HEAD_CHARS]
-    longer = [at for at in range(lo, min(LONG_HEAD_WORDS, last) + 1) if at not in short]
-    # Among short heads the longest (fewer words left for the rest to wait on); past
-    # them the shortest, since the learner waits for all of it.
-    for heads in (sorted(short, reverse=True), longer):
-        for test in tests:
-            for at in heads:
-                if test(at):
-                    return cut(at)
-    return sentence, ""
+    for test in (ends_clause, starts_phrase, starts_noun_phrase):
+        for at in ats:
+            if 0 < at < len(words) and test(at):
+                return at
+    return None
 
 
 def trim_silence_after(pcm: bytes, rate: int, keep_ms: int = 40) -> bytes:
@@ -160,12 +185,12 @@ class Speaker:
                 # The first audio waits for the first piece's synthesis: a long first
                 # sentence starts with a short phrase of its own.
                 head, tail = head_phrase(sentence)
-                self._queue.put_nowait((head, bool(tail)))
-                if tail:
-                    self._queue.put_nowait((tail, False))
                 self._said_any = True
+                parts = [head, *pieces(tail)] if tail else [head]
             else:
-                self._queue.put_nowait((sentence, False))
+                parts = pieces(sentence)
+            for i, part in enumerate(parts):
+                self._queue.put_nowait((part, i + 1 < len(parts)))
 
     def finish(self) -> None:
         self._queue.put_nowait(None)
@@ -201,7 +226,9 @@ class Speaker:
                 self.failed = exc  # the rest of the reply is not spoken
                 break
             if goes_on:
-                pcm = trim_silence_after(pcm, self.rate)
+                # A comma is heard as a short pause; a cut inside a clause as none.
+                keep_ms = 120 if CLAUSE_END.search(sentence) else 40
+                pcm = trim_silence_after(pcm, self.rate, keep_ms)
             if not pcm:
                 continue
             if not started:
