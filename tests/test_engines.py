@@ -136,6 +136,25 @@ def test_worker_runs_the_calls_queued_with_one_key_in_one_batch() -> None:
     worker.close()
 
 
+def test_a_batch_that_fails_fails_its_calls_and_not_the_worker() -> None:
+    import pytest
+
+    from server.core.errors import EngineError
+    from server.engines import ModelWorker
+
+    worker = ModelWorker(object(), "test")
+
+    async def main() -> str:
+        with pytest.raises(EngineError):
+            await worker.call_batched(lambda items: [], "a", "k")  # no result for "a"
+        with pytest.raises(ZeroDivisionError):
+            await worker.call_batched(lambda items: [1 / 0], "b", "k")
+        return await worker.call_batched(lambda items: [i.upper() for i in items], "c", "k")
+
+    assert asyncio.run(main()) == "C"  # the worker's thread is still serving
+    worker.close()
+
+
 def test_whisper_encodes_short_questions_in_a_short_window() -> None:
     from server.engines import STT_RATE, encoder_window
 

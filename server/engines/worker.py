@@ -103,6 +103,8 @@ class ModelWorker:
             return
         try:
             results = first.run([job.item for job in live])
+            if len(results) != len(live):
+                raise EngineError(f"a batch of {len(live)} calls gave {len(results)} results")
         except BaseException as exc:  # noqa: BLE001 - handed to every waiting caller
             for job in live:
                 job.future.set_exception(exc)
