@@ -184,15 +184,15 @@ def test_utterances_transcribed_together_read_as_each_alone(engines: Engines) ->
     assert alone[2] == ""  # no speech: no words
     assert stt.transcribe_batch(utterances, prompt) == alone
     # Decoded again without the prompt, an utterance is not encoded again.
-    encoded, storage = [], stt._storage
-    stt._storage = lambda features: encoded.append(len(features)) or storage(features)
+    encoded, features = [], stt._features
+    stt._features = lambda audio, frames: encoded.append(1) or features(audio, frames)
     try:
         assert "australia" in stt.transcribe_batch(utterances[:1], None, again=True)[0].lower()
         assert encoded == []
         stt.transcribe(utterances[0], None)  # a first pass encodes
         assert encoded == [1]
     finally:
-        stt._storage = storage
+        del stt._features  # the method again
 
 
 def test_a_warm_up_runs_each_loaded_model_once_then_checks_the_follow_ups(

@@ -33,7 +33,6 @@ class WhisperTranscriber:
     kind = "in-process"
 
     def __init__(self, path: Path, name: str, threads: int) -> None:
-        import ctranslate2
         from faster_whisper import WhisperModel
         from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_ctranslate2_storage, get_suppressed_tokens
@@ -50,7 +49,6 @@ class WhisperTranscriber:
         )
         self._suppressed = list(get_suppressed_tokens(self._tokenizer, [-1]))
         self._storage = get_ctranslate2_storage
-        self._from_array = ctranslate2.StorageView.from_array
         # The encoder outputs of the latest utterances (`_encode`), oldest first.
         self._encoded: dict[tuple[int, int, bytes], np.ndarray] = {}
         self._lock = threading.Lock()  # one pass at a time (the worker's thread)
@@ -117,7 +115,7 @@ class WhisperTranscriber:
                 while len(self._encoded) > ENCODED_KEPT:
                     self._encoded.pop(next(iter(self._encoded)))
         rows = np.stack([self._encoded[key] for key in keys])
-        return self._from_array(np.ascontiguousarray(rows))
+        return self._storage(rows)
 
     @staticmethod
     def batch_key(audio: np.ndarray) -> int:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +26,18 @@ from pathlib import Path
 from types import ModuleType
 
 import numpy as np
+
+from server.reason.text import words
+from server.reason.words import (
+    ARTICLES,
+    CONJUNCTIONS,
+    HESITATIONS,
+    MODALS,
+    POSSESSIVES,
+    PREPOSITIONS,
+    RELATIVES,
+    TO_BE,
+)
 
 log = logging.getLogger(__name__)
 WINDOW_SECONDS = 8  # what the model was trained on
@@ -130,10 +141,16 @@ READ_COMPLETE_LONG_MS = 1200
 # say about", "When is Avocado, um,"). A question that does end on one ("What is it
 # for?") only waits for the model, as before; "do", "have", "be" often end a finished
 # one ("What should developers do?").
-OPEN_ENDINGS = frozenset(
-    "a an the my your his her its our their of to in on at by for with about from into "
-    "as than and but or so because if that which who whose is are was were will would "
-    "can could should may might must um uh er erm hmm mm like".split()
+OPEN_ENDINGS = (
+    ARTICLES
+    | POSSESSIVES
+    | PREPOSITIONS
+    | {"of"}
+    | CONJUNCTIONS
+    | RELATIVES
+    | TO_BE
+    | MODALS
+    | HESITATIONS
 )
 
 
@@ -143,8 +160,8 @@ def reads_complete(transcript: str) -> bool:
     text = transcript.strip()
     if not text.endswith((".", "?", "!")) or text.endswith(".."):
         return False
-    words = re.findall(r"[\w']+", text.lower())
-    return bool(words) and words[-1] not in OPEN_ENDINGS
+    said = words(text)
+    return bool(said) and said[-1] not in OPEN_ENDINGS
 
 
 def _load_features(model_path: Path) -> ModuleType:

@@ -56,3 +56,16 @@ REFERS_BACK = re.compile(
     r"^(" + "|".join(sorted(PERSONAL | DEMONSTRATIVES, key=len, reverse=True)) + r")\b",
     re.IGNORECASE,
 )
+
+# Function words by class, for where a spoken phrase may be cut (speak/transmit.py) and
+# which words a sentence is not finished on (listen/end_of_turn.py).
+ARTICLES = frozenset({"a", "an", "the"})
+POSSESSIVES = frozenset({"my", "your", "his", "her", "its", "our", "their"})
+MODALS = frozenset({"will", "would", "can", "could", "should", "may", "might", "must"})
+TO_BE = frozenset({"is", "are", "was", "were"})
+CONJUNCTIONS = frozenset({"and", "but", "or", "so", "because", "if"})
+RELATIVES = frozenset({"which", "that", "who", "whose"})
+PREPOSITIONS = frozenset(
+    {"to", "in", "on", "at", "by", "for", "with", "about", "from", "into", "as", "than"}
+)
+HESITATIONS = frozenset({"um", "uh", "er", "erm", "hmm", "mm", "like"})

@@ -114,8 +114,6 @@ class Services:
         kernels and arenas on a first run). Each call waits in its model's queue behind
         any learner's, and one that fails is only logged.
         Blocking: the server runs it on a thread once serving."""
-        import threading as _threading
-
         import numpy as np
 
         from server.engines import BACKGROUND
@@ -132,7 +130,7 @@ class Services:
                 engines.llm,
                 lambda: "".join(
                     engines.responder.stream(
-                        [{"role": "user", "content": "Hello."}], 2, _threading.Event()
+                        [{"role": "user", "content": "Hello."}], 2, threading.Event()
                     )
                 ),
             ),

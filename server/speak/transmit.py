@@ -19,6 +19,16 @@ from server.core import protocol as p
 from server.core.errors import EngineError
 from server.engines import NORMAL, URGENT, ModelWorker
 from server.reason.text import sentences
+from server.reason.words import (
+    ARTICLES,
+    CONJUNCTIONS,
+    DEMONSTRATIVES,
+    MODALS,
+    POSSESSIVES,
+    PREPOSITIONS,
+    RELATIVES,
+    TO_BE,
+)
 
 SILENCE_RMS = 32768 * 10 ** (-50 / 20)  # -50 dBFS, in s16 units
 
@@ -38,14 +48,19 @@ CLAUSE_END = re.compile(r"[,;:—–]$")
 # ends early ("Avocado was expected | to launch in the spring"). Function words of
 # English, not of any article: conjunctions, relative words, prepositions, and the
 # auxiliaries a predicate starts with ("The Chief AI Officer | is Alexandr Wang").
-PHRASE_START = frozenset(
-    "and but or which that who whom whose because after before while with without to for "
-    "in on at by as from into than since until about over under through during when where "
-    "why how if whether so although though unless "
-    "is are was were be been has have had will would can could should may might must".split()
+PHRASE_START = (
+    CONJUNCTIONS
+    | RELATIVES
+    | PREPOSITIONS
+    | TO_BE
+    | MODALS
+    | {"whom", "after", "before", "while", "without", "since", "until", "over", "under"}
+    | {"through", "during", "when", "where", "why", "how", "whether", "although", "though"}
+    | {"unless", "be", "been", "has", "have", "had"}
 )
-NOUN_PHRASE_START = frozenset("a an the".split())  # later: "does mean | the era of"
-ARTICLES = frozenset("a an the this that these those its their his her our your my".split())
+NOUN_PHRASE_START = ARTICLES  # later: "does mean | the era of"
+# No cut right after one of these: "the | era", "this | model".
+DETERMINERS = ARTICLES | POSSESSIVES | DEMONSTRATIVES - {"such"}
 # The head: what the learner hears first, so what the first synthesis waits on. Piper's
 # time grows with the audio it makes (measured on the default voice, 2 threads: 2 words
 # 35 ms, 3 words 52 ms, 4 words 60 ms, 6 words 118 ms, 8 words 158 ms), so the head is a
@@ -106,24 +121,27 @@ def phrase_cut(words: list[str], ats: list[int]) -> int | None:
     def ends_clause(at: int) -> bool:
         return bool(CLAUSE_END.search(words[at - 1]))
 
-    def starts(at: int, starters: frozenset[str]) -> bool:
-        # Not after another such word: "might | have", "that | is" split one phrase.
+    def after_a_phrase(at: int) -> tuple[str, str] | None:
+        """The words either side of the cut, lower-cased, if a phrase may end there:
+        not after another phrase-starting word or a determiner ("might | have", "the |
+        era")."""
         before, word = (w.lower().strip('“"(,') for w in words[at - 1 : at + 1])
-        return word in starters and before not in PHRASE_START | ARTICLES
+        return None if before in PHRASE_START | DETERMINERS else (before, word)
 
     def starts_phrase(at: int) -> bool:
-        return starts(at, PHRASE_START)
+        pair = after_a_phrase(at)
+        return pair is not None and pair[1] in PHRASE_START
 
     def starts_noun_phrase(at: int) -> bool:
         # Or an adverb or a participle after a noun: "With Chinese AI labs | reportedly
         # using ...", but not "Despite being | technically impressive".
-        before, word = (w.lower().strip('“"(,') for w in words[at - 1 : at + 1])
+        pair = after_a_phrase(at)
+        if pair is None:
+            return False
+        before, word = pair
         verbal = ("ly", "ing")
-        return starts(at, NOUN_PHRASE_START) or (
-            len(word) > 4
-            and word.endswith(verbal)
-            and not before.endswith(verbal)
-            and starts(at, frozenset([word]))
+        return word in NOUN_PHRASE_START or (
+            len(word) > 4 and word.endswith(verbal) and not before.endswith(verbal)
         )
 
     for test in (ends_clause, starts_phrase, starts_noun_phrase):
