@@ -225,3 +225,25 @@ def test_a_warm_up_runs_each_loaded_model_once_then_checks_the_follow_ups(
     assert services.warmed.is_set()
     assert suggester._checked and set(suggester._checked) == set(suggester._paragraphs)
     services.store.close()
+
+
+def test_the_server_prepares_the_first_words_of_answers_within_its_cache(
+    engines: Engines, tmp_path: Path
+) -> None:
+    """With the real voice: openings of the bundled articles are said until the cache
+    (1 MB: some 15 of them) is full; one in it is the audio Piper makes for it."""
+    from server.core.config import Settings
+    from server.session.services import open_services
+    from server.speak.cache import first_piece
+
+    services = open_services(Settings(data_dir=tmp_path, speech_cache_mb=1), engines)
+    try:
+        made = asyncio.run(services.prepare_speech())
+        cache = services.speech_cache
+        assert services.speech_prepared.is_set()
+        assert made == len(cache) > 5 and not cache.room(200_000)
+        opening = first_piece(next(services.answerer.openings()))
+        kept = cache.get(opening, 1.0)
+        assert kept is not None and 0.2 < len(kept) / 2 / engines.synthesizer.sample_rate < 3
+    finally:
+        services.store.close()

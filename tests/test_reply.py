@@ -78,6 +78,7 @@ def replies(sentences: list[str], pause: float = 0.0) -> tuple[Replies, Outlet, 
         turns=FakeTurns(sentences, pause),
         store=FakeStore(),
         settings=SimpleNamespace(voice_answer_deadline_ms=0),
+        speech_cache=None,
     )
     outlet = Outlet()
     r = Replies(outlet, services, channel="voice")  # type: ignore[arg-type]

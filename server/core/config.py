@@ -145,8 +145,9 @@ class Settings(BaseSettings):
     """With TUTOR_TURN_DETECTOR=smart: the end-of-turn model (catalog name or any Smart
     Turn v3 `.onnx` path)."""
     turn_short_ms: int = Field(100, ge=60, le=2000)
-    """smart: the pause after which the model is first asked (then every 100 ms while the
-    pause is young); a finished question ends at the first verdict that hears it so."""
+    """smart: the pause after which a finished question ends: the model is first asked
+    one VAD window (32 ms) before it, then every 100 ms while the pause is young, and the
+    turn ends at the first verdict that hears the question finished."""
     turn_long_ms: int = Field(2000, ge=300, le=5000)
     """smart: the longest pause in an unfinished question before the turn ends anyway."""
     max_utterance_ms: int = Field(15_000, ge=1000, le=120_000)
@@ -161,6 +162,11 @@ class Settings(BaseSettings):
     # the bench's slowest (v2v 0.9-1.2 s); on 2 cores its first token alone takes ~0.25 s,
     # so it is now tried on every eighth spoken turn (LlmOdds), and a model that answers
     # within 250 ms (a GPU server) on every one.
+    speech_cache_mb: int = Field(64, ge=0, le=4096)
+    """Audio kept of the first words of replies (server/speak/cache.py): the openings of
+    the articles' sentences, said while no learner speaks, and of replies said since; a
+    reply that starts with one is heard at once. 0: none kept. ~67 KB an opening with the
+    default voice: 10 MB for the two bundled articles, ~25 MB for a 4,000-word article."""
     idle_timeout_s: float = Field(300, gt=0)
     """An idle socket is closed (error idle_timeout); pings are not activity."""
     hello_timeout_s: float = Field(5, gt=0)

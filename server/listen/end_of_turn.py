@@ -63,6 +63,13 @@ class TurnSettings:
 ASK_EVERY_MS = 100
 ASK_DENSE_UNTIL_MS = 600
 ASK_LATE_MS = 300
+# The first ask comes one VAD window before `short_ms`, on the audio in hand then, and a
+# "complete" verdict ends the turn once the pause has reached `short_ms` (it usually has
+# by the time the verdict is in: ~50-100 ms). Measured offline on 122 utterances (three
+# voices; questions about three articles, 32 with a thinking pause), asking at 96 ms
+# instead of 128 ended exactly the same pauses, and a finished question 27 ms sooner on
+# average; asking at 64 ms cut one thinking pause more ("When is Avocado, um, ...").
+ASK_AHEAD_MS = 32
 
 
 class TurnDecision:
@@ -77,6 +84,8 @@ class TurnDecision:
             *range(settings.short_ms, dense_until, ASK_EVERY_MS),
             *range(max(settings.short_ms, dense_until), settings.long_ms, ASK_LATE_MS),
         ]
+        if self.checkpoints:  # the first ask a window ahead (see ASK_AHEAD_MS)
+            self.checkpoints[0] = max(ASK_AHEAD_MS, settings.short_ms - ASK_AHEAD_MS)
         self._next = 0  # the next checkpoint in this pause
 
     @property
@@ -104,6 +113,10 @@ class TurnDecision:
             passed += 1  # checkpoints passed at once get one ask
         asked, self._next = passed > self._next, passed
         return asked
+
+    def due(self, silence_ms: int) -> bool:
+        """The pause is long enough for a "complete" verdict to end the turn."""
+        return silence_ms >= self.s.short_ms
 
     @staticmethod
     def ends_turn(probability: float, silence_ms: int = 0, transcript: str | None = None) -> bool:

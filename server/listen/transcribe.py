@@ -77,6 +77,8 @@ class Listener:
         self._judging = False  # an end-of-turn ask in flight
         self.decision = TurnDecision(turn or TurnSettings("silence"))
         self._pause = 0  # counts pauses, so a late verdict on an old one is ignored
+        # A "complete" verdict that came before the pause reached `short_ms`: (pause, p).
+        self._complete: tuple[int, float] | None = None
         self.echo = echo
         self.replying = replying
         self._echo = False  # the current utterance is the reply heard back
@@ -168,6 +170,10 @@ class Listener:
         ):
             self._judging = True
             self._spawn(self._judge_pause(self._pause))
+        if self._complete is not None and self.decision.due(self.segmenter.silence_ms):
+            (pause, p), self._complete = self._complete, None
+            if pause == self._pause and self.segmenter.speaking:
+                self._finish(self.segmenter.end_now(), forced=False, turn_p=p)
 
     async def _hears_echo(self, audio: np.ndarray | None = None) -> bool:
         """Whether speech heard while a reply may be playing is that reply itself."""
@@ -300,7 +306,10 @@ class Listener:
         if pause != self._pause or not self.segmenter.speaking or self.segmenter.silence_ms == 0:
             return  # the learner spoke again: they were thinking, not done
         if self.decision.ends_turn(p, self.segmenter.silence_ms, self._early_text()):
-            self._finish(self.segmenter.end_now(), forced=False, turn_p=p)
+            if self.decision.due(self.segmenter.silence_ms):
+                self._finish(self.segmenter.end_now(), forced=False, turn_p=p)
+            else:  # asked a window ahead: the turn ends when the pause is long enough
+                self._complete = (pause, p)
 
     def _early_text(self) -> str | None:
         """The transcript of the utterance as it stands, if the early pass has it."""

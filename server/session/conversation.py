@@ -213,7 +213,7 @@ class Conversation:
     def _listener(self, sample_rate: int) -> Listener:
         settings, services = self.settings, self.services
         smart = services.turn_model is not None
-        return Listener(
+        listener = Listener(
             services.engines.stt,
             AudioInput(sample_rate, settings.max_message_bytes),
             VadSettings(
@@ -233,6 +233,8 @@ class Conversation:
             echo=self.echo,
             replying=self.replies.may_hear_itself,
         )
+        services.listeners.add(listener)  # who is speaking: the voice waits for quiet
+        return listener
 
     async def _hello(self) -> p.Hello | None:
         """The first message should be `hello`; anything else gets an error and the

@@ -284,6 +284,7 @@ class Replies:
             turn.outbox.send,
             turn.outbox.send_bytes,
             length_scale=self.length_scale,
+            cache=self.services.speech_cache,
         )
         turn.speaker = speaker
         speaker.start()

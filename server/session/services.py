@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,7 @@ from server.reason.query.question import Question
 from server.reason.suggest.suggest import with_suggestions
 from server.session.access import Access
 from server.session.turns import TurnRunner
+from server.speak.cache import SpeechCache, prepare
 from server.storage.jobs import Recovered, UploadJobs
 from server.storage.library import Library
 from server.storage.store import Store
@@ -45,6 +47,7 @@ if TYPE_CHECKING:  # loaded only where they are used (a CLI command may need non
 
     from server.engines.interfaces import Responder, Synthesizer, Transcriber
     from server.listen.end_of_turn import SmartTurn
+    from server.listen.transcribe import Listener
     from server.reason.answer.judge import Judge
     from server.reason.index.embed import Embedder
 
@@ -77,9 +80,13 @@ class Services:
     owns_engines: bool = False  # opened here (closed here), or passed in by a test
     index_ready: threading.Event = field(default_factory=threading.Event)
     warmed: threading.Event = field(default_factory=threading.Event)  # models and suggestions
+    speech_cache: SpeechCache = field(init=False)  # the first words of likely replies
+    speech_prepared: threading.Event = field(default_factory=threading.Event)
+    listeners: weakref.WeakSet[Listener] = field(default_factory=weakref.WeakSet)
 
     def __post_init__(self) -> None:
         self.access = Access(self.settings, store=self.store)
+        self.speech_cache = SpeechCache(self.settings.speech_cache_mb * 1_000_000)
         # Uploads wait in <data>/uploads until they are in the library and its index.
         self.jobs = UploadJobs(self.library, self.settings.data_dir / "uploads")
         self.turns.index_ready = self.index_ready
@@ -162,6 +169,23 @@ class Services:
             log.info("checking the follow-up questions failed: %s", exc)
         self.warmed.set()
         log.info("follow-up questions checked in %.2f s", time.perf_counter() - start)
+
+    def someone_speaking(self) -> bool:
+        """A learner is talking to a listener of this process right now."""
+        return any(listener.speaking for listener in list(self.listeners))
+
+    async def prepare_speech(self) -> int:
+        """Synthesise the first words of the answers the articles allow, while no learner
+        speaks (server/speak/cache.py); sets `speech_prepared`. Only with this process's
+        own voice: a voice server is shared by every host."""
+        tts = self.engines.tts
+        made = 0
+        if self.speech_cache.limit_bytes and getattr(tts.engine, "kind", None) == "in-process":
+            made = await prepare(
+                self.speech_cache, tts, self.answerer.openings(), self.someone_speaking
+            )
+        self.speech_prepared.set()
+        return made
 
     def lesson_article(self, lesson_id: int, segment: int = 0) -> int | None:
         """The article a lesson (at this segment) teaches: retrieval prefers it while the

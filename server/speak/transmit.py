@@ -12,6 +12,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -29,6 +30,9 @@ from server.reason.words import (
     RELATIVES,
     TO_BE,
 )
+
+if TYPE_CHECKING:
+    from server.speak.cache import SpeechCache
 
 SILENCE_RMS = 32768 * 10 ** (-50 / 20)  # -50 dBFS, in s16 units
 
@@ -174,8 +178,10 @@ class Speaker:
         send_bytes: SendBytes,
         frame_ms: int = 100,
         length_scale: float = 1.0,
+        cache: SpeechCache | None = None,
     ) -> None:
         self.tts = tts
+        self.cache = cache  # the first words of likely replies, said ahead
         self.turn_id = turn_id
         self.send_event = send_event
         self.send_bytes = send_bytes
@@ -224,11 +230,17 @@ class Speaker:
     async def _synthesize(self, sentence: str) -> bytes:
         start = time.perf_counter()
         # The first piece is what the learner is waiting for; the rest can queue.
-        priority = URGENT if not self.synth_seconds else NORMAL
-        pcm = await self.tts.call(
-            lambda: b"".join(self.tts.engine.synthesize(sentence, self.length_scale)),
-            priority=priority,
-        )
+        first = not self.synth_seconds
+        kept = self.cache.get(sentence, self.length_scale) if first and self.cache else None
+        if kept is not None:
+            pcm = kept
+        else:
+            pcm = await self.tts.call(
+                lambda: b"".join(self.tts.engine.synthesize(sentence, self.length_scale)),
+                priority=URGENT if first else NORMAL,
+            )
+            if first and self.cache is not None:
+                self.cache.put(sentence, self.length_scale, pcm)
         self.synth_seconds.append(time.perf_counter() - start)
         return pcm
 

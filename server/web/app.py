@@ -40,6 +40,7 @@ from server.web import lessons as lessons_api
 log = logging.getLogger(__name__)
 CLIENT_DIR = Path(__file__).resolve().parents[2] / "client"
 JOBS_SETTLE_S = 30  # at shutdown, how long uploads being added may take to finish
+SPEECH_CHECK_S = 5  # how often the library is looked at for openings to prepare
 STATUS = {
     "bad_request": 400,
     "not_found": 404,
@@ -81,6 +82,11 @@ def create_app(
             await load_index(services)
         # A process that opened its own models warms them behind the first learners.
         warming = asyncio.create_task(warm(services, loader)) if engines is None else None
+        preparing = (
+            asyncio.create_task(keep_speech_prepared(services, warming), name="prepare-speech")
+            if warming is not None
+            else None
+        )
         lessons = services.open_lessons()
         if settings.build_lessons:
             lessons.start()
@@ -110,6 +116,10 @@ def create_app(
             yield
         finally:
             await lessons.stop()
+            if preparing is not None:
+                preparing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await preparing
             if follower is not None:
                 follower.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -191,6 +201,23 @@ async def warm(services: Any, loader: asyncio.Task | None) -> None:
     if loader is not None:
         await asyncio.wait({loader})
     await asyncio.to_thread(services.warm_suggestions)
+
+
+async def keep_speech_prepared(services: Any, warming: asyncio.Task) -> None:
+    """Once the models are warm, the first words of the articles' answers, said while
+    no learner speaks (`Services.prepare_speech`); again after the library changes."""
+    await asyncio.wait({warming})
+    seen = None
+    while True:
+        fingerprint = services.index.fingerprint
+        if fingerprint != seen:
+            seen = fingerprint
+            try:
+                await services.prepare_speech()
+            except Exception:  # noqa: BLE001 - replies are then synthesised as they come
+                log.exception("preparing the first words of replies failed")
+                services.speech_prepared.set()
+        await asyncio.sleep(SPEECH_CHECK_S)
 
 
 async def load_index(services: Any) -> None:

@@ -74,6 +74,7 @@ def _bench_server(data_dir: Path | None, max_sessions: int = 16):  # type: ignor
     # Measured as a learner finds a server that has been up a moment: index in, warm.
     services.index_ready.wait(300)
     services.warmed.wait(300)
+    services.speech_prepared.wait(600)
     return settings, app_.state.services, f"ws://127.0.0.1:{port}/ws/voice", server, thread
 
 

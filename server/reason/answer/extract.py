@@ -9,6 +9,7 @@ for: a date for "when", a number for "how many", a name for "who", a definition 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from server.reason.index.lookup import Hit, Index
@@ -537,6 +538,28 @@ def whole_parentheses(parts: list[str]) -> list[str]:
         else:
             merged.append(part)
     return merged
+
+
+def openings(passages: Iterable[Passage]) -> Iterator[str]:
+    """The sentences an extractive answer may start with, as `extractive` says them: each
+    sentence of the articles; a long one also from each of its clauses on (`focus` may
+    cut it there); a list's lead-in as a sentence of its own; an item's lead-in. The voice
+    prepares the first words of each (`server/speak/cache.py`)."""
+    for passage in passages:
+        if passage.kind == "item" and passage.lead and passage.lead_at is not None:
+            lead = passage.lead
+            yield lead[:-1] + "." if lead.endswith(":") else lead
+        for n, sentence in enumerate(passage.sentences):
+            yield sentence
+            if n == 0 and sentence.endswith(":"):
+                yield sentence.removesuffix(":") + "."
+            if passage.is_metadata or len(sentence.split()) <= FIRST_WORDS:
+                continue
+            parts = whole_parentheses([p for p in CLAUSE_BREAK.split(sentence) if p.strip()])
+            for a in range(1, len(parts)):
+                text = " ".join(parts[a:]).strip().strip(",;:—– ")
+                if text and not lead_in(text):
+                    yield text[0].upper() + text[1:]
 
 
 def focus(sentence: str, question: str, index: Index, want: str) -> str:

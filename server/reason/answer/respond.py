@@ -23,7 +23,7 @@ import logging
 import re
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -32,7 +32,7 @@ from server.engines import ModelWorker
 from server.reason import ground
 from server.reason.answer.cite import Source, cite
 from server.reason.answer.commands import Command, PastTurn, detect, last_content, reply
-from server.reason.answer.extract import Extractor, answer_bonus
+from server.reason.answer.extract import Extractor, answer_bonus, openings
 from server.reason.answer.gate import Decision, Gate
 from server.reason.answer.judge import Judge
 from server.reason.answer.prompt import build_messages
@@ -46,6 +46,7 @@ from server.reason.text import ANAPHORA, words
 
 log = logging.getLogger(__name__)
 MAX_SENTENCES = 3
+NOT_COVERED = "The articles don't cover that."
 
 
 class FollowUps(Protocol):
@@ -194,7 +195,13 @@ class Answerer:
             listed = ", ".join(f"“{t}”" for t in titles[:-1]) + f" and “{titles[-1]}”"
         else:
             listed = f"“{titles[0]}”"
-        return f"The articles don't cover that. They're {listed}: ask me about those."
+        return f"{NOT_COVERED} They're {listed}: ask me about those."
+
+    def openings(self) -> Iterator[str]:
+        """How answers may start (the decline, and the articles' sentences from where
+        `extractive` may take them), for the voice to prepare their first words."""
+        yield NOT_COVERED
+        yield from openings(self.index.passages)
 
     # --- answering --------------------------------------------------------------------
 

@@ -1,0 +1,34 @@
+"""The openings the voice prepares (`Answerer.openings`) are how answers really start:
+when `extractive` or `focus` change how an answer begins, this fails until `openings`
+follows (server/speak/cache.py)."""
+
+import asyncio
+
+from server.reason.answer.respond import Answerer, answer
+from server.reason.index.lookup import Index
+from server.speak.cache import first_piece
+
+QUESTIONS = [
+    "What is Avocado?",
+    "How was Llama 4 received?",
+    "When is Avocado now expected to launch?",
+    "Which open models are suggested as a fallback to Llama?",
+    "What happened to Stability AI?",
+    "Who is Meta's Chief AI Officer?",
+    "Why might Meta keep its most powerful models proprietary?",
+    "What is the capital of Australia?",  # the decline
+]
+
+
+def test_answers_start_with_an_opening_the_voice_prepares(index: Index) -> None:
+    answerer = Answerer(index, None)
+    prepared = {first_piece(text) for text in answerer.openings()}
+    # A few per sentence of the two articles, not every phrase in them.
+    sentences = sum(len(p.sentences) for p in index.passages)
+    assert sentences < len(prepared) < 3 * sentences
+
+    async def first_pieces() -> list[str]:
+        return [first_piece((await answer(answerer, q)).text) for q in QUESTIONS]
+
+    missing = [piece for piece in asyncio.run(first_pieces()) if piece not in prepared]
+    assert not missing
