@@ -212,10 +212,13 @@ def test_spoken_turns_try_the_llm_rarely_until_it_is_used_then_every_turn() -> N
     from server.reason.answer.respond import LlmOdds
 
     odds = LlmOdds(window=4)
-    tries = [odds.worth_trying() for _ in range(8)]
-    assert tries == [False, False, False, True] * 2  # a probe every 4th turn
-    odds.record(True)  # the probe's answer was used
-    assert all(odds.worth_trying() for _ in range(5))
-    for _ in range(4):
-        odds.record(False)  # four failures in a row: back to probing
-    assert [odds.worth_trying() for _ in range(4)].count(True) == 1
+    assert not odds.worth_waiting()
+    tries = [odds.probe_due() for _ in range(8)]
+    assert tries == [False, False, False, True] * 2  # a try beside every 4th turn
+    odds.record(True)  # the try's answer was verified in time
+    assert odds.worth_waiting()
+    for _ in range(3):
+        odds.record(False)
+    assert odds.worth_waiting()  # one of the last four was used
+    odds.record(False)  # four failures in a row: back to trying aside
+    assert not odds.worth_waiting()

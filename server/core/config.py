@@ -160,8 +160,8 @@ class Settings(BaseSettings):
     # 250 ms: a spoken answer is due ~0.4 s after the learner stops. With 500 ms the
     # default 135M model's sentence came at 0.4-0.5 s and was used, and those turns were
     # the bench's slowest (v2v 0.9-1.2 s); on 2 cores its first token alone takes ~0.25 s,
-    # so it is now tried on every eighth spoken turn (LlmOdds), and a model that answers
-    # within 250 ms (a GPU server) on every one.
+    # so it is now tried beside every eighth spoken answer, off the spoken path
+    # (LlmOdds), and a model that answers within 250 ms (a GPU server) on every turn.
     speech_cache_mb: int = Field(64, ge=0, le=4096)
     """Audio kept of the first words of replies (server/speak/cache.py): the openings of
     the articles' sentences, said while no learner speaks, and of replies said since; a

@@ -139,25 +139,30 @@ def test_public_eval_bar_with_the_real_model(index: Index, engines) -> None:
 
 def test_spoken_turns_wait_for_the_llm_only_once_it_has_been_used(index: Index) -> None:
     a, fake = answerer_with(index, "Avocado launches in 2031.")  # always unverified
-
-    async def spoken(q: str) -> Answer:
-        items = [i async for i in a.stream(q, deadline=5.0)]
-        return items[-1]
-
     window = a.spoken_llm.window
-    skipped = [asyncio.run(spoken("How was Llama 4 received?")) for _ in range(window)]
-    assert [r.fallback for r in skipped[:-1]] == ["llm unlikely"] * (window - 1)
+    question = "How was Llama 4 received?"
+
+    async def spoken(turns: int) -> list[Answer]:
+        """Spoken turns one after another, as in a session (its LLM tries included)."""
+        answers = []
+        for _ in range(turns):
+            answers.append([i async for i in a.stream(question, deadline=5.0)][-1])
+            await asyncio.gather(*a.probes)
+        return answers
+
+    skipped = asyncio.run(spoken(window))
+    # None waits for the LLM: every one is the extractive answer, said at once...
+    assert [r.fallback for r in skipped] == ["llm unlikely"] * window
     assert all(r.grounded and r.text for r in skipped)
-    assert len(fake.calls) == 1  # probed on the window-th turn only
-    assert skipped[-1].fallback == "unsupported names or numbers"
+    assert len(fake.calls) == 1  # ... and the window-th tries it aside, unverified
+    assert not a.spoken_llm.worth_waiting()
     # Text turns (no deadline) always ask the LLM.
-    ask(a, "How was Llama 4 received?")
+    ask(a, question)
     assert len(fake.calls) == 2
 
-    # A model whose answer is verified is noticed at the next probe, then asked every turn.
+    # A model whose answer is verified is noticed at the next try, then asked every turn.
     fake.reply = "Llama 4's reception was lukewarm."
-    for _ in range(window):
-        asyncio.run(spoken("How was Llama 4 received?"))
-    assert len(fake.calls) == 3
-    used = [asyncio.run(spoken("How was Llama 4 received?")) for _ in range(3)]
+    asyncio.run(spoken(window))
+    assert len(fake.calls) == 3 and a.spoken_llm.worth_waiting()
+    used = asyncio.run(spoken(3))
     assert len(fake.calls) == 6 and all(r.fallback is None for r in used)

@@ -78,20 +78,25 @@ class LlmOdds:
     """Whether a spoken turn should wait for the LLM at all. Spoken turns give the LLM a
     deadline, and a try that fails (too slow, or not verified: the default 135M model's
     answers mostly are not) adds that wait to the silence before the answer. So spoken
-    turns start without waiting (the extractive answer), try the LLM every `window`-th
-    turn, and wait for it every turn while one of its last `window` tries was used: a
-    better model or a quieter machine is noticed within `window` turns. (Trying it on
-    the first turns of every run put 7 of the bench's 22 spoken turns 0.5 s later for
-    nothing.) Text turns always try the LLM."""
+    turns start without waiting (the extractive answer) while none of the LLM's last
+    `window` tries was used, and every `window`-th of them tries it beside the answer,
+    off the spoken path (`Answerer._probe`): a better model or a quieter machine is
+    noticed within `window` turns, and then waited for on every turn. (Trying it on the
+    first turns of every run put 7 of the bench's 22 spoken turns 0.5 s later for
+    nothing; a probe on the spoken path put one turn in eight 0.25 s later.) Text turns
+    always try the LLM."""
 
     def __init__(self, window: int = 8) -> None:
         self.window = window
         self.outcomes: deque[bool] = deque([False] * window, maxlen=window)
         self.skipped = 0
 
-    def worth_trying(self) -> bool:
-        if any(self.outcomes):
-            return True
+    def worth_waiting(self) -> bool:
+        """One of the last tries was used: this turn waits for the LLM too."""
+        return any(self.outcomes)
+
+    def probe_due(self) -> bool:
+        """Counts a turn that did not wait; every `window`-th one tries the LLM aside."""
         self.skipped += 1
         return self.skipped % self.window == 0
 
@@ -141,6 +146,7 @@ class Answerer:
         self.extractor = Extractor(index)
         self.gate = Gate(index, threshold)
         self.spoken_llm = LlmOdds()
+        self.probes: set[asyncio.Task[None]] = set()  # LLM tries beside spoken answers
         self.llm = llm
         self.k = k
         self.max_tokens = max_tokens
@@ -335,8 +341,10 @@ class Answerer:
             # Another learner's answer holds the LLM: ours could not start, let alone
             # pass verification, within the deadline. Shed the work, not the latency.
             fallback = "llm busy"
-        elif deadline is not None and not self.spoken_llm.worth_trying():
+        elif deadline is not None and not self.spoken_llm.worth_waiting():
             fallback = "llm unlikely"
+            if self.spoken_llm.probe_due():
+                self._probe(question, context, history, deadline)
         else:
             llm = "answered"
             async for item in self._generate(question, context, history, timings, deadline, checks):
@@ -440,6 +448,26 @@ class Answerer:
         yield AnswerDelta(text)
         timings["answer"] = time.perf_counter() - start
         yield Answer(text, True, cite(text, hits), "more", timings)
+
+    def _probe(
+        self, question: str, context: str, history: list[tuple[str, str]], deadline: float
+    ) -> None:
+        """Try the LLM on this turn's question beside the answer being spoken, and record
+        whether its first sentence came verified within the deadline (`LlmOdds`)."""
+
+        async def probe() -> None:
+            used = False
+            try:
+                async for item in self._generate(question, context, history, {}, deadline):
+                    used = isinstance(item, str)
+                    break  # the first sentence decides: the LLM is stopped here
+            except Exception as exc:  # noqa: BLE001 - an LLM server down: a failed try
+                log.info("the LLM's try beside a spoken answer failed: %s", exc)
+            self.spoken_llm.record(used)
+
+        task = asyncio.create_task(probe(), name="llm-probe")
+        self.probes.add(task)
+        task.add_done_callback(self.probes.discard)
 
     async def _generate(
         self,
