@@ -163,6 +163,7 @@ class Conversation:
             await self.replies.close()
             if self.listener:
                 self.listener.close()
+                self.services.listeners.discard(self.listener)  # no longer speaking
 
     async def _serve(self) -> None:
         """Messages until the client leaves, its learner has done nothing but ping for
