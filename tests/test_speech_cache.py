@@ -114,3 +114,22 @@ def test_openings_are_prepared_while_no_one_speaks_until_the_cache_is_full() -> 
         assert asyncio.run(run(small)) == 1 and len(small) == 1
     finally:
         worker.close()
+
+
+def test_an_opening_the_voice_cannot_say_is_skipped_not_the_rest() -> None:
+    class Stumbling(CountingVoice):
+        def synthesize(self, text: str, length_scale: float = 1.0) -> Iterator[bytes]:
+            if "Avocado" in text:
+                raise ValueError("no phonemes for that")
+            return super().synthesize(text, length_scale)
+
+    voice = Stumbling()
+    worker = ModelWorker(voice, "tts")
+    cache = SpeechCache(1_000_000)
+    openings = ["Avocado is late.", "The articles don't cover that."]
+    try:
+        made = asyncio.run(prepare(cache, worker, openings, lambda: False))
+    finally:
+        worker.close()
+    assert made == 1 and len(cache) == 1
+    assert cache.get("The articles don't cover that.", 1.0) is not None

@@ -95,9 +95,13 @@ async def prepare(
         if (piece, round(pace, 3)) in cache:
             continue
         await quiet.wait()
-        pcm = await tts.call(
-            lambda piece=piece: b"".join(engine.synthesize(piece, pace)), priority=BACKGROUND
-        )
+        try:
+            pcm = await tts.call(
+                lambda piece=piece: b"".join(engine.synthesize(piece, pace)), priority=BACKGROUND
+            )
+        except Exception as exc:  # noqa: BLE001 - that opening is said as it comes
+            log.info("preparing %r failed: %s", piece, exc)
+            continue
         if not cache.room(len(pcm)):  # what is kept stays: the rest is said as it comes
             log.info("speech cache full (%d pieces): no more openings prepared", len(cache))
             break

@@ -4,19 +4,15 @@ follows (server/speak/cache.py)."""
 
 import asyncio
 
+from server.ops.bench.voice import DEFAULT_QUESTIONS
 from server.reason.answer.respond import Answerer, answer
 from server.reason.index.lookup import Index
 from server.speak.cache import first_piece
 
 QUESTIONS = [
-    "What is Avocado?",
-    "How was Llama 4 received?",
-    "When is Avocado now expected to launch?",
-    "Which open models are suggested as a fallback to Llama?",
-    "What happened to Stability AI?",
-    "Who is Meta's Chief AI Officer?",
+    *DEFAULT_QUESTIONS,  # the bench's, the decline among them
     "Why might Meta keep its most powerful models proprietary?",
-    "What is the capital of Australia?",  # the decline
+    "What did the TBD Lab work on?",
 ]
 
 
