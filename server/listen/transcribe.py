@@ -170,10 +170,7 @@ class Listener:
         ):
             self._judging = True
             self._spawn(self._judge_pause(self._pause))
-        if self._complete is not None and self.decision.due(self.segmenter.silence_ms):
-            (pause, p), self._complete = self._complete, None
-            if pause == self._pause and self.segmenter.speaking:
-                self._finish(self.segmenter.end_now(), forced=False, turn_p=p)
+        self._end_if_due()
 
     async def _hears_echo(self, audio: np.ndarray | None = None) -> bool:
         """Whether speech heard while a reply may be playing is that reply itself."""
@@ -306,10 +303,17 @@ class Listener:
         if pause != self._pause or not self.segmenter.speaking or self.segmenter.silence_ms == 0:
             return  # the learner spoke again: they were thinking, not done
         if self.decision.ends_turn(p, self.segmenter.silence_ms, self._early_text()):
-            if self.decision.due(self.segmenter.silence_ms):
-                self._finish(self.segmenter.end_now(), forced=False, turn_p=p)
-            else:  # asked a window ahead: the turn ends when the pause is long enough
-                self._complete = (pause, p)
+            self._complete = (pause, p)
+            self._end_if_due()
+
+    def _end_if_due(self) -> None:
+        """End the turn on a "complete" verdict once the pause is long enough for it (the
+        first ask comes a window early); one for a pause that speech broke is dropped."""
+        if self._complete is None or not self.decision.due(self.segmenter.silence_ms):
+            return
+        (pause, p), self._complete = self._complete, None
+        if pause == self._pause and self.segmenter.speaking:
+            self._finish(self.segmenter.end_now(), forced=False, turn_p=p)
 
     def _early_text(self) -> str | None:
         """The transcript of the utterance as it stands, if the early pass has it."""

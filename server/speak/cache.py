@@ -45,15 +45,15 @@ class SpeechCache:
     def __len__(self) -> int:
         return len(self._audio)
 
-    def __contains__(self, key: tuple[str, float]) -> bool:
-        return key in self._audio
+    def has(self, text: str, pace: float) -> bool:
+        return _key(text, pace) in self._audio
 
     def room(self, size: int) -> bool:
         """Whether `size` more bytes fit without putting anything out."""
         return self.size + size <= self.limit_bytes
 
     def get(self, text: str, pace: float) -> bytes | None:
-        key = (text, round(pace, 3))
+        key = _key(text, pace)
         pcm = self._audio.get(key)
         if pcm is not None:
             self._audio.move_to_end(key)
@@ -62,13 +62,17 @@ class SpeechCache:
     def put(self, text: str, pace: float, pcm: bytes) -> None:
         if len(pcm) > self.limit_bytes:
             return
-        key = (text, round(pace, 3))
+        key = _key(text, pace)
         old = self._audio.pop(key, None)
         self.size += len(pcm) - (len(old) if old is not None else 0)
         self._audio[key] = pcm
         while self.size > self.limit_bytes:
             _, dropped = self._audio.popitem(last=False)
             self.size -= len(dropped)
+
+
+def _key(text: str, pace: float) -> tuple[str, float]:
+    return text, round(pace, 3)  # a pace read back from a profile may differ in the last digits
 
 
 def first_piece(text: str) -> str:
@@ -92,7 +96,7 @@ async def prepare(
     pieces = list(dict.fromkeys(p for text in openings if (p := first_piece(text))))
     engine = tts.engine
     for piece in pieces:
-        if (piece, round(pace, 3)) in cache:
+        if cache.has(piece, pace):
             continue
         await quiet.wait()
         try:

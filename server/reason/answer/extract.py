@@ -269,7 +269,7 @@ class Extractor:
             # "Several factors appear to be driving Meta’s shift. Safety concerns.
             # Competitive intelligence. Revenue pressure. The security breach factor.":
             # each its own sentence, as each label is one in the article.
-            said = [best.sentences[0].removesuffix(":") + "."]
+            said = [list_lead_said(best.sentences[0])]
             for item in items:
                 # Labels are short; list items may not be: as many as fit, two at least.
                 if len(said) > 2 and sum(len(x.split()) for x in said) >= TOTAL_WORDS:
@@ -280,12 +280,8 @@ class Extractor:
         if not best.is_metadata:  # its sentences are written short, and a title has colons
             n = _first_long(chosen)
             chosen[n] = focus(chosen[n], question, self.index, want)
-        if best.kind == "item" and best.lead and best.lead_at is not None:
-            # "Supports a context length of 64k tokens." says whose only after its lead-in:
-            # "Owlserve 2.0 brings these changes." (a sentence of its own, to be cited).
-            lead = best.lead[:-1] + "." if best.lead.endswith(":") else best.lead
-            if lead not in chosen and 3 < len(lead.split()) <= SAID_LEAD_WORDS:
-                chosen.insert(0, lead)
+        if (lead := item_lead_said(best)) is not None and lead not in chosen:
+            chosen.insert(0, lead)
         # A claim followed by the paragraph that explains it answers "why" as it is.
         explained = want == "reason" and len(self.paragraph(best)) == 1 and len(chosen) > 1
         if (
@@ -546,20 +542,48 @@ def openings(passages: Iterable[Passage]) -> Iterator[str]:
     cut it there); a list's lead-in as a sentence of its own; an item's lead-in. The voice
     prepares the first words of each (`server/speak/cache.py`)."""
     for passage in passages:
-        if passage.kind == "item" and passage.lead and passage.lead_at is not None:
-            lead = passage.lead
-            yield lead[:-1] + "." if lead.endswith(":") else lead
+        if (lead := item_lead_said(passage)) is not None:
+            yield lead
         for n, sentence in enumerate(passage.sentences):
             yield sentence
             if n == 0 and sentence.endswith(":"):
-                yield sentence.removesuffix(":") + "."
+                yield list_lead_said(sentence)
             if passage.is_metadata or len(sentence.split()) <= FIRST_WORDS:
                 continue
-            parts = whole_parentheses([p for p in CLAUSE_BREAK.split(sentence) if p.strip()])
+            parts = clauses(sentence)
             for a in range(1, len(parts)):
-                text = " ".join(parts[a:]).strip().strip(",;:—– ")
+                text = clause_said(" ".join(parts[a:]))
                 if text and not lead_in(text):
-                    yield text[0].upper() + text[1:]
+                    yield text
+
+
+def clauses(sentence: str) -> list[str]:
+    """A sentence's clauses (CLAUSE_BREAK), never cut inside a parenthesis."""
+    return whole_parentheses([p for p in CLAUSE_BREAK.split(sentence) if p.strip()])
+
+
+def clause_said(text: str) -> str:
+    """A run of clauses said as a sentence of its own: without the punctuation at its
+    edges, its first letter a capital."""
+    text = text.strip().strip(",;:—– ")
+    return text[:1].upper() + text[1:]
+
+
+def list_lead_said(sentence: str) -> str:
+    """A list's lead-in ("Several factors appear to be driving Meta’s shift:") said as a
+    sentence before its items."""
+    return sentence.removesuffix(":") + "."
+
+
+def item_lead_said(passage: Passage) -> str | None:
+    """A list item's lead-in as the answer says it first: "Supports a context length of
+    64k tokens." says whose only after "Owlserve 2.0 brings these changes." (a sentence
+    of its own, to be cited); None when the item has none that is one quoted sentence
+    of 4-SAID_LEAD_WORDS words."""
+    if passage.kind != "item" or not passage.lead or passage.lead_at is None:
+        return None
+    lead = passage.lead[:-1] + "." if passage.lead.endswith(":") else passage.lead
+    return lead if 3 < len(lead.split()) <= SAID_LEAD_WORDS else None
 
 
 def focus(sentence: str, question: str, index: Index, want: str) -> str:
@@ -573,7 +597,7 @@ def focus(sentence: str, question: str, index: Index, want: str) -> str:
     thing asked for (the date of "when"), a cut that drops it is no answer."""
     if len(sentence.split()) <= FIRST_WORDS:
         return sentence
-    parts = whole_parentheses([p for p in CLAUSE_BREAK.split(sentence) if p.strip()])
+    parts = clauses(sentence)
     weights = index.weights(question)
     spans = [
         text
@@ -601,6 +625,5 @@ def focus(sentence: str, question: str, index: Index, want: str) -> str:
             best = (score, text)
     if best is None:
         return " ".join(sentence.split()[:FIRST_WORDS]).rstrip(",;:—–") + "."
-    text = best[1].strip().strip(",;:—– ")
-    text = text[0].upper() + text[1:]
+    text = clause_said(best[1])
     return text if text.endswith((".", "!", "?", "”")) else text + "."
